@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Whole-pipeline benchmark of the ledger: ingest and verify throughput and peak memory,
+# next to single-core SHA-256 throughput measured in the same run.
+#
+#   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
+#   bash bench/run.sh --records N     # one size
+#   bash bench/run.sh --smoke         # 20k records with the dev build: checks the harness runs
+#
+# Prints a Markdown table (the one in BENCHMARKS.md). Figures come from this machine only;
+# nothing here asserts a speed.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+sizes=(1000000 10000000)
+profile=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --smoke) sizes=(20000); profile=dev ;;
+    --records) sizes=("$2"); shift ;;
+    *) echo "usage: bench/run.sh [--smoke | --records N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+# Whole-workspace builds: selecting packages with -p would unify features differently from
+# `cargo test --workspace` and rebuild every dependency.
+if [ "$profile" = release ]; then
+  cargo build --release --locked --workspace --bins >&2
+  bin=target/release
+else
+  cargo build --locked --workspace --bins >&2
+  bin=target/debug
+fi
+work=$(mktemp -d "${TMPDIR:-/tmp}/keytrail-bench.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+
+# Runs a command under GNU time; sets $secs and $rss_mib.
+measure() {
+  /usr/bin/time -f '%e %M' -o "$work/time" "$@" > "$work/out" 2> "$work/err" || {
+    echo "bench: '$*' failed:" >&2; cat "$work/err" >&2; exit 1; }
+  read -r secs rss_kib < "$work/time"
+  rss_mib=$((rss_kib / 1024))
+}
+
+sha_bps=$("$bin/keytrail-bench" sha256 --mib 1024)
+echo "| records | input MiB | ingest s | ingest records/s | ingest peak RSS MiB | ledger bytes/record | compression | verify s | verify raw MiB/s | 1-core SHA-256 MiB/s | verify / SHA-256 | verify peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+for n in "${sizes[@]}"; do
+  input="$work/input-$n.jsonl"
+  ledger="$work/ledger-$n"
+  "$bin/keytrail-bench" gen --records "$n" > "$input"
+  input_bytes=$(stat -c %s "$input")
+
+  measure "$bin/keytrail" --ledger "$ledger" ingest --stream bench_audit "$input"
+  ingest_secs=$secs; ingest_rss=$rss_mib
+  grep -q "$n records appended" "$work/out" || { echo "bench: ingest did not append $n records" >&2; cat "$work/out" >&2; exit 1; }
+
+  measure "$bin/keytrail" --ledger "$ledger" verify --format json
+  verify_secs=$secs; verify_rss=$rss_mib
+  raw_bytes=$(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert all(not f["problems"] for s in r["streams"] for f in s["findings"]); print(r["raw_bytes"])' "$work/out")
+  ledger_bytes=$(du -sb "$ledger" | cut -f1)
+
+  python3 - "$n" "$input_bytes" "$ingest_secs" "$ingest_rss" "$ledger_bytes" "$verify_secs" "$raw_bytes" "$sha_bps" "$verify_rss" <<'PY'
+import sys
+n, inb, isec, irss, lb, vsec, raw, sha, vrss = sys.argv[1:]
+n, inb, isec, lb, vsec, raw, sha = int(n), int(inb), float(isec), int(lb), float(vsec), int(raw), float(sha)
+mib = 1 << 20
+vr = raw / max(vsec, 0.01)
+print(f"| {n:,} | {inb/mib:,.0f} | {isec:.1f} | {n/max(isec,0.01):,.0f} | {irss} | {lb/n:.0f} | {inb/lb:.1f}x | {vsec:.1f} | {vr/mib:,.0f} | {sha/mib:,.0f} | {vr/sha:.2f} | {vrss} |")
+PY
+  rm -rf "$input" "$ledger"
+done

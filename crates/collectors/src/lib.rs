@@ -1,0 +1,13 @@
+//! keytrail's sources: everything that reads audit data from outside and turns it into
+//! ledger [`Batch`](keytrail_ledger::Batch)es.
+//!
+//! Each external system has its own module. A source parses, types and rejects; it never
+//! writes to the ledger itself (the caller appends the batches it yields) and never keeps
+//! credentials or secret values in what it yields.
+//!
+//! - [`jsonl`]: newline-delimited JSON files (generic `keytrail ingest`).
+//! - [`time`]: the event-time formats audit sources use.
+#![deny(missing_docs)]
+
+pub mod jsonl;
+pub mod time;

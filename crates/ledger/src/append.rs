@@ -1,0 +1,419 @@
+//! Appending: how a batch of records becomes a committed, chained part of a stream.
+//!
+//! ```text
+//!  Batch ─prepare─▶ PreparedCommit ─write_segments─▶ SegmentsWritten ─commit─▶ CommitSummary
+//!  (records,        (rows chained,     (segment files     (manifest put-if-absent:
+//!   cursor)          Parquet encoded,   stored, invisible) data and cursor become
+//!                    manifest built)                       visible together)
+//!    ▲                                                          │ ManifestExists
+//!    └───────────── reload head, chain again, new file names ◀──┘
+//! ```
+//!
+//! Nothing is visible before the manifest exists, so a crash at any point leaves the
+//! ledger as it was (plus unreferenced segment files that no reader looks at), and the
+//! cursor — inside the manifest — can never run ahead of the data it covers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Datelike, Utc};
+use rand_core::{OsRng, RngCore};
+
+use crate::manifest::{manifest_path, sha256_hex, Manifest, SegmentRef, FORMAT};
+use crate::merkle::Frontier;
+use crate::record::{genesis_hash, row_hash, Record, RowView, Value};
+use crate::schema::StreamSchema;
+use crate::segment::{self, ChainedRun};
+use crate::{Hash, Ledger, LedgerError, Result};
+
+/// How many times a writer re-chains and retries after losing the race for a manifest.
+const MAX_ATTEMPTS: u32 = 32;
+
+/// Records to append to one stream in one commit, with the records that could not be
+/// parsed and the collector's position after them.
+#[derive(Debug, Default)]
+pub struct Batch {
+    /// Parsed records.
+    pub records: Vec<Record>,
+    /// Records that could not be parsed; kept in the `<stream>__rejected` stream.
+    pub rejected: Vec<Rejected>,
+    /// The resume point to commit with these records (opaque to the ledger).
+    pub cursor: Option<serde_json::Value>,
+}
+
+impl Batch {
+    /// A batch of parsed records with no cursor.
+    pub fn new(records: Vec<Record>) -> Self {
+        Self { records, ..Default::default() }
+    }
+}
+
+/// A record that could not be parsed, kept byte for byte with why and where.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejected {
+    /// The input exactly as received (may be invalid UTF-8).
+    pub raw: Vec<u8>,
+    /// Why it was rejected.
+    pub reason: String,
+    /// Where it came from (`file:line`, a query window, …).
+    pub origin: String,
+    /// Its event time when one could be read; otherwise the ingest time is used.
+    pub event_time: Option<i64>,
+}
+
+/// What one commit wrote.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CommitSummary {
+    /// Stream name.
+    pub stream: String,
+    /// Manifest number.
+    pub number: u64,
+    /// Rows committed.
+    pub rows: u64,
+    /// Rows in the stream after the commit.
+    pub tree_size: u64,
+    /// Segment files written.
+    pub segments: Vec<String>,
+    /// Attempts it took (more than one when other writers committed first).
+    pub attempts: u32,
+}
+
+/// What [`Ledger::append`] committed.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AppendOutcome {
+    /// The commit to the stream itself; `None` when there was nothing to commit.
+    pub committed: Option<CommitSummary>,
+    /// The commit to the stream's rejected stream, if any records were rejected.
+    pub rejected: Option<CommitSummary>,
+}
+
+/// The head of a stream as an appender continues from it.
+struct HeadState {
+    number: u64,
+    manifest_sha256: Option<String>,
+    frontier: Frontier,
+    last_row_hash: Hash,
+    cursor: Option<serde_json::Value>,
+}
+
+/// Rows chained and encoded, manifest built; nothing stored yet.
+struct PreparedCommit {
+    manifest: Manifest,
+    files: Vec<(String, Vec<u8>)>,
+}
+
+/// Segment files stored (invisible to readers); the manifest is not.
+struct SegmentsWritten {
+    manifest: Manifest,
+    paths: Vec<String>,
+}
+
+impl Ledger {
+    /// Appends a batch: rejected records to `<stream>__rejected`, then the records and the
+    /// cursor to the stream, each as one commit.
+    ///
+    /// A batch whose rejected records were committed by an earlier, interrupted call with
+    /// the same cursor does not commit them again, so retrying a batch never duplicates.
+    pub async fn append(&self, schema: &StreamSchema, batch: Batch) -> Result<AppendOutcome> {
+        let Batch { records, rejected, cursor } = batch;
+        let mut outcome = AppendOutcome::default();
+        if !rejected.is_empty() {
+            let rejected_schema = schema.rejected();
+            let head = self.head_state(&rejected_schema).await?;
+            if cursor.is_none() || head.cursor != cursor {
+                let now = Utc::now().timestamp_micros();
+                let rows = rejected
+                    .into_iter()
+                    .map(|r| Record {
+                        event_time: r.event_time.unwrap_or(now),
+                        raw: r.raw,
+                        values: vec![Value::Str(r.reason), Value::Str(r.origin)],
+                    })
+                    .collect();
+                outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone()).await?);
+            }
+        }
+        if !records.is_empty() || (cursor.is_some() && self.head_state(schema).await?.cursor != cursor) {
+            outcome.committed = Some(self.commit(schema, records, cursor).await?);
+        }
+        Ok(outcome)
+    }
+
+    /// The cursor committed with the newest manifest of a stream.
+    pub async fn cursor(&self, stream: &str) -> Result<Option<serde_json::Value>> {
+        Ok(self.head(stream).await?.and_then(|(m, _)| m.cursor))
+    }
+
+    async fn commit(&self, schema: &StreamSchema, records: Vec<Record>, cursor: Option<serde_json::Value>) -> Result<CommitSummary> {
+        check_records(schema, &records)?;
+        let records = Arc::new(records);
+        for attempt in 1..=MAX_ATTEMPTS {
+            let head = self.head_state(schema).await?;
+            let (schema2, records2, cursor2) = (schema.clone(), records.clone(), cursor.clone());
+            let prepared = tokio::task::spawn_blocking(move || prepare(&schema2, &head, &records2, cursor2, Utc::now()))
+                .await
+                .expect("prepare does not panic")?;
+            let written = prepared.write_segments(self).await?;
+            failpoint("before-manifest-commit");
+            match written.commit(self).await {
+                Ok(mut summary) => {
+                    summary.attempts = attempt;
+                    return Ok(summary);
+                }
+                Err(LedgerError::ManifestExists { number, .. }) => {
+                    tracing::debug!(stream = schema.name(), number, attempt, "another writer committed first; retrying");
+                    // Jittered back-off so racing writers spread out.
+                    let jitter = u64::from(OsRng.next_u32() % 20);
+                    tokio::time::sleep(Duration::from_millis(5 * u64::from(attempt.min(10)) + jitter)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(LedgerError::Contention { stream: schema.name().to_string(), attempts: MAX_ATTEMPTS })
+    }
+
+    async fn head_state(&self, schema: &StreamSchema) -> Result<HeadState> {
+        let Some((manifest, sha)) = self.head(schema.name()).await? else {
+            return Ok(HeadState {
+                number: 0,
+                manifest_sha256: None,
+                frontier: Frontier::new(),
+                last_row_hash: genesis_hash(schema.name()),
+                cursor: None,
+            });
+        };
+        if manifest.columns != schema.columns() || manifest.raw_kind != schema.raw_kind() {
+            let names = |cols: &[crate::Column]| cols.iter().map(|c| format!("{}:{:?}", c.name, c.kind)).collect::<Vec<_>>().join(", ");
+            return Err(LedgerError::SchemaMismatch {
+                stream: schema.name().to_string(),
+                existing: names(&manifest.columns),
+                requested: names(schema.columns()),
+            });
+        }
+        Ok(HeadState {
+            number: manifest.number,
+            manifest_sha256: Some(sha),
+            frontier: manifest.frontier()?,
+            last_row_hash: manifest.last_row_hash()?,
+            cursor: manifest.cursor,
+        })
+    }
+}
+
+fn check_records(schema: &StreamSchema, records: &[Record]) -> Result<()> {
+    for (index, r) in records.iter().enumerate() {
+        let invalid = |reason: String| LedgerError::InvalidRecord { stream: schema.name().to_string(), index, reason };
+        if r.values.len() != schema.columns().len() {
+            return Err(invalid(format!("{} typed values for {} columns", r.values.len(), schema.columns().len())));
+        }
+        if let Some((c, v)) = schema.columns().iter().zip(&r.values).find(|(c, v)| !v.fits(c.kind)) {
+            return Err(invalid(format!("value {v:?} does not fit column {} of type {:?}", c.name, c.kind)));
+        }
+        if DateTime::from_timestamp_micros(r.event_time).is_none() {
+            return Err(invalid(format!("event time {}µs is out of range", r.event_time)));
+        }
+    }
+    Ok(())
+}
+
+/// Chains and encodes the records after `head`. Records are grouped by the month of
+/// their event time (months ascending, input order within a month) so that each segment
+/// file lies in one `month=YYYY-MM` partition; seq follows that order.
+fn prepare(
+    schema: &StreamSchema,
+    head: &HeadState,
+    records: &[Record],
+    cursor: Option<serde_json::Value>,
+    committed_at: DateTime<Utc>,
+) -> Result<PreparedCommit> {
+    let number = head.number + 1;
+    let ingest_time = committed_at.timestamp_micros();
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name.as_str()).collect();
+
+    let mut by_month: std::collections::BTreeMap<(i32, u32), Vec<&Record>> = Default::default();
+    for r in records {
+        let t = DateTime::from_timestamp_micros(r.event_time).expect("checked by check_records");
+        by_month.entry((t.year(), t.month())).or_default().push(r);
+    }
+
+    let mut frontier = head.frontier.clone();
+    let mut commit_tree = Frontier::new();
+    let mut prev = head.last_row_hash;
+    let mut seq = frontier.size();
+    let mut scratch = Vec::new();
+    let mut files = Vec::new();
+    let mut segments = Vec::new();
+    let nonce = format!("{:08x}", OsRng.next_u32());
+    for (part, ((year, month), group)) in by_month.into_iter().enumerate() {
+        let chain_start = prev;
+        let first_seq = seq;
+        let mut row_hashes = Vec::with_capacity(group.len());
+        for r in &group {
+            let view = RowView {
+                seq,
+                event_time: r.event_time,
+                ingest_time,
+                raw: &r.raw,
+                names: &names,
+                values: &r.values,
+            };
+            let h = row_hash(&prev, &view, &mut scratch);
+            frontier.push_row(&h);
+            commit_tree.push_row(&h);
+            row_hashes.push(h);
+            prev = h;
+            seq += 1;
+        }
+        let run = ChainedRun { records: &group, first_seq, ingest_time, chain_start, row_hashes: &row_hashes };
+        let bytes = segment::encode(schema, &run)?;
+        let path = format!(
+            "streams/{}/month={year:04}-{month:02}/{number:020}-{part:03}-{nonce}.parquet",
+            schema.name()
+        );
+        let (min, max) = group.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r.event_time), hi.max(r.event_time)));
+        segments.push(SegmentRef {
+            path: path.clone(),
+            sha256: sha256_hex(&bytes),
+            bytes: bytes.len() as u64,
+            rows: group.len() as u64,
+            first_seq,
+            last_seq: seq - 1,
+            event_time_min: micros(min),
+            event_time_max: micros(max),
+        });
+        files.push((path, bytes));
+    }
+
+    let rows = records.len() as u64;
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        stream: schema.name().to_string(),
+        number,
+        prev_manifest_sha256: head.manifest_sha256.clone(),
+        committed_at: micros(ingest_time),
+        rows,
+        first_seq: (rows > 0).then_some(head.frontier.size()),
+        last_seq: (rows > 0).then(|| seq - 1),
+        event_time_min: segments.iter().map(|s| s.event_time_min).min(),
+        event_time_max: segments.iter().map(|s| s.event_time_max).max(),
+        prev_row_hash: hex::encode(head.last_row_hash),
+        last_row_hash: hex::encode(prev),
+        merkle_root: hex::encode(commit_tree.root()),
+        tree_size: frontier.size(),
+        tree_root: hex::encode(frontier.root()),
+        tree_frontier: frontier.nodes().iter().map(hex::encode).collect(),
+        raw_kind: schema.raw_kind(),
+        columns: schema.columns().to_vec(),
+        segments,
+        cursor,
+        writer: concat!("keytrail ", env!("CARGO_PKG_VERSION")).to_string(),
+    };
+    Ok(PreparedCommit { manifest, files })
+}
+
+fn micros(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(t).expect("checked by check_records")
+}
+
+impl PreparedCommit {
+    async fn write_segments(self, ledger: &Ledger) -> Result<SegmentsWritten> {
+        let mut paths = Vec::with_capacity(self.files.len());
+        for (path, bytes) in self.files {
+            if !ledger.put_new(&path, bytes).await? {
+                // The name carries a random nonce: a collision means something else wrote
+                // there, which the ledger must not overwrite.
+                return Err(LedgerError::corrupt("segment", &path, "an object already exists at this new segment's path"));
+            }
+            paths.push(path);
+        }
+        Ok(SegmentsWritten { manifest: self.manifest, paths })
+    }
+}
+
+impl SegmentsWritten {
+    async fn commit(&self, ledger: &Ledger) -> Result<CommitSummary> {
+        let m = &self.manifest;
+        let path = manifest_path(&m.stream, m.number);
+        if !ledger.put_new(&path, m.to_bytes()).await? {
+            for p in &self.paths {
+                ledger.delete_uncommitted(p).await;
+            }
+            return Err(LedgerError::ManifestExists { stream: m.stream.clone(), number: m.number });
+        }
+        tracing::debug!(stream = %m.stream, number = m.number, rows = m.rows, "committed");
+        Ok(CommitSummary {
+            stream: m.stream.clone(),
+            number: m.number,
+            rows: m.rows,
+            tree_size: m.tree_size,
+            segments: self.paths.clone(),
+            attempts: 1,
+        })
+    }
+}
+
+/// Crash-test hook: `KEYTRAIL_FAILPOINT=<name>` makes the process exit at that point, as a
+/// kill would, so tests can check what a crash there leaves behind.
+fn failpoint(name: &str) {
+    if std::env::var("KEYTRAIL_FAILPOINT").is_ok_and(|v| v == name) {
+        eprintln!("keytrail: failpoint {name} reached, exiting");
+        std::process::exit(86);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Column, FieldType, OpenMode};
+
+    fn rec(t: &str, raw: &str) -> Record {
+        Record::new(t.parse().unwrap(), raw.as_bytes().to_vec())
+    }
+
+    #[tokio::test]
+    async fn appends_chain_across_commits_and_months() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let schema = StreamSchema::new("s", vec![]).unwrap();
+        let first = ledger
+            .append(&schema, Batch::new(vec![rec("2026-11-02T00:00:00Z", "{\"a\":1}"), rec("2026-10-31T23:59:59Z", "{}")]))
+            .await
+            .unwrap()
+            .committed
+            .unwrap();
+        assert_eq!((first.number, first.rows, first.tree_size), (1, 2, 2));
+        // October sorts before November, each in its own month partition.
+        assert!(first.segments[0].contains("/month=2026-10/"), "{:?}", first.segments);
+        assert!(first.segments[1].contains("/month=2026-11/"), "{:?}", first.segments);
+
+        let second = ledger.append(&schema, Batch::new(vec![rec("2026-11-03T00:00:00Z", "{}")])).await.unwrap().committed.unwrap();
+        assert_eq!((second.number, second.tree_size), (2, 3));
+        let ms = ledger.manifests("s").await.unwrap();
+        assert_eq!(ms[1].prev_row_hash, ms[0].last_row_hash);
+        assert_eq!(ms[1].first_seq, Some(2));
+        assert!(ledger.verify(&Default::default()).await.unwrap().is_valid());
+    }
+
+    #[tokio::test]
+    async fn typed_values_must_fit_their_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let schema = StreamSchema::new("s", vec![Column::new("n", FieldType::Int)]).unwrap();
+        let mut r = rec("2026-11-02T00:00:00Z", "{}");
+        r.values = vec![Value::Str("x".into())];
+        let err = ledger.append(&schema, Batch::new(vec![r])).await.unwrap_err();
+        assert!(matches!(err, LedgerError::InvalidRecord { index: 0, .. }), "{err}");
+        assert!(ledger.streams().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_cursor_only_batch_commits_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let schema = StreamSchema::new("s", vec![]).unwrap();
+        let batch = || Batch { cursor: Some(serde_json::json!({"until": "2026-11-02"})), ..Default::default() };
+        assert!(ledger.append(&schema, batch()).await.unwrap().committed.is_some());
+        assert!(ledger.append(&schema, batch()).await.unwrap().committed.is_none());
+        assert_eq!(ledger.cursor("s").await.unwrap(), Some(serde_json::json!({"until": "2026-11-02"})));
+    }
+}

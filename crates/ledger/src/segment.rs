@@ -1,0 +1,308 @@
+//! Segment files: the Parquet encoding of a run of chained rows, and its decoding.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use datafusion::arrow::array::{
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, FixedSizeBinaryArray,
+    FixedSizeBinaryBuilder, Float64Array, Float64Builder, Int64Array, Int64Builder, ListArray, ListBuilder,
+    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    UInt64Array,
+};
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
+
+use crate::record::{FieldType, Record, Value};
+use crate::schema::{RawKind, StreamSchema};
+use crate::{Hash, LedgerError, Result};
+
+/// Rows per Parquet row group: large enough for efficient scans and zstd, small enough
+/// that a writer's buffered row group stays well under 100 MB for typical records.
+const ROW_GROUP_ROWS: usize = 128 * 1024;
+/// Rows per Arrow batch handed to the Parquet writer and read back by the verifier.
+const BATCH_ROWS: usize = 16 * 1024;
+
+/// A run of rows after chaining, ready to encode: `records[i]` has seq `first_seq + i`,
+/// prev hash `row_hashes[i-1]` (or `chain_start`) and hash `row_hashes[i]`.
+pub(crate) struct ChainedRun<'a> {
+    pub records: &'a [&'a Record],
+    pub first_seq: u64,
+    pub ingest_time: i64,
+    pub chain_start: Hash,
+    pub row_hashes: &'a [Hash],
+}
+
+fn writer_properties(schema: &StreamSchema) -> WriterProperties {
+    let mut props = WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        // Page-level statistics make the writer emit the column index next to the offset
+        // index, so readers can prune pages by seq and event_time.
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(vec![SortingColumn { column_idx: 0, descending: false, nulls_first: false }]))
+        .set_key_value_metadata(Some(vec![KeyValue::new("keytrail.stream".into(), schema.name().to_string())]));
+    // Unique, incompressible-by-dictionary columns: dictionaries and min/max stats on them
+    // only cost time and space.
+    for col in ["raw", "prev_hash", "row_hash"] {
+        props = props
+            .set_column_dictionary_enabled(ColumnPath::from(col), false)
+            .set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
+    }
+    props.set_column_dictionary_enabled(ColumnPath::from("seq"), false).build()
+}
+
+/// Encodes one segment file.
+pub(crate) fn encode(schema: &StreamSchema, run: &ChainedRun<'_>) -> Result<Vec<u8>> {
+    let arrow_schema = schema.arrow_schema();
+    let encode_err = |source| LedgerError::Encode { stream: schema.name().to_string(), source };
+    let mut writer = ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(writer_properties(schema)))
+        .map_err(encode_err)?;
+    let mut start = 0;
+    while start < run.records.len() {
+        let end = (start + BATCH_ROWS).min(run.records.len());
+        let batch = build_batch(schema, &arrow_schema, run, start, end)?;
+        writer.write(&batch).map_err(encode_err)?;
+        start = end;
+    }
+    writer.into_inner().map_err(encode_err)
+}
+
+fn build_batch(
+    schema: &StreamSchema,
+    arrow_schema: &SchemaRef,
+    run: &ChainedRun<'_>,
+    start: usize,
+    end: usize,
+) -> Result<RecordBatch> {
+    let records = &run.records[start..end];
+    let n = records.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
+    columns.push(Arc::new(UInt64Array::from_iter_values(
+        (start..end).map(|i| run.first_seq + i as u64),
+    )));
+    columns.push(Arc::new(
+        TimestampMicrosecondArray::from_iter_values(records.iter().map(|r| r.event_time)).with_timezone("UTC"),
+    ));
+    columns.push(Arc::new(
+        TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(run.ingest_time, n)).with_timezone("UTC"),
+    ));
+    let raw_bytes: usize = records.iter().map(|r| r.raw.len()).sum();
+    columns.push(match schema.raw_kind() {
+        RawKind::Text => {
+            let mut b = StringBuilder::with_capacity(n, raw_bytes);
+            for (i, r) in records.iter().enumerate() {
+                let text = std::str::from_utf8(&r.raw).map_err(|e| LedgerError::InvalidRecord {
+                    stream: schema.name().to_string(),
+                    index: start + i,
+                    reason: format!("raw is not UTF-8 ({e}); send it to the rejected stream instead"),
+                })?;
+                b.append_value(text);
+            }
+            Arc::new(b.finish())
+        }
+        RawKind::Bytes => {
+            let mut b = BinaryBuilder::with_capacity(n, raw_bytes);
+            for r in records {
+                b.append_value(&r.raw);
+            }
+            Arc::new(b.finish())
+        }
+    });
+    for (ci, col) in schema.columns().iter().enumerate() {
+        columns.push(build_typed(col.kind, records.iter().map(|r| &r.values[ci])));
+    }
+    let mut prev = FixedSizeBinaryBuilder::with_capacity(n, 32);
+    let mut hashes = FixedSizeBinaryBuilder::with_capacity(n, 32);
+    for i in start..end {
+        let p = if i == 0 { &run.chain_start } else { &run.row_hashes[i - 1] };
+        prev.append_value(p).expect("32-byte hash");
+        hashes.append_value(run.row_hashes[i]).expect("32-byte hash");
+    }
+    columns.push(Arc::new(prev.finish()));
+    columns.push(Arc::new(hashes.finish()));
+    RecordBatch::try_new(arrow_schema.clone(), columns)
+        .map_err(|e| LedgerError::Encode { stream: schema.name().to_string(), source: e.into() })
+}
+
+fn build_typed<'a>(kind: FieldType, values: impl Iterator<Item = &'a Value>) -> ArrayRef {
+    // Values were checked against the column types before chaining; a mismatch here is a
+    // bug, and storing it as null would silently differ from the hashed value.
+    macro_rules! scalar {
+        ($builder:expr, $variant:ident) => {{
+            let mut b = $builder;
+            for v in values {
+                match v {
+                    Value::$variant(x) => b.append_value(x.clone()),
+                    Value::Null => b.append_null(),
+                    other => unreachable!("value {other:?} in a {kind:?} column"),
+                }
+            }
+            Arc::new(b.finish())
+        }};
+    }
+    match kind {
+        FieldType::Bool => scalar!(BooleanBuilder::new(), Bool),
+        FieldType::Int => scalar!(Int64Builder::new(), Int),
+        FieldType::Float => scalar!(Float64Builder::new(), Float),
+        FieldType::Str => scalar!(StringBuilder::new(), Str),
+        FieldType::Time => {
+            let arr: ArrayRef = scalar!(TimestampMicrosecondBuilder::new(), Time);
+            let ts = arr.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("timestamp array");
+            Arc::new(ts.clone().with_timezone("UTC"))
+        }
+        FieldType::StrList => {
+            let mut b = ListBuilder::new(StringBuilder::new());
+            for v in values {
+                match v {
+                    Value::StrList(items) => {
+                        for s in items {
+                            b.values().append_value(s);
+                        }
+                        b.append(true);
+                    }
+                    Value::Null => b.append(false),
+                    other => unreachable!("value {other:?} in a {kind:?} column"),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    }
+}
+
+/// Decodes a segment file into Arrow batches, checking that its schema is the one the
+/// manifest declares.
+pub(crate) fn decode(bytes: Bytes, schema: &StreamSchema) -> Result<Vec<RecordBatch>, String> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
+        .map_err(|e| format!("not a readable Parquet file ({e})"))?
+        .with_batch_size(BATCH_ROWS);
+    let expected = schema.arrow_schema();
+    let found = builder.schema();
+    let same = found.fields().len() == expected.fields().len()
+        && found.fields().iter().zip(expected.fields()).all(|(a, b)| {
+            a.name() == b.name() && a.data_type().equals_datatype(b.data_type())
+        });
+    if !same {
+        let names = |s: &SchemaRef| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",");
+        return Err(format!("columns [{}] differ from the manifest's [{}]", names(found), names(&expected)));
+    }
+    let reader = builder.build().map_err(|e| format!("not a readable Parquet file ({e})"))?;
+    reader.collect::<Result<Vec<_>, _>>().map_err(|e| format!("Parquet data is unreadable ({e})"))
+}
+
+/// Typed access to the rows of a decoded segment batch.
+pub(crate) struct BatchRows<'a> {
+    seq: &'a UInt64Array,
+    event_time: &'a TimestampMicrosecondArray,
+    ingest_time: &'a TimestampMicrosecondArray,
+    raw: RawArray<'a>,
+    typed: Vec<TypedArray<'a>>,
+    prev_hash: &'a FixedSizeBinaryArray,
+    row_hash: &'a FixedSizeBinaryArray,
+}
+
+enum RawArray<'a> {
+    Text(&'a StringArray),
+    Bytes(&'a BinaryArray),
+}
+
+enum TypedArray<'a> {
+    Bool(&'a BooleanArray),
+    Int(&'a Int64Array),
+    Float(&'a Float64Array),
+    Str(&'a StringArray),
+    Time(&'a TimestampMicrosecondArray),
+    StrList(&'a ListArray),
+}
+
+impl<'a> BatchRows<'a> {
+    /// Wraps a batch whose schema [`decode`] already checked.
+    pub fn new(batch: &'a RecordBatch, schema: &'a StreamSchema) -> Self {
+        fn col<'a, T: 'static>(batch: &'a RecordBatch, i: usize) -> &'a T {
+            batch.column(i).as_any().downcast_ref::<T>().expect("schema checked by decode")
+        }
+        let raw = match schema.raw_kind() {
+            RawKind::Text => RawArray::Text(col(batch, 3)),
+            RawKind::Bytes => RawArray::Bytes(col(batch, 3)),
+        };
+        let typed = schema
+            .columns()
+            .iter()
+            .enumerate()
+            .map(|(ci, c)| {
+                let i = 4 + ci;
+                let arr = match c.kind {
+                    FieldType::Bool => TypedArray::Bool(col(batch, i)),
+                    FieldType::Int => TypedArray::Int(col(batch, i)),
+                    FieldType::Float => TypedArray::Float(col(batch, i)),
+                    FieldType::Str => TypedArray::Str(col(batch, i)),
+                    FieldType::Time => TypedArray::Time(col(batch, i)),
+                    FieldType::StrList => TypedArray::StrList(col(batch, i)),
+                };
+                arr
+            })
+            .collect();
+        let n = batch.num_columns();
+        Self {
+            seq: col(batch, 0),
+            event_time: col(batch, 1),
+            ingest_time: col(batch, 2),
+            raw,
+            typed,
+            prev_hash: col(batch, n - 2),
+            row_hash: col(batch, n - 1),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.seq.len()
+    }
+    pub fn seq(&self, i: usize) -> u64 {
+        self.seq.value(i)
+    }
+    pub fn event_time(&self, i: usize) -> i64 {
+        self.event_time.value(i)
+    }
+    pub fn ingest_time(&self, i: usize) -> i64 {
+        self.ingest_time.value(i)
+    }
+    pub fn raw(&self, i: usize) -> &'a [u8] {
+        match &self.raw {
+            RawArray::Text(a) => a.value(i).as_bytes(),
+            RawArray::Bytes(a) => a.value(i),
+        }
+    }
+    pub fn prev_hash(&self, i: usize) -> Hash {
+        self.prev_hash.value(i).try_into().expect("32-byte column")
+    }
+    pub fn row_hash(&self, i: usize) -> Hash {
+        self.row_hash.value(i).try_into().expect("32-byte column")
+    }
+    pub fn has_typed(&self) -> bool {
+        !self.typed.is_empty()
+    }
+
+    /// The typed values of row `i`, into `out` (cleared first).
+    pub fn typed_values(&self, i: usize, out: &mut Vec<Value>) {
+        out.clear();
+        for arr in &self.typed {
+            let v = match arr {
+                TypedArray::Bool(a) => a.is_valid(i).then(|| Value::Bool(a.value(i))),
+                TypedArray::Int(a) => a.is_valid(i).then(|| Value::Int(a.value(i))),
+                TypedArray::Float(a) => a.is_valid(i).then(|| Value::Float(a.value(i))),
+                TypedArray::Str(a) => a.is_valid(i).then(|| Value::Str(a.value(i).to_string())),
+                TypedArray::Time(a) => a.is_valid(i).then(|| Value::Time(a.value(i))),
+                TypedArray::StrList(a) => a.is_valid(i).then(|| {
+                    let items = a.value(i);
+                    let items = items.as_any().downcast_ref::<StringArray>().expect("list of utf8");
+                    Value::StrList((0..items.len()).map(|j| items.value(j).to_string()).collect())
+                }),
+            };
+            out.push(v.unwrap_or(Value::Null));
+        }
+    }
+}

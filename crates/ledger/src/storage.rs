@@ -1,0 +1,211 @@
+//! Where the ledger lives, and what it needs from the store.
+//!
+//! # Storage contract
+//!
+//! The ledger runs on any [`ObjectStore`] that guarantees:
+//! 1. **Atomic visibility**: an object is either absent or complete (never partially
+//!    readable). All `object_store` backends provide this for `put`.
+//! 2. **One winner per name**: `put` with [`PutMode::Create`] fails with `AlreadyExists` (or
+//!    `Precondition`) when the object exists, so exactly one writer commits each manifest
+//!    number. Local files (hard link), Azure Blob (`If-None-Match: *`) and S3 (conditional
+//!    put) provide this.
+//! 3. **Consistent listing**: after a successful `put`, listing shows the object. Azure
+//!    Blob, S3 and local files are strongly consistent.
+//!
+//! The ledger writes every object with `PutMode::Create` and never deletes or overwrites a
+//! committed object, so it runs unchanged on immutable (WORM) containers. The only deletes
+//! are best-effort removals of a writer's own uncommitted segment files after it lost a
+//! race; a store that refuses them leaves harmless unreferenced files.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::TryStreamExt;
+use object_store::path::Path;
+use object_store::prefix::PrefixStore;
+use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
+
+use crate::manifest::{manifest_dir, manifest_path, parse_manifest_name, Manifest};
+use crate::{LedgerError, Result};
+
+/// Whether [`Ledger::open`] may create a missing local ledger folder.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Fail with [`LedgerError::NotFound`] when a local ledger folder does not exist.
+    ReadOnly,
+    /// Create a missing local ledger folder.
+    ReadWrite,
+}
+
+/// A ledger at a location: a local folder, `file://…`, `az://container/path`
+/// (`azure://`, `abfs://`, `https://<account>.blob.core.windows.net/…` too) or
+/// `s3://bucket/path`. Cloud credentials come from the environment (`AZURE_STORAGE_*`,
+/// `AWS_*`), never from the URL.
+#[derive(Clone, Debug)]
+pub struct Ledger {
+    store: Arc<dyn ObjectStore>,
+    location: String,
+}
+
+impl Ledger {
+    /// Opens the ledger at `url`.
+    pub async fn open(url: &str, mode: OpenMode) -> Result<Self> {
+        let invalid = |reason: String| LedgerError::InvalidLocation { url: url.to_string(), reason };
+        let parsed = url::Url::parse(url).ok().filter(|u| u.scheme().len() > 1);
+        let (store, location): (Arc<dyn ObjectStore>, String) = match parsed {
+            None => Self::local(std::path::Path::new(url), mode, url)?,
+            Some(u) if u.scheme() == "file" => {
+                let path = u.to_file_path().map_err(|()| invalid("not a local file path".into()))?;
+                Self::local(&path, mode, url)?
+            }
+            Some(u) => {
+                let store: Arc<dyn ObjectStore> = match u.scheme() {
+                    "az" | "azure" | "abfs" | "abfss" | "https" => Arc::new(
+                        object_store::azure::MicrosoftAzureBuilder::from_env()
+                            .with_url(url)
+                            .build()
+                            .map_err(|e| invalid(e.to_string()))?,
+                    ),
+                    "s3" | "s3a" => Arc::new(
+                        object_store::aws::AmazonS3Builder::from_env()
+                            .with_url(url)
+                            .build()
+                            .map_err(|e| invalid(e.to_string()))?,
+                    ),
+                    other => return Err(invalid(format!("unsupported scheme {other:?}; use a path, file://, az:// or s3://"))),
+                };
+                let prefix = cloud_prefix(&u);
+                let store: Arc<dyn ObjectStore> =
+                    if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
+                (store, url.to_string())
+            }
+        };
+        Ok(Self { store, location })
+    }
+
+    fn local(path: &std::path::Path, mode: OpenMode, url: &str) -> Result<(Arc<dyn ObjectStore>, String)> {
+        if !path.exists() {
+            if mode == OpenMode::ReadOnly {
+                return Err(LedgerError::NotFound(url.to_string()));
+            }
+            std::fs::create_dir_all(path).map_err(|source| LedgerError::Io { path: path.into(), source })?;
+        }
+        let store = object_store::local::LocalFileSystem::new_with_prefix(path)
+            .map_err(|e| LedgerError::InvalidLocation { url: url.to_string(), reason: e.to_string() })?;
+        Ok((Arc::new(store), path.display().to_string()))
+    }
+
+    /// A ledger over an existing store (tests, embedding).
+    pub fn from_store(store: Arc<dyn ObjectStore>, location: impl Into<String>) -> Self {
+        Self { store, location: location.into() }
+    }
+
+    /// The location this ledger was opened from.
+    pub fn location(&self) -> &str {
+        &self.location
+    }
+
+    /// The underlying store, rooted at the ledger (for the query layer).
+    pub fn object_store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
+    /// Names of all streams that have at least one manifest, sorted.
+    pub async fn streams(&self) -> Result<Vec<String>> {
+        let listing = self
+            .store
+            .list_with_delimiter(Some(&Path::from("_manifests")))
+            .await
+            .map_err(|e| LedgerError::store("_manifests", e))?;
+        let mut names: Vec<String> = listing
+            .common_prefixes
+            .iter()
+            .filter_map(|p| p.filename().map(str::to_string))
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    /// Manifest numbers present for a stream, sorted ascending, with any object in the
+    /// manifest folder whose name is not a manifest name.
+    pub(crate) async fn manifest_numbers(&self, stream: &str) -> Result<(Vec<u64>, Vec<String>)> {
+        let dir = manifest_dir(stream);
+        let objects: Vec<_> = self
+            .store
+            .list(Some(&Path::from(dir.as_str())))
+            .try_collect()
+            .await
+            .map_err(|e| LedgerError::store(&dir, e))?;
+        let mut numbers = Vec::new();
+        let mut strays = Vec::new();
+        for meta in objects {
+            match meta.location.filename().and_then(parse_manifest_name) {
+                Some(n) => numbers.push(n),
+                None => strays.push(meta.location.to_string()),
+            }
+        }
+        numbers.sort_unstable();
+        Ok((numbers, strays))
+    }
+
+    /// All manifests of a stream in number order, as parsed, with their file bytes' hash.
+    /// Fails on the first unreadable one; `verify` is the tolerant reader.
+    pub async fn manifests(&self, stream: &str) -> Result<Vec<Manifest>> {
+        let (numbers, _) = self.manifest_numbers(stream).await?;
+        let mut out = Vec::with_capacity(numbers.len());
+        for n in numbers {
+            let path = manifest_path(stream, n);
+            out.push(Manifest::from_bytes(&path, &self.get(&path).await?)?);
+        }
+        Ok(out)
+    }
+
+    /// The newest manifest of a stream and the SHA-256 of its bytes, if any.
+    pub(crate) async fn head(&self, stream: &str) -> Result<Option<(Manifest, String)>> {
+        let (numbers, _) = self.manifest_numbers(stream).await?;
+        let Some(&last) = numbers.last() else { return Ok(None) };
+        let path = manifest_path(stream, last);
+        let bytes = self.get(&path).await?;
+        let manifest = Manifest::from_bytes(&path, &bytes)?;
+        if manifest.number != last || manifest.stream != stream {
+            return Err(LedgerError::corrupt("manifest", &path, "its stream or number differs from its name"));
+        }
+        Ok(Some((manifest, crate::manifest::sha256_hex(&bytes))))
+    }
+
+    /// The newest manifest of a stream, if any.
+    pub async fn head_manifest(&self, stream: &str) -> Result<Option<Manifest>> {
+        Ok(self.head(stream).await?.map(|(m, _)| m))
+    }
+
+    pub(crate) async fn get(&self, path: &str) -> Result<Bytes> {
+        let result = self.store.get(&Path::from(path)).await.map_err(|e| LedgerError::store(path, e))?;
+        result.bytes().await.map_err(|e| LedgerError::store(path, e))
+    }
+
+    /// Writes a new object; `Ok(false)` when an object already exists at `path`.
+    pub(crate) async fn put_new(&self, path: &str, bytes: Vec<u8>) -> Result<bool> {
+        let opts = PutOptions { mode: PutMode::Create, ..Default::default() };
+        match self.store.put_opts(&Path::from(path), PutPayload::from(bytes), opts).await {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(LedgerError::store(path, e)),
+        }
+    }
+
+    pub(crate) async fn delete_uncommitted(&self, path: &str) {
+        if let Err(e) = self.store.delete(&Path::from(path)).await {
+            tracing::debug!(path, error = %e, "could not remove an uncommitted segment; it stays unreferenced");
+        }
+    }
+}
+
+/// The path inside the container/bucket that a cloud URL points at.
+fn cloud_prefix(u: &url::Url) -> Path {
+    let path = u.path().trim_matches('/');
+    // For https://account.blob.core.windows.net/container/path the container is the first
+    // segment, which the Azure builder consumes; az://container/path has it as the host.
+    let path = if u.scheme() == "https" { path.split_once('/').map_or("", |(_, rest)| rest) } else { path };
+    // abfs://container@account.dfs.core.windows.net/path has the container in the user part.
+    Path::from(path)
+}

@@ -1,0 +1,580 @@
+//! `verify`: re-check every row, segment, manifest and checkpoint of a ledger.
+//!
+//! Each object is judged on its own evidence and blamed precisely:
+//! - a **segment** against the manifest that commits it (file hash and size, Parquet
+//!   schema, every row's seq, hash and link to the row before it, event-time range,
+//!   month partition);
+//! - a **manifest** against its segments (counts, Merkle roots, tree state) and against
+//!   its successor, which records this manifest's SHA-256 and last row hash: a mismatch
+//!   there means this manifest was replaced;
+//! - a **checkpoint** against the tree root the ledger had at the checkpoint's size.
+//!
+//! Tree state is carried from each manifest's *claimed* frontier, which is itself checked,
+//! so one bad object does not make every later one look bad too.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use bytes::Bytes;
+use chrono::{DateTime, Datelike};
+use futures::{StreamExt, TryStreamExt};
+use object_store::path::Path;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::manifest::{manifest_path, parse_hash, Manifest, SegmentRef};
+use crate::merkle::Frontier;
+use crate::note::Checkpoint;
+use crate::record::{genesis_hash, row_hash, RowView, Value};
+use crate::schema::{StreamSchema, REJECTED_SUFFIX};
+use crate::segment::{self, BatchRows};
+use crate::{Hash, Ledger, LedgerError, Result};
+
+/// Most distinct problems listed for one object; the rest are counted.
+const MAX_REASONS: usize = 4;
+
+/// What to verify.
+#[derive(Clone, Debug, Default)]
+pub struct VerifyOptions {
+    /// Only these streams (all when `None`). A stream's rejected stream is included with it.
+    pub streams: Option<Vec<String>>,
+    /// Signed checkpoints (already signature-checked) to hold the stream heads against.
+    pub checkpoints: Vec<Checkpoint>,
+    /// Segments checked at once (defaults to the number of cores).
+    pub parallelism: Option<usize>,
+}
+
+/// The kind of object a finding is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ObjectKind {
+    /// A Parquet segment file.
+    Segment,
+    /// A manifest file.
+    Manifest,
+    /// A checkpoint checked against the ledger.
+    Checkpoint,
+    /// A file that no manifest commits.
+    Unreferenced,
+}
+
+/// The verdict on one object.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// What kind of object.
+    pub kind: ObjectKind,
+    /// Its path relative to the ledger root (for checkpoints: where it came from).
+    pub path: String,
+    /// Empty when valid; otherwise why not.
+    pub problems: Vec<String>,
+}
+
+impl Finding {
+    /// Whether the object passed every check. Unreferenced files are reported but are not
+    /// part of the ledger (a crashed or losing writer leaves them), so they are valid.
+    pub fn is_valid(&self) -> bool {
+        self.problems.is_empty()
+    }
+}
+
+/// Verification result of one stream.
+#[derive(Clone, Debug, Serialize)]
+pub struct StreamReport {
+    /// Stream name.
+    pub stream: String,
+    /// Committed rows (the tree size the manifests claim).
+    pub rows: u64,
+    /// Number of the newest manifest.
+    pub head_manifest: u64,
+    /// Hex tree root the newest manifest claims.
+    pub tree_root: String,
+    /// One finding per segment, manifest, checkpoint and unreferenced file.
+    pub findings: Vec<Finding>,
+}
+
+/// Verification result of a ledger.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct VerifyReport {
+    /// Per stream, sorted by name.
+    pub streams: Vec<StreamReport>,
+    /// Findings not tied to a stream in the ledger (a checkpoint for a missing stream).
+    pub other: Vec<Finding>,
+    /// Bytes of `raw` re-hashed.
+    pub raw_bytes: u64,
+    /// Segment file bytes re-hashed.
+    pub file_bytes: u64,
+}
+
+impl VerifyReport {
+    /// True when nothing is INVALID.
+    pub fn is_valid(&self) -> bool {
+        self.findings().all(Finding::is_valid)
+    }
+
+    /// All findings, stream by stream.
+    pub fn findings(&self) -> impl Iterator<Item = &Finding> {
+        self.streams.iter().flat_map(|s| s.findings.iter()).chain(&self.other)
+    }
+
+    /// `(valid, total)` for one kind of object.
+    pub fn count(&self, kind: ObjectKind) -> (usize, usize) {
+        let of_kind = self.findings().filter(|f| f.kind == kind);
+        of_kind.fold((0, 0), |(ok, all), f| (ok + f.is_valid() as usize, all + 1))
+    }
+}
+
+/// Problems found while reading one segment on its own.
+struct SegmentCheck {
+    problems: Vec<String>,
+    /// `prev_hash` of the first row as stored.
+    first_prev: Option<Hash>,
+    /// Recomputed row hashes, in file order.
+    row_hashes: Vec<Hash>,
+    raw_bytes: u64,
+    file_bytes: u64,
+}
+
+impl Ledger {
+    /// Verifies the ledger. Returns `Err` only when the store cannot be listed; every
+    /// problem with the ledger's contents is a finding in the report.
+    pub async fn verify(&self, opts: &VerifyOptions) -> Result<VerifyReport> {
+        let mut names: Vec<String> = self.streams().await?;
+        // Streams whose every manifest is gone still have files under streams/.
+        for s in self.list_dirs("streams").await? {
+            if !names.contains(&s) {
+                names.push(s);
+            }
+        }
+        names.sort();
+        if let Some(wanted) = &opts.streams {
+            names.retain(|n| wanted.iter().any(|w| n == w || n.strip_suffix(REJECTED_SUFFIX) == Some(w.as_str())));
+        }
+        let mut report = VerifyReport::default();
+        for name in &names {
+            let checkpoints: Vec<&Checkpoint> = opts.checkpoints.iter().filter(|c| &c.stream == name).collect();
+            let s = self.verify_stream(name, &checkpoints, opts.parallelism, &mut report).await?;
+            report.streams.push(s);
+        }
+        for c in &opts.checkpoints {
+            if !names.contains(&c.stream) && opts.streams.as_ref().is_none_or(|w| w.contains(&c.stream)) {
+                report.other.push(Finding {
+                    kind: ObjectKind::Checkpoint,
+                    path: c.source.clone(),
+                    problems: vec![format!(
+                        "stream {} has {} rows in this checkpoint but does not exist in the ledger (removed)",
+                        c.stream, c.size
+                    )],
+                });
+            }
+        }
+        Ok(report)
+    }
+
+    async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
+        let listing = self
+            .object_store()
+            .list_with_delimiter(Some(&Path::from(prefix)))
+            .await
+            .map_err(|e| LedgerError::store(prefix, e))?;
+        Ok(listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
+    }
+
+    async fn verify_stream(
+        &self,
+        stream: &str,
+        checkpoints: &[&Checkpoint],
+        parallelism: Option<usize>,
+        totals: &mut VerifyReport,
+    ) -> Result<StreamReport> {
+        let (numbers, strays) = self.manifest_numbers(stream).await?;
+        let mut manifests: BTreeMap<u64, (Finding, Option<(Manifest, String)>)> = BTreeMap::new();
+        let last = numbers.last().copied().unwrap_or(0);
+        let present: HashSet<u64> = numbers.iter().copied().collect();
+        for n in 1..=last {
+            let path = manifest_path(stream, n);
+            let mut finding = Finding { kind: ObjectKind::Manifest, path: path.clone(), problems: vec![] };
+            let parsed = if !present.contains(&n) {
+                finding.problems.push("missing (manifest removed)".into());
+                None
+            } else {
+                match self.get(&path).await {
+                    Ok(bytes) => match Manifest::from_bytes(&path, &bytes) {
+                        Ok(m) => {
+                            if m.stream != stream || m.number != n {
+                                finding.problems.push(format!(
+                                    "names stream {} number {} but is stored as {stream} number {n} (moved)",
+                                    m.stream, m.number
+                                ));
+                            }
+                            Some((m, crate::manifest::sha256_hex(&bytes)))
+                        }
+                        Err(e) => {
+                            finding.problems.push(corrupt_reason(e));
+                            None
+                        }
+                    },
+                    Err(e) => {
+                        finding.problems.push(format!("unreadable: {e}"));
+                        None
+                    }
+                }
+            };
+            manifests.insert(n, (finding, parsed));
+        }
+
+        // Every segment of every readable manifest, checked on its own, in parallel but
+        // yielded in order.
+        let jobs: Vec<(u64, usize, SegmentRef, StreamSchema)> = manifests
+            .iter()
+            .filter_map(|(n, (_, m))| m.as_ref().map(|(m, _)| (*n, m)))
+            .filter_map(|(n, m)| {
+                let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone()).ok()?;
+                Some(m.segments.iter().enumerate().map(move |(i, s)| (n, i, s.clone(), schema.clone())))
+            })
+            .flatten()
+            .collect();
+        let parallelism = parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+        let mut checks = futures::stream::iter(jobs.into_iter().map(|(n, i, seg, schema)| {
+            let ledger = self.clone();
+            async move {
+                let check = ledger.check_segment(&seg, &schema).await;
+                (n, i, seg, check)
+            }
+        }))
+        .buffered(parallelism);
+
+        let mut findings = Vec::new();
+        let mut referenced: HashSet<String> = HashSet::new();
+        let mut missing_by_sha: HashMap<String, usize> = HashMap::new();
+        // Tree state claimed by the previous readable manifest.
+        let mut prev: Option<(u64, Manifest, String)> = None;
+        let mut checkpoint_roots: HashMap<u64, Hash> = HashMap::new();
+        let mut wanted_sizes: HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
+        if wanted_sizes.remove(&0) {
+            checkpoint_roots.insert(0, crate::merkle::empty_root());
+        }
+        let mut manifest_findings: BTreeMap<u64, Finding> = BTreeMap::new();
+
+        for (n, (mut mf, parsed)) in manifests {
+            let Some((m, sha)) = parsed else {
+                manifest_findings.insert(n, mf);
+                prev = None;
+                continue;
+            };
+            // Links to the previous manifest; a broken link blames the previous one, which
+            // is the object whose bytes no longer match what its successor recorded.
+            let (start_frontier, start_hash) = match &prev {
+                Some((pn, pm, psha)) if *pn + 1 == n => {
+                    let mut link = Vec::new();
+                    if m.prev_manifest_sha256.as_deref() != Some(psha.as_str()) {
+                        link.push(format!("its SHA-256 differs from the one manifest {n} records (this manifest was replaced or changed, or manifest {n} was)"));
+                    }
+                    if m.prev_row_hash != pm.last_row_hash || m.first_seq.unwrap_or(m.tree_size) != pm.tree_size {
+                        link.push(format!("its last row or size differs from where manifest {n} continues the chain"));
+                    }
+                    let ok = link.is_empty();
+                    if let Some(f) = manifest_findings.get_mut(pn) {
+                        f.problems.extend(link);
+                    }
+                    if ok {
+                        (pm.frontier().ok(), Some(pm.last_row_hash.clone()))
+                    } else {
+                        // Which side changed is unknowable here; judge this manifest on
+                        // its own claims rather than blame it for its predecessor.
+                        (None, None)
+                    }
+                }
+                _ if n == 1 => {
+                    if m.prev_manifest_sha256.is_some() || m.first_seq.unwrap_or(m.tree_size) != 0 {
+                        mf.problems.push("is number 1 but links to an earlier manifest".into());
+                    }
+                    (Some(Frontier::new()), Some(hex::encode(genesis_hash(stream))))
+                }
+                // The previous manifest is missing or unreadable (already reported): carry on
+                // from this manifest's own claims.
+                _ => (None, None),
+            };
+            if let Some(h) = &start_hash {
+                if &m.prev_row_hash != h {
+                    mf.problems.push("prev_row_hash does not continue the previous manifest's chain".into());
+                }
+            }
+            let mut frontier = start_frontier;
+            let mut complete = true;
+            let mut commit_tree = Frontier::new();
+            let mut chain: Option<Hash> = parse_hash(&m.prev_row_hash);
+            let mut expected_seq = m.tree_size.saturating_sub(m.rows);
+            let mut rows = 0u64;
+
+            for (i, seg) in m.segments.iter().enumerate() {
+                let (cn, ci, _, check) = checks.next().await.expect("one check per segment");
+                debug_assert_eq!((cn, ci), (n, i));
+                referenced.insert(seg.path.clone());
+                let mut sf = Finding { kind: ObjectKind::Segment, path: seg.path.clone(), problems: vec![] };
+                match check {
+                    Err(missing) => {
+                        sf.problems.push(missing);
+                        missing_by_sha.insert(seg.sha256.clone(), findings.len());
+                        // Rows cannot be recomputed; continue the chain from the claims.
+                        complete = false;
+                        chain = None;
+                        frontier = None;
+                    }
+                    Ok(c) => {
+                        totals.raw_bytes += c.raw_bytes;
+                        totals.file_bytes += c.file_bytes;
+                        sf.problems.extend(c.problems);
+                        // The manifest cannot be judged against rows that are themselves
+                        // wrong; the segment carries the blame.
+                        if !sf.problems.is_empty() {
+                            complete = false;
+                        }
+                        if seg.first_seq != expected_seq {
+                            sf.problems.push(format!("starts at seq {} but the previous segment ends at {}", seg.first_seq, expected_seq.wrapping_sub(1)));
+                        }
+                        if let (Some(link), Some(first)) = (chain, c.first_prev) {
+                            if link != first {
+                                sf.problems.push(format!(
+                                    "first row's prev_hash does not link to the row before it (seq {})",
+                                    seg.first_seq.wrapping_sub(1)
+                                ));
+                            }
+                        }
+                        for h in &c.row_hashes {
+                            commit_tree.push_row(h);
+                            if let Some(f) = frontier.as_mut() {
+                                f.push_row(h);
+                                if wanted_sizes.contains(&f.size()) {
+                                    checkpoint_roots.insert(f.size(), f.root());
+                                }
+                            }
+                        }
+                        chain = c.row_hashes.last().copied().or(chain);
+                    }
+                }
+                expected_seq = seg.last_seq.wrapping_add(1);
+                rows += seg.rows;
+                findings.push(sf);
+            }
+
+            if rows != m.rows {
+                mf.problems.push(format!("claims {} rows but its segments hold {rows}", m.rows));
+            }
+            if complete && hex::encode(commit_tree.root()) != m.merkle_root {
+                mf.problems.push("merkle_root does not match its rows".into());
+            }
+            if let (true, Some(f)) = (complete, &frontier) {
+                if f.size() != m.tree_size || hex::encode(f.root()) != m.tree_root {
+                    mf.problems.push("tree_root or tree_size does not match the rows it adds to the previous tree".into());
+                }
+            }
+            match m.frontier() {
+                Ok(claimed) if hex::encode(claimed.root()) == m.tree_root => {}
+                Ok(_) => mf.problems.push("tree_frontier does not hash to tree_root".into()),
+                Err(e) => mf.problems.push(corrupt_reason(e)),
+            }
+            if let (true, Some(h)) = (complete, chain) {
+                if hex::encode(h) != m.last_row_hash {
+                    mf.problems.push("last_row_hash is not the hash of its last row".into());
+                }
+            }
+            manifest_findings.insert(n, mf);
+            prev = Some((n, m, sha));
+        }
+        findings.extend(manifest_findings.into_values());
+        for s in strays {
+            findings.push(Finding {
+                kind: ObjectKind::Manifest,
+                path: s,
+                problems: vec!["unexpected object in the manifest folder (not a manifest name)".into()],
+            });
+        }
+
+        // Files under the stream that no manifest commits.
+        let prefix = format!("streams/{stream}");
+        let objects: Vec<_> = self
+            .object_store()
+            .list(Some(&Path::from(prefix.as_str())))
+            .try_collect()
+            .await
+            .map_err(|e| LedgerError::store(&prefix, e))?;
+        let mut unreferenced: Vec<_> = objects.into_iter().filter(|o| !referenced.contains(o.location.as_ref())).collect();
+        unreferenced.sort_by(|a, b| a.location.cmp(&b.location));
+        for o in unreferenced {
+            let path = o.location.to_string();
+            if !missing_by_sha.is_empty() {
+                if let Ok(bytes) = self.get(&path).await {
+                    if let Some(&i) = missing_by_sha.get(&hex::encode(Sha256::digest(&bytes))) {
+                        findings[i].problems = vec![format!("missing: moved to {path}")];
+                    }
+                }
+            }
+            findings.push(Finding { kind: ObjectKind::Unreferenced, path, problems: vec![] });
+        }
+
+        let (rows, head_manifest, tree_root) = match &prev {
+            Some((n, m, _)) => (m.tree_size, *n, m.tree_root.clone()),
+            None => (0, last, String::new()),
+        };
+        for c in checkpoints {
+            let mut f = Finding { kind: ObjectKind::Checkpoint, path: c.source.clone(), problems: vec![] };
+            if c.size > rows {
+                f.problems.push(format!(
+                    "checkpoint covers {} rows but the ledger holds {rows}: the newest data was removed (truncated)",
+                    c.size
+                ));
+            } else {
+                match checkpoint_roots.get(&c.size) {
+                    Some(root) if *root == c.root => {}
+                    Some(_) => f.problems.push(format!(
+                        "tree root at size {} differs from the checkpoint: rows up to there were changed",
+                        c.size
+                    )),
+                    None => f.problems.push(format!(
+                        "tree root at size {} cannot be recomputed because earlier objects are INVALID",
+                        c.size
+                    )),
+                }
+            }
+            findings.push(f);
+        }
+        Ok(StreamReport { stream: stream.to_string(), rows, head_manifest, tree_root, findings })
+    }
+
+    /// Reads one segment and checks everything that needs no other object. `Err` when the
+    /// file is missing.
+    async fn check_segment(&self, seg: &SegmentRef, schema: &StreamSchema) -> Result<SegmentCheck, String> {
+        let bytes = match self.get(&seg.path).await {
+            Ok(b) => b,
+            Err(LedgerError::Store { source: object_store::Error::NotFound { .. }, .. }) => {
+                return Err("missing (segment removed)".into());
+            }
+            Err(e) => return Err(format!("unreadable: {e}")),
+        };
+        let seg = seg.clone();
+        let schema = schema.clone();
+        tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema)))
+            .await
+            .expect("segment check does not panic")
+    }
+}
+
+fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema) -> SegmentCheck {
+    let mut problems = Problems::default();
+    let file_bytes = bytes.len() as u64;
+    if hex::encode(Sha256::digest(&bytes)) != seg.sha256 {
+        problems.push("SHA-256 of the file differs from its manifest (file changed)".into());
+    }
+    if file_bytes != seg.bytes {
+        problems.push(format!("size {file_bytes} differs from its manifest's {}", seg.bytes));
+    }
+    let mut check = SegmentCheck { problems: vec![], first_prev: None, row_hashes: Vec::new(), raw_bytes: 0, file_bytes };
+    let batches = match segment::decode(bytes, schema) {
+        Ok(b) => b,
+        Err(e) => {
+            problems.push(e);
+            check.problems = problems.finish();
+            return check;
+        }
+    };
+    let month = segment_month(&seg.path);
+    let names: Vec<&str> = schema.columns().iter().map(|c| c.name.as_str()).collect();
+    let mut values: Vec<Value> = Vec::new();
+    let mut scratch = Vec::new();
+    let mut expected_seq = seg.first_seq;
+    let mut last_stored: Option<Hash> = None;
+    let (lo, hi) = (seg.event_time_min.timestamp_micros(), seg.event_time_max.timestamp_micros());
+    for batch in &batches {
+        let rows = BatchRows::new(batch, schema);
+        for i in 0..rows.len() {
+            let seq = rows.seq(i);
+            let prev_hash = rows.prev_hash(i);
+            if check.first_prev.is_none() {
+                check.first_prev = Some(prev_hash);
+            }
+            if seq != expected_seq {
+                problems.push(format!("row {} has seq {seq}, expected {expected_seq} (rows removed, inserted or reordered)", check.row_hashes.len()));
+            }
+            if let Some(last) = last_stored {
+                if prev_hash != last {
+                    problems.push(format!("seq {seq}: prev_hash does not link to the row before it (rows removed, inserted or reordered)"));
+                }
+            }
+            let raw = rows.raw(i);
+            if rows.has_typed() {
+                rows.typed_values(i, &mut values);
+            }
+            let event_time = rows.event_time(i);
+            let view = RowView { seq, event_time, ingest_time: rows.ingest_time(i), raw, names: &names, values: &values };
+            let computed = row_hash(&prev_hash, &view, &mut scratch);
+            let stored = rows.row_hash(i);
+            if computed != stored {
+                problems.push(format!("seq {seq}: row_hash does not match the row's contents (row changed)"));
+            }
+            if event_time < lo || event_time > hi {
+                problems.push(format!("seq {seq}: event_time outside the manifest's range for this file"));
+            }
+            if let (Some(m), Some(t)) = (month, DateTime::from_timestamp_micros(event_time)) {
+                if (t.year(), t.month()) != m {
+                    problems.push(format!("seq {seq}: event_time is not in the file's month partition"));
+                }
+            }
+            check.raw_bytes += raw.len() as u64;
+            check.row_hashes.push(computed);
+            last_stored = Some(stored);
+            expected_seq = seq.wrapping_add(1);
+        }
+    }
+    let n = check.row_hashes.len() as u64;
+    if n != seg.rows {
+        problems.push_first(format!("holds {n} rows but its manifest records {} (rows removed or added)", seg.rows));
+    } else if n > 0 && expected_seq.wrapping_sub(1) != seg.last_seq {
+        problems.push(format!("ends at seq {} but its manifest records {}", expected_seq.wrapping_sub(1), seg.last_seq));
+    }
+    check.problems = problems.finish();
+    check
+}
+
+/// `(year, month)` of a `…/month=YYYY-MM/…` path.
+fn segment_month(path: &str) -> Option<(i32, u32)> {
+    let part = path.split('/').find_map(|p| p.strip_prefix("month="))?;
+    let (y, m) = part.split_once('-')?;
+    Some((y.parse().ok()?, m.parse().ok()?))
+}
+
+fn corrupt_reason(e: LedgerError) -> String {
+    match e {
+        LedgerError::Corrupt { reason, .. } => reason,
+        other => other.to_string(),
+    }
+}
+
+/// Collects distinct problems, keeping the first few of each kind of message.
+#[derive(Default)]
+struct Problems {
+    list: Vec<String>,
+    more: usize,
+}
+
+impl Problems {
+    fn push(&mut self, p: String) {
+        if self.list.len() < MAX_REASONS {
+            self.list.push(p);
+        } else {
+            self.more += 1;
+        }
+    }
+    /// Puts the most telling problem first, whatever the limit.
+    fn push_first(&mut self, p: String) {
+        self.list.insert(0, p);
+        if self.list.len() > MAX_REASONS {
+            self.list.pop();
+            self.more += 1;
+        }
+    }
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list.push(format!("and {} more problems", self.more));
+        }
+        self.list
+    }
+}

@@ -1,0 +1,151 @@
+//! Command-line definitions.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Tamper-evident audit evidence for AKS, Akeyless and the External Secrets Operator.
+#[derive(Debug, Parser)]
+#[command(name = "keytrail", version, about, propagate_version = true)]
+pub struct Cli {
+    /// Where the evidence ledger lives: a folder, file://…, az://container/path (Azure Blob,
+    /// credentials from AZURE_STORAGE_* variables) or s3://bucket/path (AWS_* variables).
+    #[arg(long, global = true, env = "KEYTRAIL_LEDGER", default_value = "./evidence")]
+    pub ledger: String,
+
+    /// Log format on stderr.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// More log detail (-v info, -vv debug); KEYTRAIL_LOG overrides with a filter.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line (for log collectors).
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Append newline-delimited JSON records from files to a ledger stream.
+    Ingest(IngestArgs),
+    /// Re-check every row, segment, manifest and checkpoint of the ledger.
+    Verify(VerifyArgs),
+    /// Sign a checkpoint of every stream's head and store it in the ledger.
+    Checkpoint(CheckpointArgs),
+    /// Print an RFC 6962 inclusion proof for one record.
+    Prove(ProveArgs),
+    /// Check an inclusion proof against a signed checkpoint, without the ledger.
+    VerifyProof(VerifyProofArgs),
+    /// Generate an Ed25519 signing key (PATH, mode 0600) and its public key (PATH.pub).
+    Keygen(KeygenArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Stream to append to (lower-case letters, digits and '_').
+    #[arg(long)]
+    pub stream: String,
+    /// JSON field holding the event time (dotted path for nested fields); repeat to try
+    /// several. Default: timestamp, time, TimeGenerated, @timestamp, eventTime, ts.
+    #[arg(long = "time-field")]
+    pub time_fields: Vec<String>,
+    /// Records longer than this many bytes are rejected (and kept in the rejected stream).
+    #[arg(long, default_value_t = 1 << 20)]
+    pub max_record_bytes: usize,
+    /// Records per commit (each commit is one manifest).
+    #[arg(long, default_value_t = 256 * 1024)]
+    pub batch_records: usize,
+    /// Files to read; `-` reads standard input.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+/// Report formats of `verify`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ReportFormat {
+    /// One line per object, then a summary.
+    Text,
+    /// The full report as JSON.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Only this stream (and its rejected stream); repeatable.
+    #[arg(long)]
+    pub stream: Vec<String>,
+    /// Signed checkpoint file, or a folder of `.note` files, to hold the ledger against;
+    /// repeatable. Detects removal of the newest data.
+    #[arg(long, requires = "public_key")]
+    pub checkpoint: Vec<PathBuf>,
+    /// Public key (`.pub` from keygen) that signed the checkpoints.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckpointArgs {
+    /// Private key file from `keytrail keygen`.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Origin prefix; each stream's checkpoint origin is `<prefix>/<stream>`.
+    #[arg(long, default_value = "keytrail")]
+    pub origin: String,
+    /// Also write each checkpoint to this folder (to keep outside the ledger).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ProveArgs {
+    /// Stream of the record.
+    #[arg(long)]
+    pub stream: String,
+    /// Seq of the record.
+    #[arg(long)]
+    pub seq: u64,
+    /// Prove against this signed checkpoint instead of the newest one in the ledger.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Check the checkpoint's signature with this public key first.
+    #[arg(long)]
+    pub public_key: Option<PathBuf>,
+    /// Write the proof here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyProofArgs {
+    /// Proof file from `keytrail prove`.
+    pub proof: PathBuf,
+    /// The signed checkpoint you trust (kept outside the ledger).
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    /// Public key that signed the checkpoint.
+    #[arg(long)]
+    pub public_key: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct KeygenArgs {
+    /// Where to write the private key; the public key goes to PATH.pub.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Key name written into signatures (no spaces or '+'), e.g. your domain.
+    #[arg(long, default_value = "keytrail")]
+    pub name: String,
+}

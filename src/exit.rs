@@ -1,0 +1,21 @@
+//! Exit codes, documented in README.md ("Exit codes"). Scripts and CronJobs depend on
+//! them: never renumber.
+
+/// What a `keytrail` process reports to its caller.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitCode {
+    /// Everything worked and everything checked is valid.
+    Success = 0,
+    /// A verification found something INVALID (`verify`, `verify-proof`).
+    Invalid = 1,
+    /// Usage, configuration, storage or I/O error: the command could not do its job.
+    Error = 2,
+    /// `ingest` finished, but some records were rejected (kept in `<stream>__rejected`).
+    Rejected = 5,
+}
+
+impl From<ExitCode> for std::process::ExitCode {
+    fn from(code: ExitCode) -> Self {
+        std::process::ExitCode::from(code as u8)
+    }
+}

@@ -1,0 +1,45 @@
+//! `keytrail`: tamper-evident audit evidence for AKS, Akeyless and the External Secrets
+//! Operator. This binary parses the command line, sets up logging and maps outcomes to
+//! the documented exit codes; the work lives in the library crates.
+
+mod cli;
+mod commands;
+mod exit;
+
+use clap::Parser;
+
+use crate::cli::{Cli, LogFormat};
+use crate::exit::ExitCode;
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keytrail: cannot start the async runtime: {e}");
+            return ExitCode::Error.into();
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(code) => code.into(),
+        Err(e) => {
+            eprintln!("keytrail: error: {e:#}");
+            ExitCode::Error.into()
+        }
+    }
+}
+
+fn init_logging(format: LogFormat, verbose: u8) {
+    let default = match verbose {
+        0 => "warn,keytrail=info",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KEYTRAIL_LOG").unwrap_or_else(|_| default.into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.without_time().with_target(false).init(),
+    }
+}

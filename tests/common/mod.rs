@@ -1,0 +1,128 @@
+//! Helpers for the end-to-end tests: run the real `keytrail` binary and poke at the
+//! files it leaves, as an attacker or an auditor would.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+
+pub use keytrail_test_support::{audit_records, Workspace};
+
+/// The outcome of one `keytrail` run.
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    fn from(o: Output) -> Self {
+        Self {
+            code: o.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        }
+    }
+
+    /// Panics with the output unless the exit code is `code`.
+    #[track_caller]
+    pub fn expect(self, code: i32) -> Self {
+        assert_eq!(self.code, code, "exit code\n--- stdout\n{}\n--- stderr\n{}", self.stdout, self.stderr);
+        self
+    }
+
+    /// The verdict `verify` printed for an object path (the text after the path).
+    #[track_caller]
+    pub fn verdict(&self, path: &str) -> &str {
+        self.stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(path).and_then(|rest| rest.strip_prefix("  ")))
+            .unwrap_or_else(|| panic!("no line for {path} in:\n{}", self.stdout))
+    }
+
+    /// Lines whose verdict is INVALID.
+    pub fn invalid_lines(&self) -> Vec<&str> {
+        self.stdout.lines().filter(|l| l.contains("  INVALID")).collect()
+    }
+}
+
+/// `keytrail --ledger <ledger> <args>`.
+pub fn keytrail(ledger: &Path, args: &[&str]) -> Run {
+    keytrail_env(ledger, args, &[])
+}
+
+/// Like [`keytrail`] with extra environment variables.
+pub fn keytrail_env(ledger: &Path, args: &[&str], env: &[(&str, String)]) -> Run {
+    let mut cmd = command(ledger.to_str().unwrap(), args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    Run::from(cmd.output().expect("run keytrail"))
+}
+
+/// The command for `keytrail --ledger <url> <args>`, to spawn or adjust.
+pub fn command(ledger_url: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_keytrail"));
+    cmd.arg("--ledger").arg(ledger_url).args(args).env_remove("KEYTRAIL_LEDGER").env_remove("KEYTRAIL_FAILPOINT");
+    cmd
+}
+
+/// Ingests `records` from a file named `name` into `stream`, in commits of `batch` records.
+pub fn ingest(ws: &Workspace, stream: &str, name: &str, records: &[String], batch: usize) -> Run {
+    let file = ws.write_lines(name, records);
+    keytrail(&ws.ledger(), &["ingest", "--stream", stream, "--batch-records", &batch.to_string(), file.to_str().unwrap()])
+}
+
+/// Segment paths (relative to the ledger) of a stream, in manifest order.
+pub fn segments(ledger: &Path, stream: &str) -> Vec<String> {
+    manifests(ledger, stream)
+        .iter()
+        .flat_map(|m| m["segments"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+/// Parsed manifests of a stream, in number order.
+pub fn manifests(ledger: &Path, stream: &str) -> Vec<serde_json::Value> {
+    manifest_paths(ledger, stream)
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(ledger.join(p)).unwrap()).unwrap())
+        .collect()
+}
+
+/// Manifest paths (relative to the ledger) of a stream, sorted.
+pub fn manifest_paths(ledger: &Path, stream: &str) -> Vec<String> {
+    let dir = ledger.join("_manifests").join(stream);
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names.into_iter().map(|n| format!("_manifests/{stream}/{n}")).collect()
+}
+
+/// Reads every batch of a Parquet file.
+pub fn read_parquet(path: &Path) -> Vec<RecordBatch> {
+    let file = std::fs::File::open(path).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap().map(|b| b.unwrap()).collect()
+}
+
+/// Overwrites a Parquet file with `batches` (a valid file, as a careful attacker writes).
+pub fn write_parquet(path: &Path, batches: &[RecordBatch]) {
+    let file = std::fs::File::create(path).unwrap();
+    let mut w = ArrowWriter::try_new(file, batches[0].schema(), None).unwrap();
+    for b in batches {
+        w.write(b).unwrap();
+    }
+    w.close().unwrap();
+}
+
+/// Generates a key pair in the workspace; returns (private, public) paths.
+pub fn keygen(ws: &Workspace) -> (PathBuf, PathBuf) {
+    let key = ws.path().join("signing.key");
+    keytrail(&ws.ledger(), &["keygen", "--out", key.to_str().unwrap(), "--name", "test.keytrail"]).expect(0);
+    let public = ws.path().join("signing.key.pub");
+    (key, public)
+}
