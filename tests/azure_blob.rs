@@ -71,6 +71,22 @@ async fn ingest_verify_tamper_verify_on_azurite() {
     let line = stdout.lines().find(|l| l.starts_with(relative)).unwrap_or_else(|| panic!("{stdout}"));
     assert!(line.contains("INVALID: SHA-256 of the file differs"), "{line}");
     assert!(stdout.contains("2/3 segments valid, 1/3 segments INVALID"), "{stdout}");
+
+    // The account key, given explicitly, never reaches output, even at debug level.
+    let key = keytrail_test_support::AZURITE_ACCOUNT_KEY;
+    let out = {
+        let mut cmd = command(url, &["-vv", "verify"]);
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        cmd.env("AZURE_STORAGE_ACCOUNT_KEY", key).output().unwrap()
+    };
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("DEBUG"), "debug logging is on: {stderr}");
+    for half in [&key[..44], &key[44..]] {
+        assert!(!stdout.contains(half) && !stderr.contains(half), "the account key leaked");
+    }
 }
 
 async fn futures_list(store: &impl ObjectStore, prefix: &str) -> Vec<String> {

@@ -92,6 +92,9 @@ fn a_missing_file_and_a_bad_stream_name_are_usage_errors() {
     assert!(run.stderr.contains("invalid stream name \"Bad-Name\""), "{}", run.stderr);
     let run = keytrail(&ws.path().join("nothing-here"), &["verify"]).expect(2);
     assert!(run.stderr.contains("no ledger at"), "{}", run.stderr);
+    keytrail(&ws.ledger(), &["ingest", "--stream", STREAM, file.to_str().unwrap()]).expect(0);
+    let run = keytrail(&ws.ledger(), &["verify", "--stream", "nope"]).expect(2);
+    assert!(run.stderr.contains("stream nope does not exist"), "{}", run.stderr);
 }
 
 #[test]

@@ -26,5 +26,5 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 async fn open(url: &str, mode: OpenMode) -> anyhow::Result<Ledger> {
-    Ledger::open(url, mode).await.with_context(|| format!("opening the ledger at {url}"))
+    Ledger::open(url, mode).await.with_context(|| format!("opening the ledger at {}", keytrail_ledger::redact(url)))
 }

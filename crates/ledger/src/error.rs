@@ -144,7 +144,7 @@ pub enum LedgerError {
     },
 
     /// A stream with no committed manifest.
-    #[error("stream {0} does not exist in this ledger")]
+    #[error("stream {0} does not exist in this ledger; `keytrail verify` without --stream lists every stream")]
     NoSuchStream(String),
 
     /// Local file I/O (keys, checkpoint files).

@@ -41,7 +41,7 @@ pub use note::{Checkpoint, SignedNote, Signer, Verifier};
 pub use proof::InclusionProof;
 pub use record::{Column, FieldType, Record, Value};
 pub use schema::{RawKind, StreamSchema, REJECTED_SUFFIX};
-pub use storage::{Ledger, OpenMode};
+pub use storage::{redact, Ledger, OpenMode};
 pub use verify::{Finding, ObjectKind, StreamReport, VerifyOptions, VerifyReport};
 
 /// A SHA-256 digest.

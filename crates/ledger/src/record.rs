@@ -122,12 +122,24 @@ pub struct RowView<'a> {
 
 /// Appends the canonical encoding of a row to `out` (see `docs/LEDGER.md`).
 pub fn encode_canonical(row: &RowView<'_>, out: &mut Vec<u8>) {
-    out.push(CANONICAL_VERSION);
-    out.extend_from_slice(&row.seq.to_be_bytes());
-    out.extend_from_slice(&row.event_time.to_be_bytes());
-    out.extend_from_slice(&row.ingest_time.to_be_bytes());
-    out.extend_from_slice(&(row.raw.len() as u64).to_be_bytes());
+    out.extend_from_slice(&canonical_head(row));
     out.extend_from_slice(row.raw);
+    encode_typed(row, out);
+}
+
+/// The fixed-size start of the canonical form: version, seq, times and `raw`'s length.
+fn canonical_head(row: &RowView<'_>) -> [u8; 33] {
+    let mut head = [0u8; 33];
+    head[0] = CANONICAL_VERSION;
+    head[1..9].copy_from_slice(&row.seq.to_be_bytes());
+    head[9..17].copy_from_slice(&row.event_time.to_be_bytes());
+    head[17..25].copy_from_slice(&row.ingest_time.to_be_bytes());
+    head[25..33].copy_from_slice(&(row.raw.len() as u64).to_be_bytes());
+    head
+}
+
+/// The end of the canonical form: the typed columns.
+fn encode_typed(row: &RowView<'_>, out: &mut Vec<u8>) {
     debug_assert_eq!(row.names.len(), row.values.len());
     out.extend_from_slice(&(row.values.len() as u32).to_be_bytes());
     for (name, value) in row.names.iter().zip(row.values) {
@@ -174,10 +186,13 @@ fn encode_value(value: &Value, out: &mut Vec<u8>) {
 /// `row_hash = SHA-256(prev_hash || canonical)`. `scratch` is reused between calls so
 /// hashing a stream allocates once.
 pub fn row_hash(prev_hash: &Hash, row: &RowView<'_>, scratch: &mut Vec<u8>) -> Hash {
-    scratch.clear();
-    encode_canonical(row, scratch);
+    // Hashed piece by piece so `raw`, the bulk of every row, is never copied.
     let mut h = Sha256::new();
     h.update(prev_hash);
+    h.update(canonical_head(row));
+    h.update(row.raw);
+    scratch.clear();
+    encode_typed(row, scratch);
     h.update(&scratch[..]);
     h.finalize().into()
 }
@@ -219,6 +234,17 @@ mod tests {
         want.extend(1u64.to_be_bytes());
         want.extend(b"a");
         assert_eq!(out, want);
+    }
+
+    #[test]
+    fn row_hash_is_sha256_of_prev_and_canonical() {
+        let values = [Value::Bool(true), Value::Null];
+        let row = RowView { seq: 3, event_time: -1, ingest_time: 9, raw: b"raw", names: &["a", "b"], values: &values };
+        let mut canonical = Vec::new();
+        encode_canonical(&row, &mut canonical);
+        let prev = [5u8; 32];
+        let want: Hash = Sha256::new().chain_update(prev).chain_update(&canonical).finalize().into();
+        assert_eq!(row_hash(&prev, &row, &mut Vec::new()), want);
     }
 
     #[test]

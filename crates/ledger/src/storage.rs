@@ -50,7 +50,8 @@ pub struct Ledger {
 impl Ledger {
     /// Opens the ledger at `url`.
     pub async fn open(url: &str, mode: OpenMode) -> Result<Self> {
-        let invalid = |reason: String| LedgerError::InvalidLocation { url: url.to_string(), reason };
+        let shown = redact(url);
+        let invalid = |reason: String| LedgerError::InvalidLocation { url: shown.clone(), reason };
         let parsed = url::Url::parse(url).ok().filter(|u| u.scheme().len() > 1);
         let (store, location): (Arc<dyn ObjectStore>, String) = match parsed {
             None => Self::local(std::path::Path::new(url), mode, url)?,
@@ -77,7 +78,7 @@ impl Ledger {
                 let prefix = cloud_prefix(&u);
                 let store: Arc<dyn ObjectStore> =
                     if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
-                (store, url.to_string())
+                (store, shown.clone())
             }
         };
         Ok(Self { store, location })
@@ -86,7 +87,7 @@ impl Ledger {
     fn local(path: &std::path::Path, mode: OpenMode, url: &str) -> Result<(Arc<dyn ObjectStore>, String)> {
         if !path.exists() {
             if mode == OpenMode::ReadOnly {
-                return Err(LedgerError::NotFound(url.to_string()));
+                return Err(LedgerError::NotFound(redact(url)));
             }
             std::fs::create_dir_all(path).map_err(|source| LedgerError::Io { path: path.into(), source })?;
         }
@@ -200,6 +201,22 @@ impl Ledger {
     }
 }
 
+/// A ledger URL as it may be shown: without a query string (SAS tokens) or password.
+pub fn redact(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.scheme().len() > 1 => {
+            if u.query().is_some() {
+                u.set_query(Some("REDACTED"));
+            }
+            if u.password().is_some() {
+                let _ = u.set_password(Some("REDACTED"));
+            }
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
 /// The path inside the container/bucket that a cloud URL points at.
 fn cloud_prefix(u: &url::Url) -> Path {
     let path = u.path().trim_matches('/');
@@ -208,4 +225,20 @@ fn cloud_prefix(u: &url::Url) -> Path {
     let path = if u.scheme() == "https" { path.split_once('/').map_or("", |(_, rest)| rest) } else { path };
     // abfs://container@account.dfs.core.windows.net/path has the container in the user part.
     Path::from(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn urls_lose_their_secrets_when_shown() {
+        assert_eq!(
+            redact("https://acct.blob.core.windows.net/c/p?sv=2024&sig=SECRET"),
+            "https://acct.blob.core.windows.net/c/p?REDACTED"
+        );
+        assert_eq!(redact("s3://user:SECRET@bucket/p"), "s3://user:REDACTED@bucket/p");
+        assert_eq!(redact("./evidence"), "./evidence");
+        assert_eq!(redact("az://evidence/prod"), "az://evidence/prod");
+    }
 }

@@ -146,6 +146,9 @@ impl Ledger {
         }
         names.sort();
         if let Some(wanted) = &opts.streams {
+            if let Some(missing) = wanted.iter().find(|w| !names.contains(w)) {
+                return Err(LedgerError::NoSuchStream(missing.clone()));
+            }
             names.retain(|n| wanted.iter().any(|w| n == w || n.strip_suffix(REJECTED_SUFFIX) == Some(w.as_str())));
         }
         let mut report = VerifyReport::default();

@@ -11,7 +11,9 @@ use sha2::Sha256;
 
 /// Azurite's fixed development account.
 pub const ACCOUNT: &str = "devstoreaccount1";
-const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+/// Azurite's fixed development account key (public, but a credential in form: tests
+/// check it never reaches output).
+pub const ACCOUNT_KEY: &str = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
 /// An `azurite-blob` process on a free loopback port, in memory, killed on drop.
 pub struct Azurite {
