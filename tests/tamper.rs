@@ -303,3 +303,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     hex(sha2::Sha256::digest(bytes).into())
 }
+
+#[test]
+fn a_manifest_with_unreadable_columns_is_reported_not_fatal() {
+    let ws = ledger_of_five_commits();
+    let manifest = &manifest_paths(&ws.ledger(), STREAM)[1];
+    let seg = &segments(&ws.ledger(), STREAM)[1];
+    let path = ws.ledger().join(manifest);
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["columns"] = serde_json::json!([{"name": "seq", "type": "int"}]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&m).unwrap()).unwrap();
+    let run = verify(&ws).expect(1);
+    assert!(run.verdict(seg).contains("its manifest's columns are invalid"), "{}", run.stdout);
+    assert!(run.verdict(manifest).contains("differs from the one manifest 3 records"), "{}", run.stdout);
+    assert_eq!(run.verdict(&segments(&ws.ledger(), STREAM)[2]), "valid", "later segments are still checked");
+}

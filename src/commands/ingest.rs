@@ -38,7 +38,11 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
                     schema.name()
                 )
             })?;
+            if let Some(c) = &outcome.rejected {
+                tracing::info!(input = %input_name(file), stream = %c.stream, manifest = c.number, rows = c.rows, "committed rejected records");
+            }
             if let Some(c) = outcome.committed {
+                tracing::info!(input = %input_name(file), stream = %c.stream, manifest = c.number, rows = c.rows, tree_size = c.tree_size, attempts = c.attempts, "committed");
                 first_seq.get_or_insert(c.tree_size - c.rows);
                 tree_size = c.tree_size;
                 appended += c.rows;

@@ -226,20 +226,23 @@ impl Ledger {
 
         // Every segment of every readable manifest, checked on its own, in parallel but
         // yielded in order.
-        let jobs: Vec<(u64, usize, SegmentRef, StreamSchema)> = manifests
+        // Exactly one check per listed segment, so the ordered fold below stays aligned.
+        let jobs: Vec<(u64, usize, SegmentRef, Option<StreamSchema>)> = manifests
             .iter()
             .filter_map(|(n, (_, m))| m.as_ref().map(|(m, _)| (*n, m)))
-            .filter_map(|(n, m)| {
-                let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone()).ok()?;
-                Some(m.segments.iter().enumerate().map(move |(i, s)| (n, i, s.clone(), schema.clone())))
+            .flat_map(|(n, m)| {
+                let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone()).ok();
+                m.segments.iter().enumerate().map(move |(i, s)| (n, i, s.clone(), schema.clone()))
             })
-            .flatten()
             .collect();
         let parallelism = parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
         let mut checks = futures::stream::iter(jobs.into_iter().map(|(n, i, seg, schema)| {
             let ledger = self.clone();
             async move {
-                let check = ledger.check_segment(&seg, &schema).await;
+                let check = match &schema {
+                    Some(schema) => ledger.check_segment(&seg, schema).await,
+                    None => Err("cannot be read: its manifest's columns are invalid".to_string()),
+                };
                 (n, i, seg, check)
             }
         }))
@@ -314,9 +317,11 @@ impl Ledger {
                 referenced.insert(seg.path.clone());
                 let mut sf = Finding { kind: ObjectKind::Segment, path: seg.path.clone(), problems: vec![] };
                 match check {
-                    Err(missing) => {
-                        sf.problems.push(missing);
-                        missing_by_sha.insert(seg.sha256.clone(), findings.len());
+                    Err(unreadable) => {
+                        if unreadable.starts_with("missing") {
+                            missing_by_sha.insert(seg.sha256.clone(), findings.len());
+                        }
+                        sf.problems.push(unreadable);
                         // Rows cannot be recomputed; continue the chain from the claims.
                         complete = false;
                         chain = None;
