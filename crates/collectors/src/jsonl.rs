@@ -38,7 +38,9 @@ impl Default for JsonLinesOptions {
             time_fields: DEFAULT_TIME_FIELDS.iter().map(|s| s.to_string()).collect(),
             max_record_bytes: 1 << 20,
             batch_lines: 256 * 1024,
-            batch_bytes: 128 << 20,
+            // Up to three batches are alive at once (being read, queued, being committed),
+            // so this bounds ingest memory to a few hundred MiB whatever the input size.
+            batch_bytes: 64 << 20,
         }
     }
 }
