@@ -87,12 +87,79 @@ impl Frontier {
         self.size += 1;
     }
 
+    /// Appends a perfect subtree of `2^height` leaves whose first leaf is at index
+    /// `self.size()`, which must be a multiple of `2^height` (as the parts of a
+    /// [`CompactRange`] are).
+    pub fn push_subtree(&mut self, height: u32, root: Hash) {
+        debug_assert_eq!(self.size % (1u64 << height), 0, "subtree not aligned");
+        let mut node = root;
+        let mut carry = self.size >> height;
+        while carry & 1 == 1 {
+            let left = self.nodes.pop().expect("frontier holds a node per set bit");
+            node = node_hash(&left, &node);
+            carry >>= 1;
+        }
+        self.nodes.push(node);
+        self.size += 1u64 << height;
+    }
+
     /// `MTH` of all leaves appended so far.
     pub fn root(&self) -> Hash {
         let mut iter = self.nodes.iter().rev();
         match iter.next() {
             None => empty_root(),
             Some(last) => iter.fold(*last, |acc, left| node_hash(left, &acc)),
+        }
+    }
+}
+
+/// The leaves `[start, end)` of a tree as the aligned perfect subtrees that cover them, in
+/// order: what a worker hashes for a slice of a stream so that the stream's frontier only
+/// has to merge `O(log n)` nodes per slice (see [`Frontier::push_subtree`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CompactRange {
+    start: u64,
+    /// `(first leaf index, height, root)`, in leaf order.
+    nodes: Vec<(u64, u32, Hash)>,
+}
+
+impl CompactRange {
+    /// An empty range starting at leaf `start`.
+    pub fn new(start: u64) -> Self {
+        Self { start, nodes: Vec::new() }
+    }
+
+    /// Index of the first leaf.
+    pub fn start(&self) -> u64 {
+        self.start
+    }
+
+    /// Index one past the last leaf.
+    pub fn end(&self) -> u64 {
+        self.nodes.last().map_or(self.start, |(i, h, _)| i + (1u64 << h))
+    }
+
+    /// Appends the next leaf (already hashed).
+    pub fn push_leaf(&mut self, leaf: Hash) {
+        let index = self.end();
+        self.nodes.push((index, 0, leaf));
+        // Merge the two last subtrees while they are siblings: equal height, and the left
+        // one starts at a multiple of twice that size.
+        while let [.., (li, lh, l), (_, rh, r)] = self.nodes[..] {
+            if lh != rh || li % (1u64 << (lh + 1)) != 0 {
+                break;
+            }
+            let merged = node_hash(&l, &r);
+            self.nodes.truncate(self.nodes.len() - 2);
+            self.nodes.push((li, lh + 1, merged));
+        }
+    }
+
+    /// Adds this range to a frontier that ends where it starts.
+    pub fn append_to(&self, frontier: &mut Frontier) {
+        debug_assert_eq!(frontier.size(), self.start);
+        for (_, height, root) in &self.nodes {
+            frontier.push_subtree(*height, *root);
         }
     }
 }
@@ -185,6 +252,33 @@ mod tests {
             }
             assert_eq!(f.root(), mth(&leaves), "size {n}");
             assert_eq!(f.nodes().len(), n.count_ones() as usize);
+        }
+    }
+
+    #[test]
+    fn compact_ranges_merge_into_the_same_tree() {
+        let hashes = rows(300);
+        let mut whole = Frontier::new();
+        for h in &hashes {
+            whole.push_row(h);
+        }
+        // Arbitrary, unaligned cut points, as segment boundaries are.
+        for cuts in [vec![0, 300], vec![0, 1, 2, 300], vec![0, 97, 128, 129, 250, 300], vec![0, 63, 64, 65, 300]] {
+            let mut f = Frontier::new();
+            for w in cuts.windows(2) {
+                let mut range = CompactRange::new(w[0]);
+                for h in &hashes[w[0] as usize..w[1] as usize] {
+                    range.push_leaf(leaf_hash(h));
+                }
+                assert_eq!(range.end(), w[1]);
+                range.append_to(&mut f);
+                let mut prefix = Frontier::new();
+                for h in &hashes[..w[1] as usize] {
+                    prefix.push_row(h);
+                }
+                assert_eq!(f, prefix, "cuts {cuts:?} at {}", w[1]);
+            }
+            assert_eq!(f.root(), whole.root());
         }
     }
 

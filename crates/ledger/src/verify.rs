@@ -22,7 +22,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{manifest_path, parse_hash, Manifest, SegmentRef};
-use crate::merkle::Frontier;
+use crate::merkle::{leaf_hash, CompactRange, Frontier};
 use crate::note::Checkpoint;
 use crate::record::{genesis_hash, row_hash, RowView, Value};
 use crate::schema::{StreamSchema, REJECTED_SUFFIX};
@@ -127,8 +127,12 @@ struct SegmentCheck {
     problems: Vec<String>,
     /// `prev_hash` of the first row as stored.
     first_prev: Option<Hash>,
-    /// Recomputed row hashes, in file order.
-    row_hashes: Vec<Hash>,
+    /// Recomputed hash of the last row.
+    last_row: Option<Hash>,
+    /// The rows as leaves of the stream's tree, split at the checkpoint sizes inside it.
+    stream_parts: Vec<CompactRange>,
+    /// The rows as leaves of their commit's own tree.
+    commit_part: CompactRange,
     raw_bytes: u64,
     file_bytes: u64,
 }
@@ -227,24 +231,31 @@ impl Ledger {
         // Every segment of every readable manifest, checked on its own, in parallel but
         // yielded in order.
         // Exactly one check per listed segment, so the ordered fold below stays aligned.
-        let jobs: Vec<(u64, usize, SegmentRef, Option<StreamSchema>)> = manifests
+        let jobs: Vec<(u64, usize, SegmentRef, Option<StreamSchema>, u64)> = manifests
             .iter()
             .filter_map(|(n, (_, m))| m.as_ref().map(|(m, _)| (*n, m)))
             .flat_map(|(n, m)| {
                 let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone()).ok();
-                m.segments.iter().enumerate().map(move |(i, s)| (n, i, s.clone(), schema.clone()))
+                let commit_start = m.tree_size.saturating_sub(m.rows);
+                m.segments
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, s)| (n, i, s.clone(), schema.clone(), s.first_seq.saturating_sub(commit_start)))
             })
             .collect();
+        let mut splits: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+        splits.sort_unstable();
         let parallelism = parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        let mut checks = futures::stream::iter(jobs.into_iter().map(|(n, i, seg, schema)| {
-            let ledger = self.clone();
-            async move {
+        // Each check is its own task, so checks keep running while this task folds results.
+        let mut checks = futures::stream::iter(jobs.into_iter().map(|(n, i, seg, schema, commit_offset)| {
+            let (ledger, splits) = (self.clone(), splits.clone());
+            tokio::spawn(async move {
                 let check = match &schema {
-                    Some(schema) => ledger.check_segment(&seg, schema).await,
+                    Some(schema) => ledger.check_segment(&seg, schema, commit_offset, &splits).await,
                     None => Err("cannot be read: its manifest's columns are invalid".to_string()),
                 };
                 (n, i, seg, check)
-            }
+            })
         }))
         .buffered(parallelism);
 
@@ -312,7 +323,8 @@ impl Ledger {
             let mut rows = 0u64;
 
             for (i, seg) in m.segments.iter().enumerate() {
-                let (cn, ci, _, check) = checks.next().await.expect("one check per segment");
+                let (cn, ci, _, check) =
+                    checks.next().await.expect("one check per segment").expect("segment checks do not panic");
                 debug_assert_eq!((cn, ci), (n, i));
                 referenced.insert(seg.path.clone());
                 let mut sf = Finding { kind: ObjectKind::Segment, path: seg.path.clone(), problems: vec![] };
@@ -327,10 +339,10 @@ impl Ledger {
                         chain = None;
                         frontier = None;
                     }
-                    Ok(c) => {
+                    Ok(mut c) => {
                         totals.raw_bytes += c.raw_bytes;
                         totals.file_bytes += c.file_bytes;
-                        sf.problems.extend(c.problems);
+                        sf.problems.append(&mut c.problems);
                         // The manifest cannot be judged against rows that are themselves
                         // wrong; the segment carries the blame.
                         if !sf.problems.is_empty() {
@@ -347,16 +359,24 @@ impl Ledger {
                                 ));
                             }
                         }
-                        for h in &c.row_hashes {
-                            commit_tree.push_row(h);
-                            if let Some(f) = frontier.as_mut() {
-                                f.push_row(h);
-                                if wanted_sizes.contains(&f.size()) {
-                                    checkpoint_roots.insert(f.size(), f.root());
+                        let part = &c.commit_part;
+                        if part.end() - part.start() == seg.rows && commit_tree.size() == part.start() {
+                            c.commit_part.append_to(&mut commit_tree);
+                        } else {
+                            complete = false;
+                        }
+                        for part in &c.stream_parts {
+                            match frontier.as_mut() {
+                                Some(f) if f.size() == part.start() && complete => {
+                                    part.append_to(f);
+                                    if wanted_sizes.contains(&f.size()) {
+                                        checkpoint_roots.insert(f.size(), f.root());
+                                    }
                                 }
+                                _ => frontier = None,
                             }
                         }
-                        chain = c.row_hashes.last().copied().or(chain);
+                        chain = c.last_row.or(chain);
                     }
                 }
                 expected_seq = seg.last_seq.wrapping_add(1);
@@ -450,7 +470,13 @@ impl Ledger {
 
     /// Reads one segment and checks everything that needs no other object. `Err` when the
     /// file is missing.
-    async fn check_segment(&self, seg: &SegmentRef, schema: &StreamSchema) -> Result<SegmentCheck, String> {
+    async fn check_segment(
+        &self,
+        seg: &SegmentRef,
+        schema: &StreamSchema,
+        commit_offset: u64,
+        splits: &[u64],
+    ) -> Result<SegmentCheck, String> {
         let bytes = match self.get(&seg.path).await {
             Ok(b) => b,
             Err(LedgerError::Store { source: object_store::Error::NotFound { .. }, .. }) => {
@@ -458,15 +484,14 @@ impl Ledger {
             }
             Err(e) => return Err(format!("unreadable: {e}")),
         };
-        let seg = seg.clone();
-        let schema = schema.clone();
-        tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema)))
+        let (seg, schema, splits) = (seg.clone(), schema.clone(), splits.to_vec());
+        tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema, commit_offset, &splits)))
             .await
             .expect("segment check does not panic")
     }
 }
 
-fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema) -> SegmentCheck {
+fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, commit_offset: u64, splits: &[u64]) -> SegmentCheck {
     let mut problems = Problems::default();
     let file_bytes = bytes.len() as u64;
     if hex::encode(Sha256::digest(&bytes)) != seg.sha256 {
@@ -475,7 +500,16 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema) ->
     if file_bytes != seg.bytes {
         problems.push(format!("size {file_bytes} differs from its manifest's {}", seg.bytes));
     }
-    let mut check = SegmentCheck { problems: vec![], first_prev: None, row_hashes: Vec::new(), raw_bytes: 0, file_bytes };
+    let mut check = SegmentCheck {
+        problems: vec![],
+        first_prev: None,
+        last_row: None,
+        stream_parts: vec![CompactRange::new(seg.first_seq)],
+        commit_part: CompactRange::new(commit_offset),
+        raw_bytes: 0,
+        file_bytes,
+    };
+    let mut n = 0u64;
     let batches = match segment::decode(bytes, schema) {
         Ok(b) => b,
         Err(e) => {
@@ -500,7 +534,7 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema) ->
                 check.first_prev = Some(prev_hash);
             }
             if seq != expected_seq {
-                problems.push(format!("row {} has seq {seq}, expected {expected_seq} (rows removed, inserted or reordered)", check.row_hashes.len()));
+                problems.push(format!("row {n} has seq {seq}, expected {expected_seq} (rows removed, inserted or reordered)"));
             }
             if let Some(last) = last_stored {
                 if prev_hash != last {
@@ -527,12 +561,20 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema) ->
                 }
             }
             check.raw_bytes += raw.len() as u64;
-            check.row_hashes.push(computed);
+            let leaf = leaf_hash(&computed);
+            let part = check.stream_parts.last_mut().expect("at least one part");
+            part.push_leaf(leaf);
+            let end = part.end();
+            if splits.binary_search(&end).is_ok() {
+                check.stream_parts.push(CompactRange::new(end));
+            }
+            check.commit_part.push_leaf(leaf);
+            check.last_row = Some(computed);
+            n += 1;
             last_stored = Some(stored);
             expected_seq = seq.wrapping_add(1);
         }
     }
-    let n = check.row_hashes.len() as u64;
     if n != seg.rows {
         problems.push_first(format!("holds {n} rows but its manifest records {} (rows removed or added)", seg.rows));
     } else if n > 0 && expected_seq.wrapping_sub(1) != seg.last_seq {
