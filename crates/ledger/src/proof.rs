@@ -103,8 +103,9 @@ impl Ledger {
                 }
                 let batches = segment::decode(bytes, &schema).map_err(|e| LedgerError::corrupt("segment", &seg.path, e))?;
                 let mut values: Vec<Value> = Vec::new();
-                for batch in &batches {
-                    let rows = BatchRows::new(batch, &schema);
+                for batch in batches {
+                    let batch = batch.map_err(|e| LedgerError::corrupt("segment", &seg.path, e))?;
+                    let rows = BatchRows::new(&batch, &schema);
                     for i in 0..rows.len() {
                         let idx = tree.size();
                         if idx >= cp.size {

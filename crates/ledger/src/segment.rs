@@ -175,8 +175,12 @@ fn build_typed<'a>(kind: FieldType, values: impl Iterator<Item = &'a Value>) -> 
 }
 
 /// Decodes a segment file into Arrow batches, checking that its schema is the one the
-/// manifest declares.
-pub(crate) fn decode(bytes: Bytes, schema: &StreamSchema) -> Result<Vec<RecordBatch>, String> {
+/// manifest declares. Batches are decoded as they are consumed, so memory stays at one
+/// batch beyond the file bytes.
+pub(crate) fn decode(
+    bytes: Bytes,
+    schema: &StreamSchema,
+) -> Result<impl Iterator<Item = Result<RecordBatch, String>> + use<>, String> {
     let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
         .map_err(|e| format!("not a readable Parquet file ({e})"))?
         .with_batch_size(BATCH_ROWS);
@@ -191,7 +195,7 @@ pub(crate) fn decode(bytes: Bytes, schema: &StreamSchema) -> Result<Vec<RecordBa
         return Err(format!("columns [{}] differ from the manifest's [{}]", names(found), names(&expected)));
     }
     let reader = builder.build().map_err(|e| format!("not a readable Parquet file ({e})"))?;
-    reader.collect::<Result<Vec<_>, _>>().map_err(|e| format!("Parquet data is unreadable ({e})"))
+    Ok(reader.map(|b| b.map_err(|e| format!("Parquet data is unreadable ({e})"))))
 }
 
 /// Typed access to the rows of a decoded segment batch.

@@ -525,8 +525,15 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, co
     let mut expected_seq = seg.first_seq;
     let mut last_stored: Option<Hash> = None;
     let (lo, hi) = (seg.event_time_min.timestamp_micros(), seg.event_time_max.timestamp_micros());
-    for batch in &batches {
-        let rows = BatchRows::new(batch, schema);
+    for batch in batches {
+        let batch = match batch {
+            Ok(b) => b,
+            Err(e) => {
+                problems.push(e);
+                break;
+            }
+        };
+        let rows = BatchRows::new(&batch, schema);
         for i in 0..rows.len() {
             let seq = rows.seq(i);
             let prev_hash = rows.prev_hash(i);
