@@ -24,12 +24,13 @@ done
 
 # Whole-workspace builds: selecting packages with -p would unify features differently from
 # `cargo test --workspace` and rebuild every dependency.
+target=$(cargo metadata --format-version 1 --no-deps --locked | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 if [ "$profile" = release ]; then
   cargo build --release --locked --workspace --bins >&2
-  bin=target/release
+  bin=$target/release
 else
   cargo build --locked --workspace --bins >&2
-  bin=target/debug
+  bin=$target/debug
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/keytrail-bench.XXXXXX")
 trap 'rm -rf "$work"' EXIT
