@@ -6,7 +6,7 @@ use common::*;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload};
 use object_store::path::Path;
 
-#[tokio::test(flavor = "multi_thread")]
+#[tokio::test]
 async fn ingest_verify_tamper_verify_on_azurite() {
     let azurite = keytrail_test_support::Azurite::start();
     azurite.create_container("evidence");
@@ -35,7 +35,8 @@ async fn ingest_verify_tamper_verify_on_azurite() {
     // The objects are where the ledger URL says, under the container's path prefix. The
     // builder reads the emulator URL from the environment, so set it for this process too.
     for (k, v) in &env {
-        // SAFETY: the test sets these before creating any thread that reads them.
+        // SAFETY: the only test in this binary, on a current-thread runtime: no other
+        // thread reads the environment meanwhile.
         unsafe { std::env::set_var(k, v) };
     }
     let store = object_store::azure::MicrosoftAzureBuilder::from_env()
