@@ -130,11 +130,6 @@ impl Signer {
         blob.extend_from_slice(&sig.to_bytes());
         format!("{text}\n{SIG_PREFIX}{} {}\n", self.name, B64.encode(blob))
     }
-
-    /// Signs arbitrary bytes (pack manifests) with the raw Ed25519 key.
-    pub fn sign_bytes(&self, bytes: &[u8]) -> [u8; 64] {
-        self.key.sign(bytes).to_bytes()
-    }
 }
 
 /// An Ed25519 note verifier key: `<name>+<hex key id>+<base64(0x01 || public key)>`.
@@ -199,12 +194,6 @@ impl Verifier {
             };
         }
         Err(bad(format!("not signed by key {self}")))
-    }
-
-    /// Checks a raw Ed25519 signature over bytes.
-    pub fn verify_bytes(&self, bytes: &[u8], signature: &[u8]) -> bool {
-        let Ok(sig) = <[u8; 64]>::try_from(signature) else { return false };
-        self.key.verify_strict(bytes, &Signature::from_bytes(&sig)).is_ok()
     }
 }
 

@@ -174,11 +174,6 @@ impl Ledger {
         Ok(Some((manifest, crate::manifest::sha256_hex(&bytes))))
     }
 
-    /// The newest manifest of a stream, if any.
-    pub async fn head_manifest(&self, stream: &str) -> Result<Option<Manifest>> {
-        Ok(self.head(stream).await?.map(|(m, _)| m))
-    }
-
     pub(crate) async fn get(&self, path: &str) -> Result<Bytes> {
         let result = self.store.get(&Path::from(path)).await.map_err(|e| LedgerError::store(path, e))?;
         result.bytes().await.map_err(|e| LedgerError::store(path, e))
