@@ -74,17 +74,7 @@ impl Frontier {
 
     /// Appends one already-hashed leaf.
     pub fn push_leaf(&mut self, leaf: Hash) {
-        let mut node = leaf;
-        // Each trailing one bit of the old size is a perfect subtree of the same height as
-        // the node being carried: merge them, like binary addition.
-        let mut carry = self.size;
-        while carry & 1 == 1 {
-            let left = self.nodes.pop().expect("frontier holds a node per set bit");
-            node = node_hash(&left, &node);
-            carry >>= 1;
-        }
-        self.nodes.push(node);
-        self.size += 1;
+        self.push_subtree(0, leaf);
     }
 
     /// Appends a perfect subtree of `2^height` leaves whose first leaf is at index
@@ -93,6 +83,8 @@ impl Frontier {
     pub fn push_subtree(&mut self, height: u32, root: Hash) {
         debug_assert_eq!(self.size % (1u64 << height), 0, "subtree not aligned");
         let mut node = root;
+        // Each one bit of the size above `height` is a perfect subtree of the same height as
+        // the node being carried: merge them, like binary addition.
         let mut carry = self.size >> height;
         while carry & 1 == 1 {
             let left = self.nodes.pop().expect("frontier holds a node per set bit");

@@ -265,8 +265,7 @@ impl Ledger {
         // Tree state claimed by the previous readable manifest.
         let mut prev: Option<(u64, Manifest, String)> = None;
         let mut checkpoint_roots: HashMap<u64, Hash> = HashMap::new();
-        let mut wanted_sizes: HashSet<u64> = checkpoints.iter().map(|c| c.size).collect();
-        if wanted_sizes.remove(&0) {
+        if splits.first() == Some(&0) {
             checkpoint_roots.insert(0, crate::merkle::empty_root());
         }
         let mut manifest_findings: BTreeMap<u64, Finding> = BTreeMap::new();
@@ -369,7 +368,7 @@ impl Ledger {
                             match frontier.as_mut() {
                                 Some(f) if f.size() == part.start() && complete => {
                                     part.append_to(f);
-                                    if wanted_sizes.contains(&f.size()) {
+                                    if splits.binary_search(&f.size()).is_ok() {
                                         checkpoint_roots.insert(f.size(), f.root());
                                     }
                                 }
@@ -469,7 +468,7 @@ impl Ledger {
     }
 
     /// Reads one segment and checks everything that needs no other object. `Err` when the
-    /// file is missing.
+    /// file is missing or cannot be fetched.
     async fn check_segment(
         &self,
         seg: &SegmentRef,
