@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Whole-pipeline benchmark of the ledger: ingest and verify throughput and peak memory,
-# next to single-core SHA-256 throughput measured in the same run.
+# Whole-pipeline benchmarks: ledger ingest and verify throughput and peak memory (next to
+# single-core SHA-256 throughput measured in the same run), and `keytrail collect` of
+# AKSAudit rows from the loopback emulator over HTTPS.
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size
@@ -12,11 +13,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sizes=(1000000 10000000)
+collect_sizes=(1000000)
 profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) sizes=(20000); profile=dev ;;
-    --records) sizes=("$2"); shift ;;
+    --smoke) sizes=(20000); collect_sizes=(20000); profile=dev ;;
+    --records) sizes=("$2"); collect_sizes=("$2"); shift ;;
     *) echo "usage: bench/run.sh [--smoke | --records N]" >&2; exit 2 ;;
   esac
   shift
@@ -33,7 +35,8 @@ else
   bin=$target/debug
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/keytrail-bench.XXXXXX")
-trap 'rm -rf "$work"' EXIT
+emulator_pid=
+trap '[ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
 # Runs a command under GNU time; sets $secs and $rss_mib.
 measure() {
@@ -70,4 +73,21 @@ vr = raw / max(vsec, 0.01)
 print(f"| {n:,} | {inb/mib:,.0f} | {isec:.1f} | {n/max(isec,0.01):,.0f} | {irss} | {lb/n:.0f} | {inb/lb:.1f}x | {vsec:.1f} | {vr/mib:,.0f} | {sha/mib:,.0f} | {vr/sha:.2f} | {vrss} |")
 PY
   rm -rf "$input" "$ledger"
+done
+
+echo
+echo "| AKSAudit rows | window | collect s | rows/s | collect peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|"
+for n in "${collect_sizes[@]}"; do
+  emu="$work/emulator-$n"
+  "$bin/keytrail" emulator --synthetic-audit-rows "$n" --out "$emu" > "$work/emulator.out" 2>&1 &
+  emulator_pid=$!
+  for _ in $(seq 200); do [ -s "$emu/keytrail.toml" ] && break; sleep 0.1; done
+  [ -s "$emu/keytrail.toml" ] || { echo "bench: the emulator did not start:" >&2; cat "$work/emulator.out" >&2; exit 1; }
+  sed -i 's/^tables = .*/tables = ["AKSAudit"]\nwindow_minutes = 1440/' "$emu/keytrail.toml"
+  measure "$bin/keytrail" --ledger "$work/collect-$n" collect --config "$emu/keytrail.toml" --since 2026-11-01 --until 2026-12-01
+  grep -qE "^AKSAudit +aks_audit +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n rows" >&2; cat "$work/out" >&2; exit 1; }
+  kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
+  python3 -c 'import sys; n, s, r = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; print(f"| {n:,} | 1 day | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$secs" "$rss_mib"
+  rm -rf "$work/collect-$n"
 done

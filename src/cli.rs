@@ -10,8 +10,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 pub struct Cli {
     /// Where the evidence ledger lives: a folder, file://…, az://container/path (Azure Blob,
     /// credentials from AZURE_STORAGE_* variables) or s3://bucket/path (AWS_* variables).
-    #[arg(long, global = true, env = "KEYTRAIL_LEDGER", default_value = "./evidence")]
-    pub ledger: String,
+    /// Default: the configuration's `ledger`, else ./evidence.
+    #[arg(long, global = true, env = "KEYTRAIL_LEDGER")]
+    pub ledger: Option<String>,
 
     /// Log format on stderr.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
@@ -36,6 +37,9 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Collect audit data from the configured sources into the ledger, from where the
+    /// last run stopped.
+    Collect(CollectArgs),
     /// Append newline-delimited JSON records from files to a ledger stream.
     Ingest(IngestArgs),
     /// Re-check every row, segment, manifest and checkpoint of the ledger.
@@ -48,6 +52,67 @@ pub enum Command {
     VerifyProof(VerifyProofArgs),
     /// Generate an Ed25519 signing key (PATH, mode 0600) and its public key (PATH.pub).
     Keygen(KeygenArgs),
+    /// Serve emulated Entra ID and Log Analytics APIs on 127.0.0.1 (HTTPS) with a sample
+    /// month of data, for trials and tests; runs until interrupted.
+    Emulator(EmulatorArgs),
+}
+
+/// The sources `collect` can read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Source {
+    /// Azure Monitor Log Analytics (`[log_analytics]`).
+    LogAnalytics,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// The configuration file.
+    #[arg(long, env = "KEYTRAIL_CONFIG")]
+    pub config: PathBuf,
+    /// Only these sources (repeatable); default: every configured one.
+    #[arg(long, value_enum)]
+    pub source: Vec<Source>,
+    /// Start here (RFC 3339 or YYYY-MM-DD, UTC) for streams with no cursor, or when later
+    /// than the cursor.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Collect up to here, exclusive (RFC 3339 or YYYY-MM-DD); default: now minus the
+    /// configured settle time.
+    #[arg(long, value_parser = parse_time_arg)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+    /// Rows gathered (whole windows) before each commit.
+    #[arg(long, default_value_t = 200_000)]
+    pub commit_rows: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct EmulatorArgs {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Folder of `<Table>.jsonl` files to serve; default: the built-in sample month (the
+    /// same rows as sample-data/log-analytics).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Serve this many generated AKSAudit rows over the sample month instead (benchmarks).
+    #[arg(long)]
+    pub synthetic_audit_rows: Option<u64>,
+    /// Rows per query before the reply is cut with PartialError.
+    #[arg(long, default_value_t = 500_000)]
+    pub row_cap: usize,
+    /// Folder to write the emulator's CA certificate and a ready keytrail.toml into.
+    #[arg(long, default_value = "emulator")]
+    pub out: PathBuf,
+}
+
+/// RFC 3339, or a date (midnight UTC).
+pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.with_timezone(&chrono::Utc));
+    }
+    chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map(|d| d.and_hms_opt(0, 0, 0).expect("midnight exists").and_utc())
+        .map_err(|_| format!("'{s}' is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor a date (2026-11-01)"))
 }
 
 #[derive(Debug, Args)]

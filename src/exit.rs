@@ -10,8 +10,12 @@ pub enum ExitCode {
     Invalid = 1,
     /// Usage, configuration, storage or I/O error: the command could not do its job.
     Error = 2,
-    /// `ingest` finished, but some records were rejected (kept in `<stream>__rejected`).
+    /// `ingest` or `collect` finished, but some records were rejected (kept in
+    /// `<stream>__rejected`).
     Rejected = 5,
+    /// `collect` finished, but some windows could not be collected (recorded in the
+    /// `collection_gaps` stream; the next run retries them).
+    Incomplete = 6,
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -2,6 +2,8 @@
 //! carry context for the user.
 
 mod checkpoint;
+mod collect;
+mod emulator;
 mod ingest;
 mod keygen;
 mod proof;
@@ -15,15 +17,21 @@ use crate::exit::ExitCode;
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
+    let ledger = cli.ledger.as_deref().unwrap_or(DEFAULT_LEDGER);
     match cli.command {
-        Command::Ingest(args) => ingest::run(&open(&cli.ledger, OpenMode::ReadWrite).await?, args, out).await,
-        Command::Verify(args) => verify::run(&open(&cli.ledger, OpenMode::ReadOnly).await?, args, out).await,
-        Command::Checkpoint(args) => checkpoint::run(&open(&cli.ledger, OpenMode::ReadOnly).await?, args, out).await,
-        Command::Prove(args) => proof::prove(&open(&cli.ledger, OpenMode::ReadOnly).await?, args, out).await,
+        Command::Collect(args) => collect::run(cli.ledger.as_deref(), args, out).await,
+        Command::Ingest(args) => ingest::run(&open(ledger, OpenMode::ReadWrite).await?, args, out).await,
+        Command::Verify(args) => verify::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
+        Command::Checkpoint(args) => checkpoint::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
+        Command::Prove(args) => proof::prove(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::VerifyProof(args) => proof::verify(args, out),
         Command::Keygen(args) => keygen::run(args, out),
+        Command::Emulator(args) => emulator::run(args, out).await,
     }
 }
+
+/// The ledger used when neither `--ledger`, `KEYTRAIL_LEDGER` nor the configuration names one.
+pub const DEFAULT_LEDGER: &str = "./evidence";
 
 async fn open(url: &str, mode: OpenMode) -> anyhow::Result<Ledger> {
     Ledger::open(url, mode).await.with_context(|| format!("opening the ledger at {}", keytrail_ledger::redact(url)))

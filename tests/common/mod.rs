@@ -1,6 +1,6 @@
 //! Helpers for the end-to-end tests: run the real `keytrail` binary and poke at the
 //! files it leaves, as an attacker or an auditor would.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

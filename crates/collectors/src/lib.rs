@@ -6,8 +6,15 @@
 //! credentials or secret values in what it yields.
 //!
 //! - [`jsonl`]: newline-delimited JSON files (generic `keytrail ingest`).
+//! - [`log_analytics`]: Azure Monitor Log Analytics (Container Insights, AKS audit,
+//!   forwarded Akeyless records).
+//! - [`akeyless`]: the Akeyless audit record, whichever sink it arrives through.
+//! - [`http`]: the outbound HTTPS client they share (extra CA bundle, timeouts).
 //! - [`time`]: the event-time formats audit sources use.
 #![deny(missing_docs)]
 
+pub mod akeyless;
+pub mod http;
 pub mod jsonl;
+pub mod log_analytics;
 pub mod time;

@@ -1,0 +1,78 @@
+//! Microsoft Entra credentials for the query API, through `azure_identity`. The crate has
+//! no default chain, so the mode is chosen explicitly in the configuration. Tokens are
+//! cached by the credential and refreshed before they expire.
+
+use std::sync::Arc;
+
+use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
+use azure_core::credentials::{Secret, TokenCredential};
+use azure_core::http::{ClientOptions, Transport};
+use azure_identity::{
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
+    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+};
+
+use super::config::{AuthMode, LogAnalyticsConfig};
+use super::CollectError;
+
+/// The scope of the Log Analytics query API.
+pub const SCOPE: &str = "https://api.loganalytics.io/.default";
+
+/// Builds the credential the configuration asks for. The secret is read here, from the
+/// environment or a file, and lives only inside the credential.
+pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result<Arc<dyn TokenCredential>, CollectError> {
+    let mut client_options = ClientOptions::default();
+    client_options.transport = Some(Transport::new(Arc::new(http.clone())));
+    let mut cloud = CustomConfiguration::default();
+    cloud.authority_host = config.authority_host.clone();
+    client_options.cloud = Some(Arc::new(CloudConfiguration::Custom(cloud)));
+
+    let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let config_error = |message: String| CollectError::Config(message);
+    let tenant = || {
+        config.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID")).ok_or_else(|| {
+            config_error("log_analytics.tenant_id is not set and AZURE_TENANT_ID is empty: set one of them".into())
+        })
+    };
+    let client_id = || {
+        config.client_id.clone().or_else(|| env("AZURE_CLIENT_ID")).ok_or_else(|| {
+            config_error("log_analytics.client_id is not set and AZURE_CLIENT_ID is empty: set one of them".into())
+        })
+    };
+    let azure = |e: azure_core::Error| CollectError::Auth(e.to_string());
+    Ok(match config.auth {
+        AuthMode::ClientSecret => {
+            let secret = match (&config.client_secret_env, &config.client_secret_file) {
+                (Some(var), _) => env(var).ok_or_else(|| {
+                    config_error(format!("log_analytics.client_secret_env names {var}, which is not set: export the client secret in it"))
+                })?,
+                (None, Some(path)) => std::fs::read_to_string(path)
+                    .map_err(|e| config_error(format!("cannot read log_analytics.client_secret_file {}: {e}", path.display())))?
+                    .trim()
+                    .to_string(),
+                (None, None) => {
+                    return Err(config_error(
+                        "auth = \"client_secret\" needs client_secret_env or client_secret_file (never the secret itself)".into(),
+                    ));
+                }
+            };
+            let options = ClientSecretCredentialOptions { client_options };
+            ClientSecretCredential::new(&tenant()?, client_id()?, Secret::new(secret), Some(options)).map_err(azure)?
+        }
+        AuthMode::WorkloadIdentity => {
+            let options = WorkloadIdentityCredentialOptions {
+                credential_options: ClientAssertionCredentialOptions { client_options, ..Default::default() },
+                client_id: Some(client_id()?),
+                tenant_id: Some(tenant()?),
+                token_file_path: config.federated_token_file.clone(),
+                ..Default::default()
+            };
+            WorkloadIdentityCredential::new(Some(options)).map_err(azure)?
+        }
+        AuthMode::ManagedIdentity => {
+            let user_assigned_id = config.client_id.clone().map(UserAssignedId::ClientId);
+            let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options, ..Default::default() };
+            ManagedIdentityCredential::new(Some(options)).map_err(azure)?
+        }
+    })
+}

@@ -1,0 +1,351 @@
+//! The collection loop: per table, windows from the committed cursor to the end of the
+//! run, fetched one ahead of the ledger appends, committed whole.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, StreamSchema, Value};
+use serde_json::{Map, Value as Json, json};
+
+use super::client::{QueryClient, RetryPolicy};
+use super::config::LogAnalyticsConfig;
+use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_names};
+use super::{CollectError, auth};
+use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
+
+/// The stream recording every window a run could not collect.
+pub const GAPS_STREAM: &str = "collection_gaps";
+
+/// The shortest window a truncated one is split down to.
+const MIN_WINDOW_MICROS: i64 = 1_000_000;
+
+/// What a run covers.
+#[derive(Clone, Debug)]
+pub struct CollectOptions {
+    /// Start here when later than a stream's cursor (or where a stream has none).
+    pub since: Option<DateTime<Utc>>,
+    /// Collect up to here (exclusive); default: now minus the settle time.
+    pub until: Option<DateTime<Utc>>,
+    /// Names this run in gap records.
+    pub run_id: String,
+    /// Rows gathered before a commit (whole windows only).
+    pub commit_rows: usize,
+}
+
+/// A range a run could not collect.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Gap {
+    /// First time not collected.
+    pub from: DateTime<Utc>,
+    /// End of the run's range.
+    pub to: DateTime<Utc>,
+    /// Why.
+    pub reason: String,
+}
+
+/// What a run did for one table.
+#[derive(Clone, Debug, Default)]
+pub struct TableReport {
+    /// Log Analytics table.
+    pub table: String,
+    /// Ledger stream.
+    pub stream: String,
+    /// The range this run covered, if any.
+    pub range: Option<(DateTime<Utc>, DateTime<Utc>)>,
+    /// Windows fetched whole (after splits).
+    pub windows: u64,
+    /// Rows received.
+    pub rows: u64,
+    /// Rows appended to the stream.
+    pub appended: u64,
+    /// Rows kept in the rejected stream.
+    pub rejected: u64,
+    /// Retried requests.
+    pub retries: u64,
+    /// Windows split because the service cut them.
+    pub splits: u64,
+    /// What could not be collected.
+    pub gap: Option<Gap>,
+}
+
+/// Collects every configured table into `ledger`. Per-table failures are recorded as gaps
+/// and reported; configuration, authentication and ledger failures stop the run (after
+/// committing the whole windows already fetched).
+pub async fn collect(
+    ledger: &Ledger,
+    config: &LogAnalyticsConfig,
+    http: reqwest::Client,
+    options: &CollectOptions,
+    mut on_table_done: impl FnMut(&TableReport),
+) -> Result<Vec<TableReport>, CollectError> {
+    check_kql_names("log_analytics.namespaces", &config.namespaces).map_err(CollectError::Config)?;
+    check_kql_names("log_analytics.audit_resources", &config.audit_resources).map_err(CollectError::Config)?;
+    if config.window_minutes == 0 || config.row_cap == 0 || config.max_attempts == 0 {
+        return Err(CollectError::Config("log_analytics.window_minutes, row_cap and max_attempts must be at least 1".into()));
+    }
+    let specs = config.tables.iter().map(|t| TableSpec::for_table(t)).collect::<Result<Vec<_>, _>>().map_err(CollectError::Config)?;
+    let start_default = match &config.start {
+        Some(s) => DateTime::parse_from_rfc3339(s)
+            .map_err(|e| CollectError::Config(format!("log_analytics.start '{s}' is not an RFC 3339 time: {e}")))?
+            .with_timezone(&Utc),
+        None => previous_month_start(Utc::now()),
+    };
+    let until = options.until.unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(config.settle_minutes.into()));
+    let until = DateTime::from_timestamp(until.timestamp(), 0).expect("whole seconds of a valid time");
+
+    let credential = auth::credential(config, &http)?;
+    let retry = RetryPolicy {
+        max_attempts: config.max_attempts,
+        initial_backoff: Duration::from_millis(config.initial_backoff_ms),
+        max_backoff: Duration::from_secs(config.max_backoff_secs),
+    };
+    let client = Arc::new(QueryClient::new(http, &config.endpoint, &config.workspace_id, &config.authority_host, credential, retry));
+    let ctx = Arc::new(ConvertContext {
+        item_path_fields: config
+            .akeyless_item_path_fields
+            .clone()
+            .unwrap_or_else(|| DEFAULT_ITEM_PATH_FIELDS.iter().map(|s| s.to_string()).collect()),
+    });
+
+    let mut reports = Vec::new();
+    for spec in specs {
+        let report = collect_table(ledger, config, &client, &ctx, spec, options, start_default, until).await?;
+        on_table_done(&report);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+enum Message {
+    Window { to: i64, converted: Converted, retries: u32, splits: u64 },
+    Failed { from: i64, error: CollectError, retries: u32, splits: u64 },
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn collect_table(
+    ledger: &Ledger,
+    config: &LogAnalyticsConfig,
+    client: &Arc<QueryClient>,
+    ctx: &Arc<ConvertContext>,
+    spec: &'static TableSpec,
+    options: &CollectOptions,
+    start_default: DateTime<Utc>,
+    until: DateTime<Utc>,
+) -> Result<TableReport, CollectError> {
+    let mut report = TableReport { table: spec.table.into(), stream: spec.stream.into(), ..Default::default() };
+    let schema = StreamSchema::new(spec.stream, spec.columns())?;
+    let mut cursor = match ledger.cursor(spec.stream).await? {
+        Some(Json::Object(c)) => c,
+        _ => Map::new(),
+    };
+    let collected_through = cursor.get("tables").and_then(|t| t.get(spec.table)).and_then(Json::as_str).and_then(parse_time);
+    let start = match (collected_through, options.since) {
+        (Some(done), Some(since)) => done.max(since),
+        (Some(done), None) => done,
+        (None, since) => since.unwrap_or(start_default),
+    };
+    if start >= until {
+        return Ok(report);
+    }
+    report.range = Some((start, until));
+    let (from, to) = (start.timestamp_micros(), until.timestamp_micros());
+    let window = i64::from(config.window_minutes) * 60_000_000;
+
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let producer = {
+        let (client, ctx, config) = (client.clone(), ctx.clone(), config.clone());
+        tokio::spawn(async move { fetch_windows(&client, &ctx, &config, spec, from, to, window, tx).await })
+    };
+
+    let origin = format!("log_analytics:{}", spec.table);
+    let mut pending = Batch::default();
+    let mut pending_through = None;
+    let mut outcome = Ok(());
+    while let Some(message) = rx.recv().await {
+        match message {
+            Message::Window { to: window_end, converted, retries, splits } => {
+                report.windows += 1;
+                report.rows += converted.rows;
+                report.retries += u64::from(retries);
+                report.splits += splits;
+                pending.records.extend(converted.records);
+                pending.rejected.extend(converted.rejected);
+                pending_through = Some(window_end);
+                if pending.records.len() + pending.rejected.len() >= options.commit_rows {
+                    commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
+                }
+            }
+            Message::Failed { from: failed_from, error, retries, splits } => {
+                report.retries += u64::from(retries);
+                report.splits += splits;
+                commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
+                if error.is_fatal() {
+                    outcome = Err(error);
+                    break;
+                }
+                let gap = Gap { from: micros_to_time(failed_from), to: until, reason: error.to_string() };
+                record_gap(ledger, config, spec, &gap, &options.run_id, &origin).await?;
+                report.gap = Some(gap);
+            }
+        }
+    }
+    producer.abort();
+    outcome?;
+    commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
+    Ok(report)
+}
+
+/// Fetches `[from, to)` window by window, splitting cut windows, and sends each whole
+/// window in time order; stops at the first window that cannot be collected.
+#[allow(clippy::too_many_arguments)]
+async fn fetch_windows(
+    client: &QueryClient,
+    ctx: &ConvertContext,
+    config: &LogAnalyticsConfig,
+    spec: &'static TableSpec,
+    from: i64,
+    to: i64,
+    window: i64,
+    tx: tokio::sync::mpsc::Sender<Message>,
+) {
+    let mut t = from;
+    while t < to {
+        // Windows end on multiples of the window length, so runs line up with each other.
+        let end = ((t / window) + 1).saturating_mul(window).min(to);
+        let mut stack = vec![(t, end)];
+        let (mut retries, mut splits) = (0u32, 0u64);
+        while let Some((a, b)) = stack.pop() {
+            let (ta, tb) = (format_time(a), format_time(b));
+            let query = spec.query(config, &ta, &tb);
+            let origin = format!("log_analytics:{} [{ta}, {tb})", spec.table);
+            let fetched = client.fetch(&query, &format!("{ta}/{tb}"), |body| spec.convert(body, config.row_cap, &origin, ctx)).await;
+            let message = match fetched {
+                Ok(f) => {
+                    retries += f.retries;
+                    match f.value {
+                        Outcome::Complete(converted) => {
+                            let m = Message::Window { to: b, converted, retries, splits };
+                            (retries, splits) = (0, 0);
+                            m
+                        }
+                        Outcome::Truncated(reason) if b - a > MIN_WINDOW_MICROS => {
+                            tracing::info!(table = spec.table, from = %ta, to = %tb, "window cut by the service, splitting: {reason}");
+                            let mid = a + (b - a) / 2;
+                            stack.push((mid, b));
+                            stack.push((a, mid));
+                            splits += 1;
+                            continue;
+                        }
+                        Outcome::Truncated(reason) => {
+                            Message::Failed { from: a, error: CollectError::Unsplittable { from: ta, to: tb, reason }, retries, splits }
+                        }
+                    }
+                }
+                Err(error) => Message::Failed { from: a, error, retries, splits },
+            };
+            let failed = matches!(message, Message::Failed { .. });
+            if tx.send(message).await.is_err() || failed {
+                return;
+            }
+        }
+        t = end;
+    }
+}
+
+/// Appends the whole windows gathered so far with the cursor after them.
+#[allow(clippy::too_many_arguments)]
+async fn commit(
+    ledger: &Ledger,
+    schema: &StreamSchema,
+    spec: &TableSpec,
+    config: &LogAnalyticsConfig,
+    cursor: &mut Map<String, Json>,
+    pending: &mut Batch,
+    pending_through: &mut Option<i64>,
+    report: &mut TableReport,
+) -> Result<(), CollectError> {
+    let Some(through) = pending_through.take() else { return Ok(()) };
+    cursor.insert("source".into(), json!("log_analytics"));
+    cursor.insert("workspace".into(), json!(config.workspace_id));
+    let tables = cursor.entry("tables").or_insert_with(|| json!({}));
+    if let Json::Object(tables) = tables {
+        tables.insert(spec.table.into(), json!(format_time(through)));
+    }
+    let mut batch = std::mem::take(pending);
+    batch.cursor = Some(Json::Object(cursor.clone()));
+    let outcome = ledger.append(schema, batch).await?;
+    report.appended += outcome.committed.as_ref().map_or(0, |c| c.rows);
+    report.rejected += outcome.rejected.as_ref().map_or(0, |c| c.rows);
+    Ok(())
+}
+
+/// The columns of the `collection_gaps` stream.
+pub fn gap_columns() -> Vec<Column> {
+    ["source", "workspace", "table_name", "stream", "window_start", "window_end", "reason", "run_id"]
+        .into_iter()
+        .map(|n| Column::new(n, if n.starts_with("window") { FieldType::Time } else { FieldType::Str }))
+        .collect()
+}
+
+async fn record_gap(
+    ledger: &Ledger,
+    config: &LogAnalyticsConfig,
+    spec: &TableSpec,
+    gap: &Gap,
+    run_id: &str,
+    origin: &str,
+) -> Result<(), CollectError> {
+    tracing::warn!(table = spec.table, from = %gap.from, to = %gap.to, "window not collected: {}", gap.reason);
+    let schema = StreamSchema::new(GAPS_STREAM, gap_columns())?;
+    let raw = json!({"source": "log_analytics", "workspace": config.workspace_id, "table": spec.table, "stream": spec.stream,
+        "window_start": format_time(gap.from.timestamp_micros()), "window_end": format_time(gap.to.timestamp_micros()),
+        "reason": gap.reason, "run_id": run_id, "origin": origin});
+    let record = Record {
+        event_time: gap.from.timestamp_micros(),
+        raw: raw.to_string().into_bytes(),
+        values: vec![
+            Value::Str("log_analytics".into()),
+            Value::Str(config.workspace_id.clone()),
+            Value::Str(spec.table.into()),
+            Value::Str(spec.stream.into()),
+            Value::Time(gap.from.timestamp_micros()),
+            Value::Time(gap.to.timestamp_micros()),
+            Value::Str(gap.reason.clone()),
+            Value::Str(run_id.into()),
+        ],
+    };
+    ledger.append(&schema, Batch::new(vec![record])).await?;
+    Ok(())
+}
+
+fn format_time(micros: i64) -> String {
+    micros_to_time(micros).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+fn micros_to_time(micros: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(micros).unwrap_or_default()
+}
+
+fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// 00:00 UTC on the first day of the month before `now`'s.
+fn previous_month_start(now: DateTime<Utc>) -> DateTime<Utc> {
+    use chrono::{Datelike, TimeZone};
+    let (y, m) = if now.month() == 1 { (now.year() - 1, 12) } else { (now.year(), now.month() - 1) };
+    Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0).single().expect("valid month start")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn previous_month_wraps_the_year() {
+        let t = |s: &str| parse_time(s).unwrap();
+        assert_eq!(previous_month_start(t("2026-01-15T10:00:00Z")), t("2025-12-01T00:00:00Z"));
+        assert_eq!(previous_month_start(t("2026-11-30T23:59:59Z")), t("2026-10-01T00:00:00Z"));
+    }
+}

@@ -1,0 +1,69 @@
+//! Azure Monitor Log Analytics: Container Insights (`KubeEvents`, `KubePodInventory`,
+//! `ContainerLogV2`), the AKS audit log (`AKSAudit`, `AKSAuditAdmin`, or `AzureDiagnostics`
+//! `kube-audit`) and forwarded Akeyless audit records (`AkeylessAudit_CL`).
+//!
+//! The query API has no paging, so a table is read in half-open time windows
+//! `[t0, t1)`; a window the service cuts (its row cap, or a `PartialError` in a `200 OK`)
+//! is split in two and both halves fetched, and only whole windows are ever committed.
+//! Each stream's cursor (how far each table was collected) is committed with its
+//! manifest, so a re-run resumes there and never duplicates. A window that cannot be
+//! collected is recorded in the `collection_gaps` stream and stops that table, so the next
+//! run retries it.
+
+mod auth;
+mod client;
+mod collect;
+pub mod config;
+pub mod tables;
+
+pub use auth::{credential, SCOPE};
+pub use client::{Fetched, QueryClient, RetryPolicy};
+pub use collect::{collect, CollectOptions, TableReport, GAPS_STREAM};
+pub use config::{AuthMode, LogAnalyticsConfig};
+
+/// Why collection failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CollectError {
+    /// The configuration is incomplete or wrong.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// Microsoft Entra ID or the API refused the identity.
+    #[error("authentication failed: {0}")]
+    Auth(String),
+    /// The API refused the request for a reason retrying cannot fix.
+    #[error("the query API answered {status}: {message}")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// The service's error code and message.
+        message: String,
+    },
+    /// Every attempt failed.
+    #[error("gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
+    /// The service kept cutting a window too short to split further.
+    #[error("the window {from}..{to} is still truncated at the shortest window: {reason}")]
+    Unsplittable {
+        /// Window start.
+        from: String,
+        /// Window end.
+        to: String,
+        /// What the service said.
+        reason: String,
+    },
+    /// Writing to the ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] keytrail_ledger::LedgerError),
+}
+
+impl CollectError {
+    /// Whether the whole run must stop (every table would fail the same way).
+    pub fn is_fatal(&self) -> bool {
+        matches!(self, CollectError::Config(_) | CollectError::Auth(_) | CollectError::Ledger(_))
+    }
+}

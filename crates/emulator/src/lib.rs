@@ -1,0 +1,276 @@
+//! A loopback emulator of the cloud APIs keytrail collects from: the Microsoft Entra token
+//! endpoint (client secret, client assertion / workload identity, and the App Service
+//! managed-identity endpoint) and the Azure Monitor Log Analytics query API, with their
+//! real request and reply shapes, limits and errors, and faults a test can switch on.
+//!
+//! It owns nothing of keytrail's own logic: collectors are tested against it exactly as
+//! they run against Azure. It must never bind anything but 127.0.0.1, and it serves only
+//! the data it was given (`sample-data/` or generated rows).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), keytrail_emulator::EmulatorError> {
+//! use keytrail_emulator::{Emulator, EmulatorConfig, dataset::Dataset};
+//! let emulator = Emulator::start(EmulatorConfig::new(Dataset::load("sample-data/log-analytics".as_ref())?)).await?;
+//! println!("{} (trust {})", emulator.url(), emulator.ca_pem().len());
+//! # Ok(()) }
+//! ```
+#![deny(missing_docs)]
+
+pub mod dataset;
+mod entra;
+pub mod faults;
+mod kql;
+mod log_analytics;
+pub mod sample_month;
+mod tls;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::routing::{get, post};
+use hyper_util::rt::TokioIo;
+use hyper_util::service::TowerToHyperService;
+use serde::Serialize;
+
+use crate::dataset::Dataset;
+use crate::faults::Faults;
+
+/// Why the emulator could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EmulatorError {
+    /// The listening socket could not be bound.
+    #[error("cannot listen on 127.0.0.1:{port}: {source}")]
+    Bind {
+        /// Requested port.
+        port: u16,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The TLS identity could not be made.
+    #[error("cannot create the emulator's TLS certificate: {0}")]
+    Tls(String),
+    /// The sample data could not be read.
+    #[error("sample data: {0}")]
+    Data(String),
+}
+
+/// The identity the emulated tenant knows. The defaults are the demo's, published in the
+/// docs: they protect nothing but loopback test data.
+#[derive(Clone, Debug)]
+pub struct Identity {
+    /// Directory (tenant) ID.
+    pub tenant_id: String,
+    /// Application (client) ID.
+    pub client_id: String,
+    /// Its client secret.
+    pub client_secret: String,
+    /// The Kubernetes service-account token accepted as a client assertion.
+    pub federated_token: String,
+    /// The `X-IDENTITY-HEADER` value of the managed-identity endpoint.
+    pub identity_header: String,
+}
+
+impl Default for Identity {
+    fn default() -> Self {
+        Self {
+            tenant_id: "72f988bf-86f1-41af-91ab-2d7cd011db47".into(),
+            client_id: "6a8b1b0e-5d2c-4e59-9a8e-0c1e6f1d2a3b".into(),
+            client_secret: "emulator-client-secret".into(),
+            federated_token: "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJzeXN0ZW06c2VydmljZWFjY291bnQ6a2V5dHJhaWw6a2V5dHJhaWwifQ.c2ln".into(),
+            identity_header: "emulator-identity-header".into(),
+        }
+    }
+}
+
+/// How to run the emulator.
+pub struct EmulatorConfig {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// The rows to serve.
+    pub dataset: Dataset,
+    /// The Log Analytics workspace ID that exists.
+    pub workspace_id: String,
+    /// Rows per query before the reply is cut with `PartialError` (the service's 500,000).
+    pub row_cap: usize,
+    /// Lifetime of issued access tokens, in seconds.
+    pub token_lifetime_secs: u64,
+    /// The tenant's application identity.
+    pub identity: Identity,
+}
+
+impl EmulatorConfig {
+    /// The service's defaults over `dataset`.
+    pub fn new(dataset: Dataset) -> Self {
+        Self {
+            port: 0,
+            dataset,
+            workspace_id: DEMO_WORKSPACE_ID.into(),
+            row_cap: 500_000,
+            token_lifetime_secs: 3599,
+            identity: Identity::default(),
+        }
+    }
+}
+
+/// The workspace ID the emulator serves unless told otherwise.
+pub const DEMO_WORKSPACE_ID: &str = "5c4b8a1e-3f2d-4c6b-9e7a-1d2c3b4a5f60";
+
+/// What the emulator has served, for tests to check against.
+#[derive(Debug, Default, Serialize)]
+pub struct Stats {
+    /// Access tokens issued.
+    pub tokens_issued: AtomicU64,
+    /// Token requests refused.
+    pub token_failures: AtomicU64,
+    /// Query requests received (including faulted and refused ones).
+    pub queries: AtomicU64,
+    /// Queries refused for a missing, unknown or expired token.
+    pub unauthorized: AtomicU64,
+    /// Rows sent in complete (not faulted, not capped) replies.
+    pub rows_served: AtomicU64,
+    /// Faults served.
+    pub faults_served: AtomicU64,
+}
+
+impl Stats {
+    pub(crate) fn add(counter: &AtomicU64, n: u64) {
+        counter.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+pub(crate) struct State {
+    config: EmulatorConfig,
+    faults: Faults,
+    stats: Stats,
+    tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+}
+
+/// A running emulator; dropped, it stops.
+pub struct Emulator {
+    addr: SocketAddr,
+    ca_pem: String,
+    state: Arc<State>,
+    _shutdown: tokio::sync::oneshot::Sender<()>,
+}
+
+impl Emulator {
+    /// Binds 127.0.0.1, makes a fresh TLS identity and starts serving on the current
+    /// Tokio runtime.
+    pub async fn start(config: EmulatorConfig) -> Result<Self, EmulatorError> {
+        let port = config.port;
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
+            .await
+            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { port, source })?;
+        let identity = tls::generate()?;
+        let state = Arc::new(State { config, faults: Faults::default(), stats: Stats::default(), tokens: Default::default() });
+        let app = router(state.clone());
+        let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config);
+        let (shutdown, mut stopped) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(async move {
+            loop {
+                let (tcp, _) = tokio::select! {
+                    accepted = listener.accept() => match accepted {
+                        Ok(conn) => conn,
+                        Err(e) => { tracing::warn!("emulator accept failed: {e}"); continue }
+                    },
+                    _ = &mut stopped => return,
+                };
+                let (acceptor, app) = (acceptor.clone(), app.clone());
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(tcp).await else { return };
+                    let service = TowerToHyperService::new(app);
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tls), service).await;
+                });
+            }
+        });
+        Ok(Self { addr, ca_pem: identity.ca_pem, state, _shutdown: shutdown })
+    }
+
+    /// `https://127.0.0.1:<port>`: the authority host and the query endpoint.
+    pub fn url(&self) -> String {
+        format!("https://{}", self.addr)
+    }
+
+    /// The socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// PEM of the CA that signed the emulator's certificate (keytrail's `ca_file`).
+    pub fn ca_pem(&self) -> &str {
+        &self.ca_pem
+    }
+
+    /// The faults to inject.
+    pub fn faults(&self) -> &Faults {
+        &self.state.faults
+    }
+
+    /// Counters of what was served.
+    pub fn stats(&self) -> &Stats {
+        &self.state.stats
+    }
+
+    /// The configuration it runs with.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.state.config
+    }
+
+    /// Writes what a keytrail client needs into `dir`: `ca.pem`, the tenant's client secret
+    /// (`client-secret`) and a `keytrail.toml` collecting `tables` from this emulator with
+    /// client-secret authentication; `extra` lines are added to its `[log_analytics]`.
+    pub fn write_client_files(&self, dir: &std::path::Path, tables: &[&str], extra: &str) -> std::io::Result<std::path::PathBuf> {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
+        let identity = &self.state.config.identity;
+        std::fs::write(dir.join("client-secret"), &identity.client_secret)?;
+        let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
+        let toml = format!(
+            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
+            url = self.url(),
+            tenant = identity.tenant_id,
+            client = identity.client_id,
+            workspace = self.state.config.workspace_id,
+        );
+        let path = dir.join("keytrail.toml");
+        std::fs::write(&path, toml)?;
+        Ok(path)
+    }
+}
+
+/// Every table the sample month has, in the order keytrail collects them.
+pub const SAMPLE_TABLES: &[&str] =
+    &["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin", "AzureDiagnostics", "AkeylessAudit_CL"];
+
+fn router(state: Arc<State>) -> Router {
+    Router::new()
+        .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
+        .route("/msi/token", get(entra::managed_identity_token))
+        .route("/v1/workspaces/{workspace}/query", post(log_analytics::query))
+        .route("/_emulator/faults", post(control_faults))
+        .route("/_emulator/stats", get(control_stats))
+        .with_state(state)
+}
+
+/// Lets another process (a test driving the `keytrail emulator` binary) queue faults.
+async fn control_faults(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    axum::Json(faults): axum::Json<Vec<faults::Fault>>,
+) -> axum::http::StatusCode {
+    state.faults.extend(faults);
+    axum::http::StatusCode::NO_CONTENT
+}
+
+async fn control_stats(axum::extract::State(state): axum::extract::State<Arc<State>>) -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::to_value(&state.stats).unwrap_or_default())
+}
+
+/// ISO 8601 UTC text of a microsecond timestamp, as the query API writes `datetime`s.
+pub fn format_time(micros: i64) -> String {
+    chrono::DateTime::from_timestamp_micros(micros)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}

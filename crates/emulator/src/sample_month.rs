@@ -1,0 +1,355 @@
+//! The generator of `sample-data/log-analytics/`: one deterministic month of the tables
+//! keytrail collects, for two AKS clusters (`aks-prod`, `aks-dev`) running the External
+//! Secrets Operator in `external-secrets` and reading secrets from Akeyless.
+//!
+//! Normal traffic: ESO refreshes every ExternalSecret every two hours (an Akeyless
+//! `get_secret_value`, a Kubernetes Secret `get`, an ESO log line), Akeyless rotates the
+//! database passwords weekly and ESO updates the Secrets after, pods are inventoried every
+//! six hours. The violations later controls must find:
+//! - humans reading secrets: `alice@contoso.com` gets Secrets in `aks-prod` with kubectl,
+//!   and `bob@contoso.com` reads a `/prod` item in the Akeyless console;
+//! - cross-environment reads: the dev cluster's ESO identity reads `/prod/...` items;
+//! - an authentication-failure burst: 40 failed Akeyless logins from one address in 15 min,
+//!   and ESO's `UpdateFailed` warnings;
+//! - RBAC changes on secrets (a RoleBinding and a ClusterRole) in the admin audit;
+//! - a multi-hour gap: nothing at all from `aks-prod` on 2026-11-14 01:00–07:00.
+//!
+//! `aks-prod` sends its audit log to the resource-specific `AKSAudit`/`AKSAuditAdmin`
+//! tables; `aks-dev` uses the older `AzureDiagnostics` form (`kube-audit`, JSON in `log_s`).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::{Map, Value, json};
+
+/// The month the checked-in sample covers.
+pub const MONTH: (i32, u32) = (2026, 11);
+/// The seed the checked-in sample was generated with.
+pub const SEED: u64 = 7;
+
+const ESO_SA: &str = "system:serviceaccount:external-secrets:external-secrets";
+const ESO_AGENT: &str = "external-secrets/v0.10.4 (linux/amd64) kubernetes/$Format";
+
+struct Cluster {
+    name: &'static str,
+    env: &'static str,
+    access_id: &'static str,
+    egress_ip: &'static str,
+    secrets: &'static [(&'static str, &'static str, &'static str)],
+}
+
+const CLUSTERS: [Cluster; 2] = [
+    Cluster {
+        name: "aks-prod",
+        env: "prod",
+        access_id: "p-prodk8s01",
+        egress_ip: "20.61.14.7",
+        secrets: &[
+            ("payments", "db-credentials", "/prod/payments/db-password"),
+            ("payments", "stripe-api-key", "/prod/payments/stripe-api-key"),
+            ("orders", "db-credentials", "/prod/orders/db-password"),
+            ("identity", "oidc-client", "/prod/identity/oidc-client-secret"),
+            ("identity", "signing-key", "/prod/identity/jwt-signing-key"),
+        ],
+    },
+    Cluster {
+        name: "aks-dev",
+        env: "dev",
+        access_id: "p-devk8s01",
+        egress_ip: "20.61.99.12",
+        secrets: &[
+            ("payments", "db-credentials", "/dev/payments/db-password"),
+            ("orders", "db-credentials", "/dev/orders/db-password"),
+            ("identity", "oidc-client", "/dev/identity/oidc-client-secret"),
+        ],
+    },
+];
+
+/// The sample month as `[start, end)` in microseconds.
+pub fn bounds() -> (i64, i64) {
+    let start = Utc.with_ymd_and_hms(MONTH.0, MONTH.1, 1, 0, 0, 0).unwrap();
+    let end = Utc.with_ymd_and_hms(MONTH.0 + i32::from(MONTH.1 == 12), MONTH.1 % 12 + 1, 1, 0, 0, 0).unwrap();
+    (start.timestamp_micros(), end.timestamp_micros())
+}
+
+/// Generated rows, per table, in time order.
+pub type Month = BTreeMap<String, Vec<Map<String, Value>>>;
+
+/// Generates the month. The same seed gives the same rows, byte for byte.
+pub fn generate(seed: u64) -> Month {
+    let mut g = Generator { rng: fastrand::Rng::with_seed(seed), tables: BTreeMap::new(), audit_seq: 0 };
+    let (start, end) = bounds();
+    let (start, end) = (DateTime::from_timestamp_micros(start).unwrap(), DateTime::from_timestamp_micros(end).unwrap());
+    let gap = (Utc.with_ymd_and_hms(2026, 11, 14, 1, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 11, 14, 7, 0, 0).unwrap());
+    for cluster in &CLUSTERS {
+        let mut t = start;
+        while t < end {
+            let in_gap = cluster.env == "prod" && t >= gap.0 && t < gap.1;
+            if !in_gap {
+                g.hour(cluster, t);
+            }
+            t += Duration::hours(1);
+        }
+    }
+    g.violations();
+    for rows in g.tables.values_mut() {
+        rows.sort_by(|a, b| a["TimeGenerated"].as_str().cmp(&b["TimeGenerated"].as_str()));
+    }
+    g.tables
+}
+
+/// Writes the month as `<Table>.jsonl` files into `dir`.
+pub fn write(month: &Month, dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    for (table, rows) in month {
+        let mut text = String::new();
+        for row in rows {
+            text.push_str(&serde_json::to_string(row).expect("rows serialize"));
+            text.push('\n');
+        }
+        std::fs::write(dir.join(format!("{table}.jsonl")), text)?;
+    }
+    Ok(())
+}
+
+struct Generator {
+    rng: fastrand::Rng,
+    tables: Month,
+    audit_seq: u64,
+}
+
+fn ts(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+fn resource_id(cluster: &str) -> String {
+    let rg = if cluster == "aks-prod" { "rg-prod" } else { "rg-dev" };
+    format!("/subscriptions/3f2b6c1d-8e4a-4b7c-9d0e-1a2b3c4d5e6f/resourceGroups/{rg}/providers/Microsoft.ContainerService/managedClusters/{cluster}")
+}
+
+impl Generator {
+    fn push(&mut self, table: &str, row: Value) {
+        let Value::Object(map) = row else { unreachable!("rows are objects") };
+        self.tables.entry(table.to_string()).or_default().push(map);
+    }
+
+    fn jitter(&mut self, t: DateTime<Utc>, max_secs: i64) -> DateTime<Utc> {
+        t + Duration::milliseconds(self.rng.i64(0..max_secs * 1000))
+    }
+
+    fn hour(&mut self, c: &Cluster, hour: DateTime<Utc>) {
+        use chrono::Timelike;
+        if hour.hour() % 2 == 0 {
+            for (i, (ns, name, item)) in c.secrets.iter().enumerate() {
+                let t = self.jitter(hour + Duration::minutes(i as i64 * 7), 60);
+                self.refresh(c, t, ns, name, item);
+            }
+        }
+        if hour.hour() % 6 == 0 {
+            self.inventory(c, hour);
+        }
+        // Weekly rotation of database passwords, Mondays 03:00.
+        use chrono::Datelike;
+        if hour.weekday() == chrono::Weekday::Mon && hour.hour() == 3 {
+            for (ns, name, item) in c.secrets.iter().filter(|s| s.1 == "db-credentials") {
+                let t = self.jitter(hour, 300);
+                self.akeyless(t, json!({"access_id": "p-rotator01", "action": "rotate_item", "item_name": item, "item_type": "rotated-secret", "status": 200,
+                    "remote_addr": "10.0.0.4", "component": "gateway", "severity": "info",
+                    "request_parameters": {"access_type": "api_key", "operation": "rotate", "user_agent": "akeyless-gateway/4.21.0"},
+                    "client_sub_claims": {}}));
+                // ESO picks up the new value at its next refresh: the Secret is updated.
+                let t = t + Duration::minutes(61);
+                self.kube_audit(c, t, "update", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
+                self.kube_event(c, t, ns, "ExternalSecret", name, "Normal", "Updated", "Updated Secret");
+            }
+        }
+        if hour.hour() == 12 {
+            // A daily Akeyless login by each cluster's ESO identity.
+            let t = self.jitter(hour, 600);
+            self.akeyless(t, json!({"access_id": c.access_id, "action": "Authentication", "status": 200, "remote_addr": c.egress_ip,
+                "component": "saas", "severity": "info", "request_parameters": {"access_type": "k8s", "user_agent": "external-secrets"},
+                "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets", "cluster": c.name}}));
+        }
+    }
+
+    fn refresh(&mut self, c: &Cluster, t: DateTime<Utc>, ns: &str, name: &str, item: &str) {
+        let remote_addr = format!("{}, 10.224.0.{}", c.egress_ip, 10 + self.rng.u8(0..40));
+        self.akeyless(t, json!({"access_id": c.access_id, "action": "get_secret_value", "item_name": item, "item_type": "static-secret",
+            "status": 200, "remote_addr": remote_addr, "component": "gateway", "severity": "info",
+            "request_parameters": {"access_type": "k8s", "product": "gateway", "user_agent": "external-secrets"},
+            "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets", "cluster": c.name}}));
+        let t = t + Duration::milliseconds(self.rng.i64(80..400));
+        self.kube_audit(c, t, "get", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
+        let msg = json!({"level": "info", "ts": t.timestamp_millis() as f64 / 1000.0, "logger": "controllers.ExternalSecret",
+            "msg": "reconciled secret", "ExternalSecret": {"name": name, "namespace": ns}});
+        let container_id = format!("{:x}", self.rng.u64(..));
+        self.push("ContainerLogV2", json!({"TimeGenerated": ts(t), "Computer": format!("aks-system-{}-vmss000000", c.env),
+            "ContainerId": container_id, "ContainerName": "external-secrets",
+            "PodName": "external-secrets-6d9f7c8b5d-x2k4q", "PodNamespace": "external-secrets", "LogLevel": "info", "LogSource": "stdout",
+            "LogMessage": msg, "KubernetesMetadata": {"podLabels": {"app.kubernetes.io/name": "external-secrets"}, "image": "ghcr.io/external-secrets/external-secrets:v0.10.4"},
+            "_ResourceId": resource_id(c.name)}));
+    }
+
+    fn inventory(&mut self, c: &Cluster, t: DateTime<Utc>) {
+        let pods = [
+            ("external-secrets", "external-secrets-6d9f7c8b5d-x2k4q", "external-secrets", "ReplicaSet", "external-secrets-6d9f7c8b5d"),
+            ("external-secrets", "external-secrets-webhook-7b6c9d-q8r2m", "webhook", "ReplicaSet", "external-secrets-webhook-7b6c9d"),
+            ("payments", "payments-api-5f7d8c9b6-4kx7p", "payments-api", "ReplicaSet", "payments-api-5f7d8c9b6"),
+            ("orders", "orders-api-7c9d5b8f4-m2n8v", "orders-api", "ReplicaSet", "orders-api-7c9d5b8f4"),
+            ("identity", "identity-api-0", "identity-api", "StatefulSet", "identity-api"),
+        ];
+        for (ns, pod, container, kind, controller) in pods {
+            let t = self.jitter(t, 30);
+            let created = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).unwrap();
+            self.push("KubePodInventory", json!({"TimeGenerated": ts(t), "ClusterName": c.name, "Name": pod, "Namespace": ns,
+                "PodUid": format!("{:08x}-{}-{}", pod.len() * 7919, c.env, ns), "PodStatus": "Running",
+                "PodCreationTimeStamp": ts(created), "PodStartTime": ts(created + Duration::seconds(4)), "PodRestartCount": 0,
+                "ContainerName": format!("{}/{container}", pod), "ContainerID": format!("{:x}", (pod.len() as u64).wrapping_mul(0x9e3779b97f4a7c15)),
+                "ContainerStatus": "running", "ContainerRestartCount": 0, "ControllerKind": kind, "ControllerName": controller,
+                "Computer": format!("aks-user-{}-vmss00000{}", c.env, pod.len() % 3), "ServiceName": container}));
+        }
+    }
+
+    fn akeyless(&mut self, t: DateTime<Utc>, mut record: Value) {
+        let fields = record.as_object_mut().expect("object");
+        fields.insert("timestamp".into(), json!(ts(t)));
+        fields.insert("account_id".into(), json!("acc-k3ytra1l0001"));
+        fields.insert("duration".into(), json!(self.rng.u32(3..90)));
+        if let Some(params) = fields.get_mut("request_parameters").and_then(Value::as_object_mut) {
+            params.insert("unique_id".into(), json!(format!("{:016x}", self.rng.u64(..))));
+        }
+        let ingested = t + Duration::seconds(self.rng.i64(20..90));
+        self.push("AkeylessAudit_CL", json!({"TimeGenerated": ts(ingested), "msg_s": record.to_string(), "Computer": "akeyless-gateway-0"}));
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn kube_audit(&mut self, c: &Cluster, t: DateTime<Utc>, verb: &str, user: &str, agent: &str, resource: &str, ns: &str, name: &str, code: u16) {
+        self.audit_seq += 1;
+        let audit_id = format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", self.rng.u32(..), self.rng.u16(..), self.audit_seq % 4096, self.rng.u16(..4096), self.rng.u64(..) >> 16);
+        let groups: Vec<&str> = if user.starts_with("system:serviceaccount:") {
+            vec!["system:serviceaccounts", "system:serviceaccounts:external-secrets", "system:authenticated"]
+        } else {
+            vec!["system:authenticated", "aad:platform-admins"]
+        };
+        let path = match (resource, name.is_empty()) {
+            ("clusterroles" | "clusterrolebindings", _) => format!("/apis/rbac.authorization.k8s.io/v1/{resource}/{name}"),
+            ("roles" | "rolebindings", _) => format!("/apis/rbac.authorization.k8s.io/v1/namespaces/{ns}/{resource}/{name}"),
+            (_, true) => format!("/api/v1/namespaces/{ns}/{resource}"),
+            _ => format!("/api/v1/namespaces/{ns}/{resource}/{name}"),
+        };
+        let source_ip = if user == ESO_SA { format!("10.224.0.{}", 10 + self.rng.u8(0..40)) } else { "203.0.113.24".to_string() };
+        let mut object_ref = json!({"resource": resource, "namespace": ns, "apiVersion": "v1"});
+        if !name.is_empty() {
+            object_ref["name"] = json!(name);
+        }
+        if resource.starts_with("cluster") {
+            object_ref.as_object_mut().unwrap().remove("namespace");
+        }
+        let received = t - Duration::milliseconds(self.rng.i64(2..40));
+        let event = json!({"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata", "auditID": audit_id, "stage": "ResponseComplete",
+            "requestURI": path, "verb": verb, "user": {"username": user, "groups": groups}, "sourceIPs": [source_ip], "userAgent": agent,
+            "objectRef": object_ref, "responseStatus": {"metadata": {}, "code": code},
+            "requestReceivedTimestamp": ts(received), "stageTimestamp": ts(t)});
+        let t_ingest = t + Duration::seconds(self.rng.i64(30..120));
+        if c.env == "dev" {
+            self.push("AzureDiagnostics", json!({"TimeGenerated": ts(t_ingest), "Category": "kube-audit", "Resource": c.name.to_uppercase(),
+                "ResourceId": resource_id(c.name).to_uppercase(), "log_s": event.to_string(), "pod_s": "kube-apiserver-7d9c6b5f8-abcde"}));
+            return;
+        }
+        let row = json!({"TimeGenerated": ts(t_ingest), "AuditId": event["auditID"], "Level": "Metadata", "Stage": "ResponseComplete",
+            "Verb": verb, "RequestUri": event["requestURI"], "User": event["user"], "SourceIps": event["sourceIPs"], "UserAgent": agent,
+            "ObjectRef": event["objectRef"], "ResponseStatus": event["responseStatus"], "RequestReceivedTime": ts(received),
+            "StageReceivedTime": ts(t), "_ResourceId": resource_id(c.name)});
+        if !matches!(verb, "get" | "list" | "watch") {
+            self.push("AKSAuditAdmin", row.clone());
+        }
+        self.push("AKSAudit", row);
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn kube_event(&mut self, c: &Cluster, t: DateTime<Utc>, ns: &str, kind: &str, name: &str, event_type: &str, reason: &str, message: &str) {
+        let t_ingest = t + Duration::seconds(self.rng.i64(30..90));
+        self.push("KubeEvents", json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
+            "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
+            "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": 1,
+            "FirstSeen": ts(t), "LastSeen": ts(t)}));
+    }
+
+    fn violations(&mut self) {
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        let (prod, dev) = (&CLUSTERS[0], &CLUSTERS[1]);
+        // A human reads production Secrets with kubectl.
+        for (i, name) in ["db-credentials", "stripe-api-key", "db-credentials"].iter().enumerate() {
+            let t = at(9, 22, 14 + i as u32 * 3);
+            self.kube_audit(prod, t, "get", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "secrets", "payments", name, 200);
+        }
+        self.kube_audit(prod, at(21, 16, 40), "list", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "secrets", "identity", "", 200);
+        // A human reads a production item in the Akeyless console.
+        self.akeyless(at(17, 10, 5), json!({"access_id": "p-saml0bob01", "action": "get_secret_value", "item_name": "/prod/identity/jwt-signing-key",
+            "item_type": "static-secret", "status": 200, "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
+            "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
+            "client_sub_claims": {"email": "bob@contoso.com", "groups": "platform-admins"}}));
+        // The dev cluster's ESO identity reads production items (a misconfigured ExternalSecret).
+        for d in [12, 25] {
+            self.refresh(dev, at(d, 8, 30), "payments", "stripe-api-key", "/prod/payments/stripe-api-key");
+        }
+        // An authentication-failure burst from one address, and ESO failing meanwhile.
+        for i in 0..40 {
+            let t = at(18, 14, 5) + Duration::seconds(i * 22);
+            self.akeyless(t, json!({"access_id": "p-unknown0001", "action": "Authentication", "status": 401, "remote_addr": "203.0.113.77",
+                "component": "saas", "severity": "error", "request_parameters": {"access_type": "access_key", "user_agent": "python-requests/2.31"},
+                "client_sub_claims": {}}));
+        }
+        for (i, (ns, name, _)) in dev.secrets.iter().enumerate() {
+            self.kube_event(dev, at(18, 14, 10 + i as u32), ns, "ExternalSecret", name, "Warning", "UpdateFailed",
+                "error processing spec.data[0] (key: /dev/payments/db-password), err: authentication failed: 401 Unauthorized");
+        }
+        // RBAC changes touching secrets.
+        self.kube_audit(prod, at(5, 11, 2), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "rolebindings", "payments", "secret-reader-alice", 201);
+        self.kube_audit(prod, at(5, 11, 1), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "roles", "payments", "secret-reader", 201);
+        self.kube_audit(prod, at(23, 9, 45), "patch", "bob@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "clusterroles", "", "eso-secrets-admin", 200);
+        self.kube_event(prod, at(2, 10, 0), "default", "ClusterSecretStore", "akeyless-prod", "Normal", "Valid", "store validated");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The checked-in sample must be exactly what the generator makes, so the data and the
+    /// code that documents it never drift. `KEYTRAIL_REGENERATE=1` rewrites it.
+    #[test]
+    fn checked_in_sample_matches_the_generator() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/log-analytics");
+        let month = generate(SEED);
+        if std::env::var_os("KEYTRAIL_REGENERATE").is_some() {
+            write(&month, &dir).unwrap();
+        }
+        for (table, rows) in &month {
+            let expected: String = rows.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();
+            let actual = std::fs::read_to_string(dir.join(format!("{table}.jsonl")))
+                .unwrap_or_else(|e| panic!("{table}.jsonl: {e}; run with KEYTRAIL_REGENERATE=1 to write the sample"));
+            assert!(actual == expected, "{table}.jsonl differs from the generator; run with KEYTRAIL_REGENERATE=1");
+        }
+    }
+
+    #[test]
+    fn month_has_the_gap_and_the_violations() {
+        let month = generate(SEED);
+        let in_gap = |r: &Map<String, Value>| ("2026-11-14T01:05".."2026-11-14T07:00").contains(&r["TimeGenerated"].as_str().unwrap());
+        let audit = &month["AKSAudit"];
+        assert_eq!(audit.iter().filter(|r| in_gap(r)).count(), 0, "aks-prod must be silent 01:00-07:00");
+        assert!(month["AzureDiagnostics"].iter().any(|r| in_gap(r)), "aks-dev keeps logging through the gap");
+        assert!(audit.iter().any(|r| r["User"]["username"] == "alice@contoso.com" && r["Verb"] == "get"));
+        let akeyless = &month["AkeylessAudit_CL"];
+        let failures = akeyless.iter().filter(|r| r["msg_s"].as_str().unwrap().contains(r#""status":401"#)).count();
+        assert_eq!(failures, 40);
+        assert!(akeyless.iter().any(|r| {
+            let m = r["msg_s"].as_str().unwrap();
+            m.contains("p-devk8s01") && m.contains("/prod/")
+        }));
+        assert!(month["AzureDiagnostics"].iter().all(|r| r["Category"] == "kube-audit"));
+        assert!(month.values().all(|rows| rows.windows(2).all(|w| w[0]["TimeGenerated"].as_str() <= w[1]["TimeGenerated"].as_str())));
+    }
+}

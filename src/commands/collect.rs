@@ -1,0 +1,64 @@
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::Context;
+use keytrail_collectors::log_analytics::{self, CollectOptions, TableReport};
+use keytrail_ledger::OpenMode;
+
+use crate::cli::{CollectArgs, Source};
+use crate::config::Config;
+use crate::exit::ExitCode;
+
+pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = Config::load(&args.config)?;
+    let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
+    let ledger = super::open(ledger_url, OpenMode::ReadWrite).await?;
+    let wanted = |s: Source| args.source.is_empty() || args.source.contains(&s);
+    let Some(la) = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics)) else {
+        anyhow::bail!(
+            "{} configures no source to collect: add a [log_analytics] section (see README.md, \"Configuration\")",
+            args.config.display()
+        );
+    };
+    let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(la.timeout_secs))?;
+    let options = CollectOptions {
+        since: args.since,
+        until: args.until,
+        run_id: format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id()),
+        commit_rows: args.commit_rows.max(1),
+    };
+    let reports = log_analytics::collect(&ledger, la, http, &options, |r| {
+        tracing::info!(table = %r.table, stream = %r.stream, windows = r.windows, rows = r.rows, retries = r.retries, splits = r.splits, "table done");
+    })
+    .await
+    .with_context(|| format!("collecting from Log Analytics workspace {}", la.workspace_id))?;
+    print_summary(&reports, out)?;
+    let gaps = reports.iter().filter(|r| r.gap.is_some()).count();
+    let rejected: u64 = reports.iter().map(|r| r.rejected).sum();
+    if gaps > 0 {
+        writeln!(out, "{gaps} table(s) not fully collected; recorded in the collection_gaps stream. The next run retries from where each stopped.")?;
+        return Ok(ExitCode::Incomplete);
+    }
+    if rejected > 0 {
+        writeln!(out, "{rejected} rows were rejected and kept in the <stream>__rejected streams with the reason")?;
+        return Ok(ExitCode::Rejected);
+    }
+    Ok(ExitCode::Success)
+}
+
+fn print_summary(reports: &[TableReport], out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "{:<18} {:<20} {:>8} {:>9} {:>9} {:>8} {:>7} {:>6}  status", "table", "stream", "windows", "rows", "appended", "rejected", "retries", "splits")?;
+    for r in reports {
+        let status = match (&r.gap, r.range) {
+            (Some(gap), _) => format!("NOT COLLECTED from {} to {}: {}", gap.from.to_rfc3339(), gap.to.to_rfc3339(), gap.reason),
+            (None, Some((_, to))) => format!("complete to {}", to.to_rfc3339()),
+            (None, None) => "up to date".to_string(),
+        };
+        writeln!(
+            out,
+            "{:<18} {:<20} {:>8} {:>9} {:>9} {:>8} {:>7} {:>6}  {status}",
+            r.table, r.stream, r.windows, r.rows, r.appended, r.rejected, r.retries, r.splits
+        )?;
+    }
+    Ok(())
+}

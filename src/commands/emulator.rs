@@ -1,0 +1,35 @@
+use std::io::Write;
+
+use anyhow::Context;
+use keytrail_emulator::dataset::{Dataset, Table};
+use keytrail_emulator::{sample_month, Emulator, EmulatorConfig, SAMPLE_TABLES};
+
+use crate::cli::EmulatorArgs;
+use crate::exit::ExitCode;
+
+pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let mut dataset = match &args.data {
+        Some(dir) => Dataset::load(dir)?,
+        None => Dataset::sample_month(),
+    };
+    if let Some(count) = args.synthetic_audit_rows {
+        let (start, end) = sample_month::bounds();
+        dataset.insert_table("AKSAudit", Table::SyntheticAudit { start, end, count });
+    }
+    let mut config = EmulatorConfig::new(dataset);
+    config.port = args.port;
+    config.row_cap = args.row_cap;
+    let emulator = Emulator::start(config).await?;
+    let (y, m) = sample_month::MONTH;
+    let toml = emulator
+        .write_client_files(&args.out, SAMPLE_TABLES, &format!("start = \"{y}-{m:02}-01T00:00:00Z\"\n"))
+        .with_context(|| format!("writing the client files into {}", args.out.display()))?;
+    writeln!(out, "emulator listening on {}", emulator.url())?;
+    for (table, rows) in emulator.config().dataset.summary() {
+        writeln!(out, "  {table}: {rows} rows")?;
+    }
+    writeln!(out, "collect from it with: keytrail collect --config {}", toml.display())?;
+    out.flush()?;
+    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
+    Ok(ExitCode::Success)
+}

@@ -1,0 +1,62 @@
+//! `keytrail.toml`: one file for every job. It names where credentials are (environment
+//! variables, files), never the credentials themselves. Relative paths in it are taken
+//! from the file's own folder, so a CronJob and a laptop read the same file the same way.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use keytrail_collectors::log_analytics::LogAnalyticsConfig;
+use serde::Deserialize;
+
+/// The whole configuration file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Ledger URL (overridden by `--ledger` / `KEYTRAIL_LEDGER`).
+    pub ledger: Option<String>,
+    /// Extra CA certificates (PEM) trusted for all outbound HTTPS.
+    pub ca_file: Option<PathBuf>,
+    /// The Log Analytics source.
+    pub log_analytics: Option<LogAnalyticsConfig>,
+}
+
+impl Config {
+    /// Reads and checks a configuration file.
+    pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {}", path.display()))?;
+        let mut config: Config = toml::from_str(&text).with_context(|| format!("in the configuration {}", path.display()))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        let resolve = |p: &mut PathBuf| {
+            if p.is_relative() {
+                *p = base.join(&*p);
+            }
+        };
+        config.ca_file.as_mut().map(resolve);
+        if let Some(la) = config.log_analytics.as_mut() {
+            la.client_secret_file.as_mut().map(resolve);
+            la.federated_token_file.as_mut().map(resolve);
+        }
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_keys_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("keytrail.toml");
+        std::fs::write(&path, "ca_file = \"ca.pem\"\n[log_analytics]\nworkspace_id = \"w\"\nclient_secret_file = \"/abs/secret\"\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.ca_file.unwrap(), dir.path().join("ca.pem"));
+        let la = config.log_analytics.unwrap();
+        assert_eq!(la.client_secret_file.unwrap(), PathBuf::from("/abs/secret"));
+        assert_eq!(la.window_minutes, 60);
+
+        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"oops\"\n").unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains("client_secret") && err.contains("keytrail.toml"), "{err}");
+    }
+}

@@ -1,0 +1,281 @@
+//! `keytrail collect` against the loopback emulator: real HTTPS, real Entra token flows,
+//! real query replies, faults injected per test. Row counts are checked against the rows
+//! the emulator holds for the period, exactly.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use common::{keytrail, manifests, Run, Workspace};
+use keytrail_emulator::dataset::Dataset;
+use keytrail_emulator::faults::Fault;
+use keytrail_emulator::{sample_month, Emulator, EmulatorConfig, SAMPLE_TABLES};
+
+const SINCE: &str = "2026-11-01T00:00:00Z";
+const UNTIL: &str = "2026-12-01T00:00:00Z";
+const STREAMS: &[&str] = &["kube_events", "kube_pod_inventory", "container_log_v2", "aks_audit", "aks_audit_admin", "akeyless_audit"];
+
+struct Harness {
+    /// Hosts the emulator for as long as the harness lives.
+    _runtime: tokio::runtime::Runtime,
+    emulator: Emulator,
+    ws: Workspace,
+    config: PathBuf,
+}
+
+impl Harness {
+    fn new(tables: &[&str], extra: &str) -> Self {
+        Self::with(tables, extra, |_| {})
+    }
+
+    fn with(tables: &[&str], extra: &str, adjust: impl FnOnce(&mut EmulatorConfig)) -> Self {
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let mut config = EmulatorConfig::new(Dataset::sample_month());
+        adjust(&mut config);
+        let emulator = runtime.block_on(Emulator::start(config)).unwrap();
+        let ws = Workspace::new();
+        let extra = format!("initial_backoff_ms = 50\nmax_backoff_secs = 1\n{extra}");
+        let config = emulator.write_client_files(&ws.path().join("client"), tables, &extra).unwrap();
+        Self { _runtime: runtime, emulator, ws, config }
+    }
+
+    fn collect(&self, extra_args: &[&str]) -> Run {
+        self.collect_env(extra_args, &[])
+    }
+
+    fn collect_env(&self, extra_args: &[&str], env: &[(&str, String)]) -> Run {
+        let mut args = vec!["collect", "--config", self.config.to_str().unwrap(), "--since", SINCE, "--until", UNTIL];
+        args.extend_from_slice(extra_args);
+        common::keytrail_env(&self.ws.ledger(), &args, env)
+    }
+
+    fn rows(&self, stream: &str) -> u64 {
+        manifests(&self.ws.ledger(), stream).iter().map(|m| m["rows"].as_u64().unwrap()).sum()
+    }
+
+    fn stat(&self, name: &str) -> u64 {
+        let stats = serde_json::to_value(self.emulator.stats()).unwrap();
+        stats[name].as_u64().unwrap()
+    }
+}
+
+/// Rows of each table in the sample month with TimeGenerated in [SINCE, UNTIL).
+fn expected_rows() -> BTreeMap<String, u64> {
+    sample_month::generate(sample_month::SEED)
+        .into_iter()
+        .map(|(table, rows)| {
+            let n = rows.iter().filter(|r| (SINCE..UNTIL).contains(&r["TimeGenerated"].as_str().unwrap())).count();
+            (table, n as u64)
+        })
+        .collect()
+}
+
+/// The summary line `collect` printed for a table.
+fn summary_line<'a>(run: &'a Run, table: &str) -> &'a str {
+    run.stdout.lines().find(|l| l.starts_with(&format!("{table} "))).unwrap_or_else(|| panic!("no line for {table}:\n{}", run.stdout))
+}
+
+/// `windows rows appended rejected retries splits` of a table's summary line.
+fn summary_numbers(run: &Run, table: &str) -> Vec<u64> {
+    summary_line(run, table).split_whitespace().skip(2).take(6).map(|n| n.parse().unwrap()).collect()
+}
+
+#[test]
+fn collects_the_sample_month_exactly_and_a_second_run_adds_nothing() {
+    let h = Harness::new(SAMPLE_TABLES, "window_minutes = 360\n");
+    let first = h.collect(&[]).expect(0);
+    let expected = expected_rows();
+    for (stream, tables) in [
+        ("kube_events", &["KubeEvents"][..]),
+        ("kube_pod_inventory", &["KubePodInventory"]),
+        ("container_log_v2", &["ContainerLogV2"]),
+        ("aks_audit", &["AKSAudit", "AzureDiagnostics"]),
+        ("aks_audit_admin", &["AKSAuditAdmin"]),
+        ("akeyless_audit", &["AkeylessAudit_CL"]),
+    ] {
+        let want: u64 = tables.iter().map(|t| expected[*t]).sum();
+        assert!(want > 0, "the sample has rows for {stream}");
+        assert_eq!(h.rows(stream), want, "rows in {stream}\n{}", first.stdout);
+    }
+    assert_eq!(h.stat("rows_served"), expected.values().sum::<u64>());
+    // 30 days in 6-hour windows, per table.
+    assert_eq!(summary_numbers(&first, "AKSAudit")[0], 120);
+
+    let all_manifests = || STREAMS.iter().map(|s| manifests(&h.ws.ledger(), s).len()).sum::<usize>();
+    let before = all_manifests();
+    let second = h.collect(&[]).expect(0);
+    for table in SAMPLE_TABLES {
+        assert!(summary_line(&second, table).ends_with("up to date"), "{}", second.stdout);
+    }
+    assert_eq!(all_manifests(), before, "a second run over the same period commits nothing");
+
+    let verify = keytrail(&h.ws.ledger(), &["verify"]).expect(0);
+    assert!(verify.stdout.contains("aks_audit"), "{}", verify.stdout);
+}
+
+#[test]
+fn typed_columns_come_from_dynamic_strings_and_both_audit_forms() {
+    use datafusion::arrow::array::{Array, AsArray};
+    let h = Harness::new(&["AKSAudit", "AzureDiagnostics"], "window_minutes = 1440\n");
+    h.collect(&[]).expect(0);
+    let mut users = BTreeMap::<(String, String), u64>::new();
+    for segment in common::segments(&h.ws.ledger(), "aks_audit") {
+        for batch in common::read_parquet(&h.ws.ledger().join(&segment)) {
+            let user = batch.column_by_name("username").unwrap().as_string::<i32>().clone();
+            let table = batch.column_by_name("source_table").unwrap().as_string::<i32>().clone();
+            for i in 0..batch.num_rows() {
+                assert!(!user.is_null(i), "every audit row has its user parsed out of the dynamic column");
+                *users.entry((table.value(i).to_string(), user.value(i).to_string())).or_default() += 1;
+            }
+        }
+    }
+    // Count the same from the emulator's source rows.
+    let month = sample_month::generate(sample_month::SEED);
+    let in_range = |r: &&serde_json::Map<String, serde_json::Value>| (SINCE..UNTIL).contains(&r["TimeGenerated"].as_str().unwrap());
+    let alice = month["AKSAudit"].iter().filter(in_range).filter(|r| r["User"]["username"] == "alice@contoso.com").count() as u64;
+    assert!(alice > 0);
+    assert_eq!(users[&("AKSAudit".to_string(), "alice@contoso.com".to_string())], alice);
+    let eso_dev = month["AzureDiagnostics"].iter().filter(in_range).count() as u64;
+    let eso = "system:serviceaccount:external-secrets:external-secrets".to_string();
+    assert_eq!(users[&("AzureDiagnostics".to_string(), eso)], eso_dev);
+}
+
+#[test]
+fn a_wrong_client_secret_fails_with_entra_s_message_and_writes_nothing() {
+    let h = Harness::new(&["KubeEvents"], "");
+    std::fs::write(h.ws.path().join("client/client-secret"), "not-the-secret").unwrap();
+    let run = h.collect(&[]).expect(2);
+    assert!(run.stderr.contains("authentication failed"), "{}", run.stderr);
+    assert!(run.stderr.contains("AADSTS7000215"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-the-secret"), "the secret must never be shown");
+    assert_eq!(h.stat("token_failures"), 1);
+    assert_eq!(h.stat("queries"), 0);
+    assert!(!h.ws.ledger().join("_manifests/kube_events").exists(), "nothing committed");
+}
+
+#[test]
+fn throttling_and_server_errors_are_retried() {
+    let h = Harness::new(&["KubeEvents"], "window_minutes = 1440\n");
+    h.emulator.faults().extend([
+        Fault::Throttle { retry_after_secs: Some(1) },
+        Fault::Throttle { retry_after_secs: None },
+        Fault::ServerError { status: 503 },
+        Fault::ServerError { status: 500 },
+    ]);
+    let run = h.collect(&[]).expect(0);
+    assert_eq!(h.emulator.faults().pending(), 0);
+    assert_eq!(summary_numbers(&run, "KubeEvents")[4], 4, "{}", run.stdout);
+    assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
+}
+
+#[test]
+fn a_hung_connection_times_out_and_a_truncated_body_is_retried() {
+    let h = Harness::new(&["KubePodInventory"], "window_minutes = 1440\ntimeout_secs = 1\n");
+    h.emulator.faults().extend([Fault::Pass, Fault::Hang, Fault::TruncatedBody]);
+    let run = h.collect(&[]).expect(0);
+    assert_eq!(summary_numbers(&run, "KubePodInventory")[4], 2, "{}", run.stdout);
+    assert_eq!(h.rows("kube_pod_inventory"), expected_rows()["KubePodInventory"]);
+}
+
+#[test]
+fn a_partial_error_splits_the_window_and_nothing_is_duplicated() {
+    let h = Harness::new(&["AkeylessAudit_CL"], "window_minutes = 1440\n");
+    h.emulator.faults().extend([Fault::Pass, Fault::PartialError]);
+    let run = h.collect(&[]).expect(0);
+    let numbers = summary_numbers(&run, "AkeylessAudit_CL");
+    assert_eq!(numbers[5], 1, "one split\n{}", run.stdout);
+    assert_eq!(numbers[0], 31, "30 days plus the split half\n{}", run.stdout);
+    assert_eq!(h.rows("akeyless_audit"), expected_rows()["AkeylessAudit_CL"]);
+}
+
+#[test]
+fn the_row_cap_splits_windows_until_they_fit() {
+    let h = Harness::with(&["AKSAudit"], "window_minutes = 10080\nrow_cap = 200\n", |c| c.row_cap = 200);
+    let run = h.collect(&[]).expect(0);
+    let numbers = summary_numbers(&run, "AKSAudit");
+    assert!(numbers[5] >= 4, "weeks of ~1000 audit rows need splitting under a 200-row cap\n{}", run.stdout);
+    assert_eq!(h.rows("aks_audit"), expected_rows()["AKSAudit"]);
+}
+
+#[test]
+fn a_window_that_keeps_failing_is_recorded_as_a_gap_and_the_next_run_fills_it() {
+    let h = Harness::new(&["KubeEvents", "KubePodInventory"], "window_minutes = 1440\nmax_attempts = 2\n");
+    // Day 1 of KubeEvents succeeds, day 2 fails twice; KubePodInventory is unaffected.
+    h.emulator.faults().extend([Fault::Pass, Fault::ServerError { status: 503 }, Fault::ServerError { status: 503 }]);
+    let run = h.collect(&[]).expect(6);
+    assert!(summary_line(&run, "KubeEvents").contains("NOT COLLECTED from 2026-11-02T00:00:00+00:00"), "{}", run.stdout);
+    assert!(summary_line(&run, "KubePodInventory").contains("complete"), "{}", run.stdout);
+    let gaps = manifests(&h.ws.ledger(), "collection_gaps");
+    assert_eq!(gaps.len(), 1);
+    let gap_rows = common::read_parquet(&h.ws.ledger().join(common::segments(&h.ws.ledger(), "collection_gaps")[0].as_str()));
+    {
+        use datafusion::arrow::array::AsArray;
+        let reason = gap_rows[0].column_by_name("reason").unwrap().as_string::<i32>().value(0).to_string();
+        assert!(reason.contains("503"), "{reason}");
+    }
+    assert!(h.rows("kube_events") < expected_rows()["KubeEvents"]);
+
+    h.collect(&[]).expect(0);
+    assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
+    assert_eq!(h.rows("kube_pod_inventory"), expected_rows()["KubePodInventory"]);
+}
+
+#[test]
+fn killed_mid_run_it_resumes_without_loss_or_duplicates() {
+    let h = Harness::new(&["ContainerLogV2"], "window_minutes = 1440\ntimeout_secs = 600\n");
+    // Three days are answered and committed one by one; the fourth query never is.
+    h.emulator.faults().extend([Fault::Pass, Fault::Pass, Fault::Pass, Fault::Hang]);
+    let config = h.config.to_str().unwrap().to_string();
+    let mut child = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.emulator.faults().pending() > 0 || manifests(&h.ws.ledger(), "container_log_v2").len() < 3 {
+        assert!(std::time::Instant::now() < deadline, "the collector never reached the hung query");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let partial = h.rows("container_log_v2");
+    assert!(partial > 0 && partial < expected_rows()["ContainerLogV2"]);
+
+    let run = h.collect(&[]).expect(0);
+    assert_eq!(summary_numbers(&run, "ContainerLogV2")[0], 27, "resumed after the three committed days\n{}", run.stdout);
+    assert_eq!(h.rows("container_log_v2"), expected_rows()["ContainerLogV2"]);
+    keytrail(&h.ws.ledger(), &["verify"]).expect(0);
+}
+
+#[test]
+fn workload_identity_and_managed_identity_get_tokens_and_tokens_are_refreshed_before_expiry() {
+    // Tokens live 301 s; azure_identity refreshes those with less than 300 s left, so a
+    // query after a 2-second Retry-After must carry a fresh token.
+    let h = Harness::with(&["KubeEvents"], "window_minutes = 43200\n", |c| c.token_lifetime_secs = 301);
+    let token_file = h.ws.path().join("sa-token");
+    std::fs::write(&token_file, &h.emulator.config().identity.federated_token).unwrap();
+    let config = std::fs::read_to_string(&h.config).unwrap().replace(
+        "auth = \"client_secret\"",
+        &format!("auth = \"workload_identity\"\nfederated_token_file = \"{}\"", token_file.display()),
+    );
+    std::fs::write(&h.config, config).unwrap();
+    h.emulator.faults().push(Fault::Throttle { retry_after_secs: Some(2) });
+    h.collect(&[]).expect(0);
+    assert_eq!(h.stat("unauthorized"), 0);
+    assert!(h.stat("tokens_issued") >= 2, "the token was refreshed before it expired");
+    assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
+
+    // Managed identity through the App Service endpoint (IDENTITY_ENDPOINT + IDENTITY_HEADER).
+    let config = std::fs::read_to_string(&h.config).unwrap().replace("auth = \"workload_identity\"", "auth = \"managed_identity\"");
+    std::fs::write(&h.config, config.replace("client_id = ", "# client_id = ")).unwrap();
+    let before = h.stat("tokens_issued");
+    let env = [
+        ("IDENTITY_ENDPOINT", format!("{}/msi/token", h.emulator.url())),
+        ("IDENTITY_HEADER", h.emulator.config().identity.identity_header.clone()),
+    ];
+    std::fs::remove_dir_all(h.ws.ledger()).unwrap();
+    h.collect_env(&[], &env).expect(0);
+    assert!(h.stat("tokens_issued") > before);
+    assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
+}
