@@ -279,3 +279,50 @@ fn workload_identity_and_managed_identity_get_tokens_and_tokens_are_refreshed_be
     assert!(h.stat("tokens_issued") > before);
     assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
 }
+
+#[test]
+fn the_emulator_command_serves_the_sample_and_takes_faults_over_http() {
+    let ws = Workspace::new();
+    let out = ws.path().join("emulator");
+    let _emulator = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_keytrail"))
+            .args(["emulator", "--out", out.to_str().unwrap()])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let config = out.join("keytrail.toml");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !config.exists() {
+        assert!(std::time::Instant::now() < deadline, "the emulator wrote no keytrail.toml");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let text = std::fs::read_to_string(&config).unwrap();
+    let url = text.lines().find_map(|l| l.strip_prefix("endpoint = ")).unwrap().trim_matches('"').to_string();
+    std::fs::write(&config, format!("{text}max_attempts = 1\nwindow_minutes = 43200\n")).unwrap();
+
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let _context = runtime.enter();
+    let http = keytrail_collectors::http::client(Some(&out.join("ca.pem")), std::time::Duration::from_secs(10)).unwrap();
+    let queued = runtime
+        .block_on(http.post(format!("{url}/_emulator/faults")).json(&serde_json::json!([{"kind": "server_error", "status": 503}])).send())
+        .unwrap();
+    assert_eq!(queued.status().as_u16(), 204);
+
+    let run = keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--until", UNTIL]).expect(6);
+    assert!(summary_line(&run, "KubeEvents").contains("NOT COLLECTED"), "{}", run.stdout);
+    assert!(summary_line(&run, "AKSAudit").contains("complete"), "{}", run.stdout);
+    let stats: serde_json::Value = runtime.block_on(async { http.get(format!("{url}/_emulator/stats")).send().await?.json().await }).unwrap();
+    assert_eq!(stats["faults_served"], 1);
+}
+
+/// A child process that is killed when the test ends, passed or not.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -9,6 +9,10 @@ use crate::cli::{CollectArgs, Source};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
+/// Raw bytes gathered before a commit: bounds memory (with the window size) whatever the
+/// row width, as `ingest`'s batch size does.
+const COMMIT_BYTES: usize = 16 << 20;
+
 pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let config = Config::load(&args.config)?;
     let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
@@ -26,6 +30,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
         until: args.until,
         run_id: format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id()),
         commit_rows: args.commit_rows.max(1),
+        commit_bytes: COMMIT_BYTES,
     };
     let reports = log_analytics::collect(&ledger, la, http, &options, |r| {
         tracing::info!(table = %r.table, stream = %r.stream, windows = r.windows, rows = r.rows, retries = r.retries, splits = r.splits, "table done");

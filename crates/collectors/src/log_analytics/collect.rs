@@ -31,6 +31,8 @@ pub struct CollectOptions {
     pub run_id: String,
     /// Rows gathered before a commit (whole windows only).
     pub commit_rows: usize,
+    /// Bytes of raw rows gathered before a commit (whole windows only).
+    pub commit_bytes: usize,
 }
 
 /// A range a run could not collect.
@@ -158,10 +160,14 @@ async fn collect_table(
         tokio::spawn(async move { fetch_windows(&client, &ctx, &config, spec, from, to, window, tx).await })
     };
 
+    // Commits run in their own task, one at a time and in order, so that fetching and
+    // typing the next windows overlaps writing the last ones.
+    let (commit_tx, commit_rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    let committer = tokio::spawn(commit_batches(ledger.clone(), schema, commit_rx));
+
     let origin = format!("log_analytics:{}", spec.table);
-    let mut pending = Batch::default();
-    let mut pending_through = None;
-    let mut outcome = Ok(());
+    let mut pending = Pending::default();
+    let mut failure = None;
     while let Some(message) = rx.recv().await {
         match message {
             Message::Window { to: window_end, converted, retries, splits } => {
@@ -169,31 +175,88 @@ async fn collect_table(
                 report.rows += converted.rows;
                 report.retries += u64::from(retries);
                 report.splits += splits;
-                pending.records.extend(converted.records);
-                pending.rejected.extend(converted.rejected);
-                pending_through = Some(window_end);
-                if pending.records.len() + pending.rejected.len() >= options.commit_rows {
-                    commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
+                pending.add(converted, window_end);
+                if pending.rows() >= options.commit_rows || pending.bytes >= options.commit_bytes {
+                    pending.send(&commit_tx, spec, config, &mut cursor).await;
+                    if commit_tx.is_closed() {
+                        break; // the committer failed: stop fetching; its error is returned below
+                    }
                 }
             }
             Message::Failed { from: failed_from, error, retries, splits } => {
                 report.retries += u64::from(retries);
                 report.splits += splits;
-                commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
-                if error.is_fatal() {
-                    outcome = Err(error);
-                    break;
-                }
-                let gap = Gap { from: micros_to_time(failed_from), to: until, reason: error.to_string() };
-                record_gap(ledger, config, spec, &gap, &options.run_id, &origin).await?;
-                report.gap = Some(gap);
+                failure = Some((failed_from, error));
             }
         }
     }
     producer.abort();
-    outcome?;
-    commit(ledger, &schema, spec, config, &mut cursor, &mut pending, &mut pending_through, &mut report).await?;
+    pending.send(&commit_tx, spec, config, &mut cursor).await;
+    drop(commit_tx);
+    let (appended, rejected) = committer.await.expect("the committer task does not panic")?;
+    report.appended = appended;
+    report.rejected = rejected;
+    if let Some((failed_from, error)) = failure {
+        if error.is_fatal() {
+            return Err(error);
+        }
+        let gap = Gap { from: micros_to_time(failed_from), to: until, reason: error.to_string() };
+        record_gap(ledger, config, spec, &gap, &options.run_id, &origin).await?;
+        report.gap = Some(gap);
+    }
     Ok(report)
+}
+
+/// Whole windows gathered for the next commit.
+#[derive(Default)]
+struct Pending {
+    batch: Batch,
+    bytes: usize,
+    through: Option<i64>,
+}
+
+impl Pending {
+    fn add(&mut self, converted: Converted, window_end: i64) {
+        self.bytes += converted.records.iter().map(|r| r.raw.len()).sum::<usize>();
+        self.bytes += converted.rejected.iter().map(|r| r.raw.len()).sum::<usize>();
+        self.batch.records.extend(converted.records);
+        self.batch.rejected.extend(converted.rejected);
+        self.through = Some(window_end);
+    }
+
+    fn rows(&self) -> usize {
+        self.batch.records.len() + self.batch.rejected.len()
+    }
+
+    /// Hands the gathered windows to the committer with the cursor after them.
+    async fn send(&mut self, commit_tx: &tokio::sync::mpsc::Sender<Batch>, spec: &TableSpec, config: &LogAnalyticsConfig, cursor: &mut Map<String, Json>) {
+        let Some(through) = self.through.take() else { return };
+        cursor.insert("source".into(), json!("log_analytics"));
+        cursor.insert("workspace".into(), json!(config.workspace_id));
+        if let Json::Object(tables) = cursor.entry("tables").or_insert_with(|| json!({})) {
+            tables.insert(spec.table.into(), json!(format_time(through)));
+        }
+        let mut batch = std::mem::take(&mut self.batch);
+        self.bytes = 0;
+        batch.cursor = Some(Json::Object(cursor.clone()));
+        // A closed channel means the committer failed; its error is collected when it is joined.
+        let _ = commit_tx.send(batch).await;
+    }
+}
+
+/// Appends batches in order; returns the rows appended and rejected, or the first error.
+async fn commit_batches(
+    ledger: Ledger,
+    schema: StreamSchema,
+    mut batches: tokio::sync::mpsc::Receiver<Batch>,
+) -> Result<(u64, u64), CollectError> {
+    let (mut appended, mut rejected) = (0, 0);
+    while let Some(batch) = batches.recv().await {
+        let outcome = ledger.append(&schema, batch).await?;
+        appended += outcome.committed.as_ref().map_or(0, |c| c.rows);
+        rejected += outcome.rejected.as_ref().map_or(0, |c| c.rows);
+    }
+    Ok((appended, rejected))
 }
 
 /// Fetches `[from, to)` window by window, splitting cut windows, and sends each whole
@@ -251,33 +314,6 @@ async fn fetch_windows(
         }
         t = end;
     }
-}
-
-/// Appends the whole windows gathered so far with the cursor after them.
-#[allow(clippy::too_many_arguments)]
-async fn commit(
-    ledger: &Ledger,
-    schema: &StreamSchema,
-    spec: &TableSpec,
-    config: &LogAnalyticsConfig,
-    cursor: &mut Map<String, Json>,
-    pending: &mut Batch,
-    pending_through: &mut Option<i64>,
-    report: &mut TableReport,
-) -> Result<(), CollectError> {
-    let Some(through) = pending_through.take() else { return Ok(()) };
-    cursor.insert("source".into(), json!("log_analytics"));
-    cursor.insert("workspace".into(), json!(config.workspace_id));
-    let tables = cursor.entry("tables").or_insert_with(|| json!({}));
-    if let Json::Object(tables) = tables {
-        tables.insert(spec.table.into(), json!(format_time(through)));
-    }
-    let mut batch = std::mem::take(pending);
-    batch.cursor = Some(Json::Object(cursor.clone()));
-    let outcome = ledger.append(schema, batch).await?;
-    report.appended += outcome.committed.as_ref().map_or(0, |c| c.rows);
-    report.rejected += outcome.rejected.as_ref().map_or(0, |c| c.rows);
-    Ok(())
 }
 
 /// The columns of the `collection_gaps` stream.
