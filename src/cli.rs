@@ -62,6 +62,8 @@ pub enum Command {
 pub enum Source {
     /// Azure Monitor Log Analytics (`[log_analytics]`).
     LogAnalytics,
+    /// Akeyless Gateway forwarded audit files (`[akeyless_logs]`).
+    AkeylessLogs,
 }
 
 #[derive(Debug, Args)]
@@ -115,11 +117,28 @@ pub fn parse_time_arg(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> 
         .map_err(|_| format!("'{s}' is neither an RFC 3339 time (2026-11-01T00:00:00Z) nor a date (2026-11-01)"))
 }
 
+/// Input formats of `ingest`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum InputFormat {
+    /// Any newline-delimited JSON, into `--stream`, untyped.
+    Json,
+    /// Akeyless Gateway forwarded audit files into `akeyless_audit`, typed; each input is a
+    /// file, a folder or a URL (az://, s3://) holding `akeyless-log/YYYY/MM/DD/…` files.
+    Akeyless,
+}
+
 #[derive(Debug, Args)]
 pub struct IngestArgs {
-    /// Stream to append to (lower-case letters, digits and '_').
+    /// Stream to append to (lower-case letters, digits and '_'); required for json.
     #[arg(long)]
-    pub stream: String,
+    pub stream: Option<String>,
+    /// What the inputs are.
+    #[arg(long, value_enum, default_value_t = InputFormat::Json)]
+    pub format: InputFormat,
+    /// Akeyless field holding the item path (dotted for nested); repeat to try several.
+    /// Default: item_name, item, path, request_parameters.name.
+    #[arg(long = "item-path-field")]
+    pub item_path_fields: Vec<String>,
     /// JSON field holding the event time (dotted path for nested fields); repeat to try
     /// several. Default: timestamp, time, TimeGenerated, @timestamp, eventTime, ts.
     #[arg(long = "time-field")]
@@ -130,7 +149,8 @@ pub struct IngestArgs {
     /// Records per commit (each commit is one manifest).
     #[arg(long, default_value_t = 256 * 1024)]
     pub batch_records: usize,
-    /// Files to read; `-` reads standard input.
+    /// Files to read; `-` reads standard input. With `--format akeyless`: files, folders
+    /// or URLs.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 }

@@ -18,6 +18,18 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     /// The Log Analytics source.
     pub log_analytics: Option<LogAnalyticsConfig>,
+    /// Akeyless Gateway forwarded audit files.
+    pub akeyless_logs: Option<AkeylessLogsConfig>,
+}
+
+/// `[akeyless_logs]`: where the Gateway forwards its audit files.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AkeylessLogsConfig {
+    /// Folders or URLs (az://container/akeyless-log, s3://bucket/akeyless-log) to read.
+    pub locations: Vec<String>,
+    /// Fields tried for the item path, in order.
+    pub item_path_fields: Option<Vec<String>>,
 }
 
 impl Config {
@@ -32,6 +44,11 @@ impl Config {
             }
         };
         config.ca_file.as_mut().map(resolve);
+        if let Some(logs) = config.akeyless_logs.as_mut() {
+            for location in logs.locations.iter_mut().filter(|l| !l.contains("://") && Path::new(l.as_str()).is_relative()) {
+                *location = base.join(&*location).display().to_string();
+            }
+        }
         if let Some(la) = config.log_analytics.as_mut() {
             la.client_secret_file.as_mut().map(resolve);
             la.federated_token_file.as_mut().map(resolve);

@@ -18,11 +18,24 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
     let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
     let ledger = super::open(ledger_url, OpenMode::ReadWrite).await?;
     let wanted = |s: Source| args.source.is_empty() || args.source.contains(&s);
-    let Some(la) = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics)) else {
+    let logs = config.akeyless_logs.as_ref().filter(|_| wanted(Source::AkeylessLogs));
+    let la = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics));
+    if logs.is_none() && la.is_none() {
         anyhow::bail!(
-            "{} configures no source to collect: add a [log_analytics] section (see README.md, \"Configuration\")",
+            "{} configures none of the sources asked for: add a [log_analytics] or [akeyless_logs] section (see docs/SOURCES.md)",
             args.config.display()
         );
+    }
+    let mut files_rejected = 0;
+    if let Some(logs) = logs {
+        let mut options = keytrail_collectors::akeyless_files::FilesOptions::default();
+        if let Some(fields) = &logs.item_path_fields {
+            options.item_path_fields = fields.clone();
+        }
+        files_rejected = super::akeyless_logs::read(&ledger, &logs.locations, &options, out).await?.rejected;
+    }
+    let Some(la) = la else {
+        return Ok(if files_rejected > 0 { ExitCode::Rejected } else { ExitCode::Success });
     };
     let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(la.timeout_secs))?;
     let options = CollectOptions {
@@ -39,7 +52,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
     .with_context(|| format!("collecting from Log Analytics workspace {}", la.workspace_id))?;
     print_summary(&reports, out)?;
     let gaps = reports.iter().filter(|r| r.gap.is_some()).count();
-    let rejected: u64 = reports.iter().map(|r| r.rejected).sum();
+    let rejected: u64 = reports.iter().map(|r| r.rejected).sum::<u64>() + files_rejected;
     if gaps > 0 {
         writeln!(out, "{gaps} table(s) not fully collected; recorded in the collection_gaps stream. The next run retries from where each stopped.")?;
         return Ok(ExitCode::Incomplete);

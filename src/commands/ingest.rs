@@ -5,7 +5,7 @@ use anyhow::Context;
 use keytrail_collectors::jsonl::{JsonLinesOptions, JsonLinesReader, DEFAULT_TIME_FIELDS};
 use keytrail_ledger::{Batch, Ledger, StreamSchema};
 
-use crate::cli::IngestArgs;
+use crate::cli::{IngestArgs, InputFormat};
 use crate::exit::ExitCode;
 
 /// Reading and parsing run on a blocking thread, one batch ahead of the appender, so the
@@ -13,7 +13,13 @@ use crate::exit::ExitCode;
 const BATCHES_IN_FLIGHT: usize = 1;
 
 pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let schema = StreamSchema::new(&args.stream, vec![])?;
+    if args.format == InputFormat::Akeyless {
+        return akeyless(ledger, args, out).await;
+    }
+    let Some(stream) = args.stream.as_deref() else {
+        anyhow::bail!("--stream is required with --format json (say which stream to append to)");
+    };
+    let schema = StreamSchema::new(stream, vec![])?;
     let time_fields =
         if args.time_fields.is_empty() { DEFAULT_TIME_FIELDS.iter().map(|s| s.to_string()).collect() } else { args.time_fields };
     let opts = JsonLinesOptions {
@@ -70,6 +76,23 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
         return Ok(ExitCode::Rejected);
     }
     Ok(ExitCode::Success)
+}
+
+async fn akeyless(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    if args.stream.as_deref().is_some_and(|s| s != keytrail_collectors::akeyless::STREAM) {
+        anyhow::bail!("--format akeyless always appends to the {} stream; drop --stream", keytrail_collectors::akeyless::STREAM);
+    }
+    let mut options = keytrail_collectors::akeyless_files::FilesOptions {
+        max_record_bytes: args.max_record_bytes,
+        batch_records: args.batch_records.max(1),
+        ..Default::default()
+    };
+    if !args.item_path_fields.is_empty() {
+        options.item_path_fields = args.item_path_fields;
+    }
+    let inputs: Vec<String> = args.files.iter().map(|f| f.display().to_string()).collect();
+    let report = super::akeyless_logs::read(ledger, &inputs, &options, out).await?;
+    Ok(if report.rejected > 0 { ExitCode::Rejected } else { ExitCode::Success })
 }
 
 fn read_batches(file: PathBuf, opts: JsonLinesOptions, run_id: String) -> tokio::sync::mpsc::Receiver<std::io::Result<Batch>> {

@@ -1,6 +1,7 @@
 //! One module per subcommand. Each returns the exit code for its outcome; errors (exit 2)
 //! carry context for the user.
 
+mod akeyless_logs;
 mod checkpoint;
 mod collect;
 mod emulator;

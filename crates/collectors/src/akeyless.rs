@@ -4,6 +4,7 @@
 
 use keytrail_ledger::{Column, FieldType, Value};
 use serde_json::Value as Json;
+use sha2::{Digest, Sha256};
 
 use crate::time::parse_json_time;
 
@@ -19,6 +20,7 @@ pub fn columns() -> Vec<Column> {
     use FieldType::*;
     [
         ("timestamp", Time),
+        ("record_id", Str),
         ("time_generated", Time),
         ("account_id", Str),
         ("access_id", Str),
@@ -83,6 +85,7 @@ pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64
     let claim = |key: &str| claims.and_then(|c| c.get(key)).filter(|v| !v.is_null()).map_or(Value::Null, |v| Value::Str(json_text(v)));
     let values = vec![
         timestamp.map_or(Value::Null, Value::Time),
+        Value::Str(record_id(&record)),
         time_generated.map_or(Value::Null, Value::Time),
         text_of("account_id"),
         text_of("access_id"),
@@ -107,6 +110,45 @@ pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64
         Value::Str(source.to_string()),
     ];
     Ok(Parsed { timestamp, values })
+}
+
+/// The record's identity: hex SHA-256 of its canonical JSON (object keys sorted at every
+/// level, no insignificant whitespace, serde_json's number and string forms). The same
+/// record forwarded to a file and to Log Analytics gets the same identity whatever
+/// whitespace or key order each sink wrote, so the query layer can de-duplicate.
+pub fn record_id(record: &Json) -> String {
+    fn write(v: &Json, out: &mut String) {
+        match v {
+            Json::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                out.push('{');
+                for (i, k) in keys.into_iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    out.push_str(&Json::String(k.clone()).to_string());
+                    out.push(':');
+                    write(&map[k], out);
+                }
+                out.push('}');
+            }
+            Json::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out);
+                }
+                out.push(']');
+            }
+            scalar => out.push_str(&scalar.to_string()),
+        }
+    }
+    let mut canonical = String::new();
+    write(record, &mut canonical);
+    hex::encode(Sha256::digest(canonical.as_bytes()))
 }
 
 /// A JSON value as text: strings unquoted, anything else as JSON.
@@ -154,6 +196,16 @@ mod tests {
         for (v, c) in p.values.iter().zip(&cols) {
             assert!(v.fits(c.kind), "{} does not fit {:?}", c.name, c.kind);
         }
+    }
+
+    #[test]
+    fn the_same_record_written_differently_has_one_identity() {
+        let a: Json = serde_json::from_str(r#"{"b":1,"a":{"y":"é","x":[1,2]}}"#).unwrap();
+        let b: Json = serde_json::from_str(r#"{ "a": {"x": [1, 2], "y": "\u00e9"}, "b": 1 }"#).unwrap();
+        let c: Json = serde_json::from_str(r#"{"b":2,"a":{"y":"é","x":[1,2]}}"#).unwrap();
+        assert_eq!(record_id(&a), record_id(&b));
+        assert_ne!(record_id(&a), record_id(&c));
+        assert_eq!(record_id(&a).len(), 64);
     }
 
     #[test]

@@ -99,6 +99,32 @@ pub fn generate(seed: u64) -> Month {
     g.tables
 }
 
+/// The month's Akeyless records as the Gateway forwards them to files: one file per day,
+/// `akeyless-log/YYYY/MM/DD/akeyless-audit_YYYY-MM-DDT00:00.log`, one record per line, in
+/// record-time order. Returns (path relative to the folder, contents).
+pub fn forwarded_files(month: &Month) -> Vec<(String, String)> {
+    let mut records: Vec<(String, &str)> = month
+        .get("AkeylessAudit_CL")
+        .into_iter()
+        .flatten()
+        .map(|row| {
+            let msg = row["msg_s"].as_str().expect("msg_s is text");
+            let record: Value = serde_json::from_str(msg).expect("msg_s is JSON");
+            (record["timestamp"].as_str().expect("timestamp").to_string(), msg)
+        })
+        .collect();
+    records.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut files: BTreeMap<String, String> = BTreeMap::new();
+    for (ts, msg) in records {
+        let (y, m, d) = (&ts[0..4], &ts[5..7], &ts[8..10]);
+        let path = format!("akeyless-log/{y}/{m}/{d}/akeyless-audit_{y}-{m}-{d}T00:00.log");
+        let file = files.entry(path).or_default();
+        file.push_str(msg);
+        file.push('\n');
+    }
+    files.into_iter().collect()
+}
+
 /// Writes the month as `<Table>.jsonl` files into `dir`.
 pub fn write(month: &Month, dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
@@ -305,6 +331,13 @@ impl Generator {
             self.kube_event(dev, at(18, 14, 10 + i as u32), ns, "ExternalSecret", name, "Warning", "UpdateFailed",
                 "error processing spec.data[0] (key: /dev/payments/db-password), err: authentication failed: 401 Unauthorized");
         }
+        // Item paths that must be shown escaped in HTML and defused in CSV.
+        for (d, path) in [(7, "/dev/tmp/<script>alert('x')</script>"), (19, "=HYPERLINK(\"https://evil.example/\",\"click\")")] {
+            self.akeyless(at(d, 15, 0), json!({"access_id": "p-saml0bob01", "action": "create_item", "item_name": path, "item_type": "static-secret",
+                "status": 200, "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
+                "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
+                "client_sub_claims": {"email": "bob@contoso.com"}}));
+        }
         // RBAC changes touching secrets.
         self.kube_audit(prod, at(5, 11, 2), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "rolebindings", "payments", "secret-reader-alice", 201);
         self.kube_audit(prod, at(5, 11, 1), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "roles", "payments", "secret-reader", 201);
@@ -323,8 +356,18 @@ mod tests {
     fn checked_in_sample_matches_the_generator() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/log-analytics");
         let month = generate(SEED);
+        let forwarded = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/akeyless");
         if std::env::var_os("KEYTRAIL_REGENERATE").is_some() {
             write(&month, &dir).unwrap();
+            for (path, text) in forwarded_files(&month) {
+                let path = forwarded.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+        }
+        for (path, text) in forwarded_files(&month) {
+            let actual = std::fs::read_to_string(forwarded.join(&path)).unwrap_or_default();
+            assert!(actual == text, "sample-data/akeyless/{path} differs from the generator; run with KEYTRAIL_REGENERATE=1");
         }
         for (table, rows) in &month {
             let expected: String = rows.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();

@@ -96,6 +96,12 @@ impl Ledger {
         Ok((Arc::new(store), path.display().to_string()))
     }
 
+    /// The object store at `url`, found and authenticated by the same rules as a ledger's
+    /// (for reading source files stored beside it; keytrail writes nothing through it).
+    pub async fn object_store_at(url: &str) -> Result<Arc<dyn ObjectStore>> {
+        Ok(Self::open(url, OpenMode::ReadOnly).await?.store)
+    }
+
     /// A ledger over an existing store (tests, embedding).
     pub fn from_store(store: Arc<dyn ObjectStore>, location: impl Into<String>) -> Self {
         Self { store, location: location.into() }

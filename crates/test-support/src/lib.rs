@@ -9,7 +9,7 @@ mod azurite;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use azurite::{Azurite, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY};
+pub use azurite::{Azurite, ACCOUNT as AZURITE_ACCOUNT, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY};
 
 /// A temporary folder holding a ledger and test inputs; removed on drop.
 pub struct Workspace {

@@ -14,6 +14,9 @@ use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_nam
 use super::{CollectError, auth};
 use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
 
+/// This source's key in stream cursors.
+const SOURCE: &str = "log_analytics";
+
 /// The stream recording every window a run could not collect.
 pub const GAPS_STREAM: &str = "collection_gaps";
 
@@ -141,7 +144,8 @@ async fn collect_table(
         Some(Json::Object(c)) => c,
         _ => Map::new(),
     };
-    let collected_through = cursor.get("tables").and_then(|t| t.get(spec.table)).and_then(Json::as_str).and_then(parse_time);
+    let collected_through =
+        cursor.get(SOURCE).and_then(|c| c.pointer(&format!("/tables/{}", spec.table))).and_then(Json::as_str).and_then(parse_time);
     let start = match (collected_through, options.since) {
         (Some(done), Some(since)) => done.max(since),
         (Some(done), None) => done,
@@ -231,11 +235,14 @@ impl Pending {
     /// Hands the gathered windows to the committer with the cursor after them.
     async fn send(&mut self, commit_tx: &tokio::sync::mpsc::Sender<Batch>, spec: &TableSpec, config: &LogAnalyticsConfig, cursor: &mut Map<String, Json>) {
         let Some(through) = self.through.take() else { return };
-        cursor.insert("source".into(), json!("log_analytics"));
-        cursor.insert("workspace".into(), json!(config.workspace_id));
-        if let Json::Object(tables) = cursor.entry("tables").or_insert_with(|| json!({})) {
-            tables.insert(spec.table.into(), json!(format_time(through)));
+        // Other sources writing to the same stream (forwarded Akeyless files) keep their
+        // own key in the cursor; only this source's key changes.
+        let mine = cursor.entry(SOURCE).or_insert_with(|| json!({}));
+        mine["workspace"] = json!(config.workspace_id);
+        if !mine["tables"].is_object() {
+            mine["tables"] = json!({});
         }
+        mine["tables"][spec.table] = json!(format_time(through));
         let mut batch = std::mem::take(&mut self.batch);
         self.bytes = 0;
         batch.cursor = Some(Json::Object(cursor.clone()));
