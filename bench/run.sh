@@ -76,6 +76,27 @@ PY
 done
 
 echo
+echo "| forwarded Akeyless records | files | ingest s | records/s | peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|"
+for n in "${sizes[@]}"; do
+  # The Gateway's layout, ten files: akeyless-log/2026/11/DD/akeyless-audit_2026-11-DDT00:00.log
+  root="$work/forwarded-$n/akeyless-log"
+  mkdir -p "$root"
+  "$bin/keytrail-bench" gen --records "$n" > "$work/forwarded-$n.jsonl"
+  split -n l/10 -d -a 2 "$work/forwarded-$n.jsonl" "$root/part-"
+  rm "$work/forwarded-$n.jsonl"
+  for part in "$root"/part-*; do
+    day=$(printf %02d $((10#${part##*-} + 1)))
+    mkdir -p "$root/2026/11/$day"
+    mv "$part" "$root/2026/11/$day/akeyless-audit_2026-11-${day}T00:00.log"
+  done
+  measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" ingest --format akeyless "$root"
+  grep -q "$n records appended to akeyless_audit, 0 rejected" "$work/out" || { echo "bench: forwarded ingest did not append $n records" >&2; cat "$work/out" >&2; exit 1; }
+  python3 -c 'import sys; n, s, r = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; print(f"| {n:,} | 10 | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$secs" "$rss_mib"
+  rm -rf "$work/forwarded-$n" "$work/forwarded-ledger-$n"
+done
+
+echo
 echo "| AKSAudit rows | window minutes | rows per window | collect s | rows/s | collect peak RSS MiB |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for n in "${collect_sizes[@]}"; do
@@ -87,7 +108,7 @@ for n in "${collect_sizes[@]}"; do
   for _ in $(seq 200); do [ -s "$emu/keytrail.toml" ] && break; sleep 0.1; done
   [ -s "$emu/keytrail.toml" ] || { echo "bench: the emulator did not start:" >&2; cat "$work/emulator.out" >&2; exit 1; }
   sed -i "s/^tables = .*/tables = [\"AKSAudit\"]\\nwindow_minutes = $window/" "$emu/keytrail.toml"
-  measure "$bin/keytrail" --ledger "$work/collect-$n" collect --config "$emu/keytrail.toml" --since 2026-11-01 --until 2026-12-01
+  measure "$bin/keytrail" --ledger "$work/collect-$n" collect --config "$emu/keytrail.toml" --source log-analytics --since 2026-11-01 --until 2026-12-01
   grep -qE "^AKSAudit +aks_audit +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n rows" >&2; cat "$work/out" >&2; exit 1; }
   kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
   python3 -c 'import sys; n, w, s, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]; print(f"| {n:,} | {w} | {n*w//43200:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$window" "$secs" "$rss_mib"

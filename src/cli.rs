@@ -64,6 +64,8 @@ pub enum Source {
     LogAnalytics,
     /// Akeyless Gateway forwarded audit files (`[akeyless_logs]`).
     AkeylessLogs,
+    /// Akeyless API configuration snapshot (`[akeyless_api]`).
+    AkeylessApi,
 }
 
 #[derive(Debug, Args)]

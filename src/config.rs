@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
+use keytrail_collectors::akeyless_api::AkeylessApiConfig;
 use keytrail_collectors::log_analytics::LogAnalyticsConfig;
 use serde::Deserialize;
 
@@ -20,6 +21,8 @@ pub struct Config {
     pub log_analytics: Option<LogAnalyticsConfig>,
     /// Akeyless Gateway forwarded audit files.
     pub akeyless_logs: Option<AkeylessLogsConfig>,
+    /// Akeyless API configuration snapshots.
+    pub akeyless_api: Option<AkeylessApiConfig>,
 }
 
 /// `[akeyless_logs]`: where the Gateway forwards its audit files.
@@ -48,6 +51,11 @@ impl Config {
             for location in logs.locations.iter_mut().filter(|l| !l.contains("://") && Path::new(l.as_str()).is_relative()) {
                 *location = base.join(&*location).display().to_string();
             }
+        }
+        if let Some(api) = config.akeyless_api.as_mut() {
+            api.access_key_file.as_mut().map(resolve);
+            api.k8s_service_account_token_file.as_mut().map(resolve);
+            api.azure_ad_cloud_id_file.as_mut().map(resolve);
         }
         if let Some(la) = config.log_analytics.as_mut() {
             la.client_secret_file.as_mut().map(resolve);

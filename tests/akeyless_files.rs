@@ -150,7 +150,7 @@ fn the_same_record_from_log_analytics_and_from_a_file_has_the_same_identity() {
         .unwrap();
     let config = emulator.write_client_files(&ws.path().join("client"), &["AkeylessAudit_CL"], "window_minutes = 1440\n").unwrap();
     // TimeGenerated lags the record's own time: collect a little past the month.
-    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
+    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
 
     let ids = column(&ws.ledger(), "akeyless_audit", "record_id");
     let sources = column(&ws.ledger(), "akeyless_audit", "source");

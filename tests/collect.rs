@@ -45,7 +45,7 @@ impl Harness {
     }
 
     fn collect_env(&self, extra_args: &[&str], env: &[(&str, String)]) -> Run {
-        let mut args = vec!["collect", "--config", self.config.to_str().unwrap(), "--since", SINCE, "--until", UNTIL];
+        let mut args = vec!["collect", "--config", self.config.to_str().unwrap(), "--source", "log-analytics", "--since", SINCE, "--until", UNTIL];
         args.extend_from_slice(extra_args);
         common::keytrail_env(&self.ws.ledger(), &args, env)
     }
@@ -227,7 +227,7 @@ fn killed_mid_run_it_resumes_without_loss_or_duplicates() {
     // Three days are answered and committed one by one; the fourth query never is.
     h.emulator.faults().extend([Fault::Pass, Fault::Pass, Fault::Pass, Fault::Hang]);
     let config = h.config.to_str().unwrap().to_string();
-    let mut child = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
+    let mut child = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -299,7 +299,7 @@ fn the_emulator_command_serves_the_sample_and_takes_faults_over_http() {
     }
     std::thread::sleep(std::time::Duration::from_millis(100));
     let text = std::fs::read_to_string(&config).unwrap();
-    let url = text.lines().find_map(|l| l.strip_prefix("endpoint = ")).unwrap().trim_matches('"').to_string();
+    let url = text.lines().find_map(|l| l.strip_prefix("authority_host = ")).unwrap().trim_matches('"').to_string();
     std::fs::write(&config, format!("{text}max_attempts = 1\nwindow_minutes = 43200\n")).unwrap();
 
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
@@ -310,7 +310,7 @@ fn the_emulator_command_serves_the_sample_and_takes_faults_over_http() {
         .unwrap();
     assert_eq!(queued.status().as_u16(), 204);
 
-    let run = keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--until", UNTIL]).expect(6);
+    let run = keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--until", UNTIL]).expect(6);
     assert!(summary_line(&run, "KubeEvents").contains("NOT COLLECTED"), "{}", run.stdout);
     assert!(summary_line(&run, "AKSAudit").contains("complete"), "{}", run.stdout);
     let stats: serde_json::Value = runtime.block_on(async { http.get(format!("{url}/_emulator/stats")).send().await?.json().await }).unwrap();

@@ -20,11 +20,24 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
     let wanted = |s: Source| args.source.is_empty() || args.source.contains(&s);
     let logs = config.akeyless_logs.as_ref().filter(|_| wanted(Source::AkeylessLogs));
     let la = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics));
-    if logs.is_none() && la.is_none() {
+    let api = config.akeyless_api.as_ref().filter(|_| wanted(Source::AkeylessApi));
+    if logs.is_none() && la.is_none() && api.is_none() {
         anyhow::bail!(
-            "{} configures none of the sources asked for: add a [log_analytics] or [akeyless_logs] section (see docs/SOURCES.md)",
+            "{} configures none of the sources asked for: add a [log_analytics], [akeyless_logs] or [akeyless_api] section (see docs/SOURCES.md)",
             args.config.display()
         );
+    }
+    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id());
+    if let Some(api) = api {
+        let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(api.timeout_secs))?;
+        let report = keytrail_collectors::akeyless_api::snapshot(&ledger, api, http, &run_id)
+            .await
+            .with_context(|| format!("taking the Akeyless configuration snapshot from {}", api.endpoint))?;
+        writeln!(
+            out,
+            "akeyless api: snapshot of {} items, {} roles, {} auth methods ({} retries)",
+            report.items, report.roles, report.auth_methods, report.retries
+        )?;
     }
     let mut files_rejected = 0;
     if let Some(logs) = logs {
@@ -41,7 +54,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
     let options = CollectOptions {
         since: args.since,
         until: args.until,
-        run_id: format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id()),
+        run_id,
         commit_rows: args.commit_rows.max(1),
         commit_bytes: COMMIT_BYTES,
     };

@@ -117,38 +117,41 @@ pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64
 /// record forwarded to a file and to Log Analytics gets the same identity whatever
 /// whitespace or key order each sink wrote, so the query layer can de-duplicate.
 pub fn record_id(record: &Json) -> String {
-    fn write(v: &Json, out: &mut String) {
+    fn write(v: &Json, out: &mut Vec<u8>) {
         match v {
             Json::Object(map) => {
-                let mut keys: Vec<&String> = map.keys().collect();
-                keys.sort();
-                out.push('{');
-                for (i, k) in keys.into_iter().enumerate() {
+                let mut entries: Vec<(&String, &Json)> = map.iter().collect();
+                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                out.push(b'{');
+                for (i, (k, v)) in entries.into_iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
-                    out.push_str(&Json::String(k.clone()).to_string());
-                    out.push(':');
-                    write(&map[k], out);
+                    serde_json::to_writer(&mut *out, k).expect("writing to a Vec");
+                    out.push(b':');
+                    write(v, out);
                 }
-                out.push('}');
+                out.push(b'}');
             }
             Json::Array(items) => {
-                out.push('[');
+                out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
-                        out.push(',');
+                        out.push(b',');
                     }
                     write(item, out);
                 }
-                out.push(']');
+                out.push(b']');
             }
-            scalar => out.push_str(&scalar.to_string()),
+            scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to a Vec"),
         }
     }
-    let mut canonical = String::new();
-    write(record, &mut canonical);
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    thread_local!(static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+    CANONICAL.with_borrow_mut(|canonical| {
+        canonical.clear();
+        write(record, canonical);
+        hex::encode(Sha256::digest(&canonical[..]))
+    })
 }
 
 /// A JSON value as text: strings unquoted, anything else as JSON.

@@ -49,7 +49,7 @@ impl Default for FilesOptions {
             item_path_fields: akeyless::DEFAULT_ITEM_PATH_FIELDS.iter().map(|s| s.to_string()).collect(),
             max_record_bytes: 1 << 20,
             batch_records: 256 * 1024,
-            batch_bytes: 64 << 20,
+            batch_bytes: 32 << 20,
             only: None,
         }
     }
@@ -134,6 +134,9 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
     files.sort_by(|a, b| a.location.cmp(&b.location));
 
     let mut report = FilesReport { files_seen: files.len() as u64, ..Default::default() };
+    // Commits run in their own task, in order, so parsing the next lines overlaps them.
+    let (commit_tx, commit_rx) = tokio::sync::mpsc::channel::<Batch>(1);
+    let committer = tokio::spawn(commit_batches(ledger.clone(), schema, commit_rx));
     let mut pending = Batch::default();
     let mut pending_bytes = 0usize;
     for meta in files {
@@ -182,30 +185,37 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
             for line in complete.split_inclusive(|b| *b == b'\n') {
                 line_no += 1;
                 pending_bytes += line.len();
-                take_line(line, &format!("{location}/{key}:{line_no}"), options, &mut pending);
+                take_line(line, || format!("{location}/{key}:{line_no}"), options, &mut pending);
             }
             hasher.update(&complete);
             offset += complete.len() as u64;
             marks.insert(key.clone(), FileMark { bytes: offset, lines: line_no, sha256: hex::encode(hasher.clone().finalize()) });
             if pending.records.len() + pending.rejected.len() >= options.batch_records || pending_bytes >= options.batch_bytes {
-                commit(ledger, &schema, &mut cursor, location, &marks, &mut pending, &mut report).await?;
+                send(&commit_tx, &mut cursor, location, &marks, &mut pending).await;
                 pending_bytes = 0;
+                if commit_tx.is_closed() {
+                    break; // the committer failed; its error is returned below
+                }
             }
         }
         // A last line without a newline: take it if it is whole, else wait for the rest.
         if !carry.is_empty() && serde_json::from_slice::<serde::de::IgnoredAny>(&carry).is_ok() {
             line_no += 1;
-            take_line(&carry, &format!("{location}/{key}:{line_no}"), options, &mut pending);
+            take_line(&carry, || format!("{location}/{key}:{line_no}"), options, &mut pending);
             hasher.update(&carry);
             offset += carry.len() as u64;
         }
         marks.insert(key, FileMark { bytes: offset, lines: line_no, sha256: hex::encode(hasher.finalize()) });
     }
-    commit(ledger, &schema, &mut cursor, location, &marks, &mut pending, &mut report).await?;
+    send(&commit_tx, &mut cursor, location, &marks, &mut pending).await;
+    drop(commit_tx);
+    let (appended, rejected) = committer.await.expect("the committer task does not panic")?;
+    report.appended = appended;
+    report.rejected = rejected;
     Ok(report)
 }
 
-fn take_line(line: &[u8], origin: &str, options: &FilesOptions, pending: &mut Batch) {
+fn take_line(line: &[u8], origin: impl FnOnce() -> String, options: &FilesOptions, pending: &mut Batch) {
     let trimmed = line.strip_suffix(b"\n").unwrap_or(line);
     let trimmed = trimmed.strip_suffix(b"\r").unwrap_or(trimmed);
     if trimmed.iter().all(u8::is_ascii_whitespace) {
@@ -214,7 +224,7 @@ fn take_line(line: &[u8], origin: &str, options: &FilesOptions, pending: &mut Ba
     match parse_line(trimmed, options) {
         Ok(record) => pending.records.push(record),
         Err(reason) => {
-            pending.rejected.push(Rejected { raw: trimmed.to_vec(), reason, origin: origin.to_string(), event_time: None })
+            pending.rejected.push(Rejected { raw: trimmed.to_vec(), reason, origin: origin(), event_time: None })
         }
     }
 }
@@ -240,27 +250,36 @@ async fn hash_range(store: &dyn ObjectStore, path: &Path, len: u64, hasher: &mut
     Ok(())
 }
 
-async fn commit(
-    ledger: &Ledger,
-    schema: &StreamSchema,
+/// Hands the pending records to the committer with the cursor after them, unless there is
+/// nothing new at all.
+async fn send(
+    commit_tx: &tokio::sync::mpsc::Sender<Batch>,
     cursor: &mut serde_json::Map<String, Json>,
     location: &str,
     marks: &BTreeMap<String, FileMark>,
     pending: &mut Batch,
-    report: &mut FilesReport,
-) -> Result<(), FilesError> {
+) {
     let mine = cursor.entry(SOURCE).or_insert_with(|| json!({}));
     let marks = serde_json::to_value(marks).expect("marks serialize");
     if mine.get(location) == Some(&marks) && pending.records.is_empty() && pending.rejected.is_empty() {
-        return Ok(());
+        return;
     }
     mine[location] = marks;
     let mut batch = std::mem::take(pending);
     batch.cursor = Some(Json::Object(cursor.clone()));
-    let outcome = ledger.append(schema, batch).await?;
-    report.appended += outcome.committed.map_or(0, |c| c.rows);
-    report.rejected += outcome.rejected.map_or(0, |c| c.rows);
-    Ok(())
+    // A closed channel means the committer failed; its error is collected when it is joined.
+    let _ = commit_tx.send(batch).await;
+}
+
+/// Appends batches in order; returns the rows appended and rejected, or the first error.
+async fn commit_batches(ledger: Ledger, schema: StreamSchema, mut batches: tokio::sync::mpsc::Receiver<Batch>) -> Result<(u64, u64), FilesError> {
+    let (mut appended, mut rejected) = (0, 0);
+    while let Some(batch) = batches.recv().await {
+        let outcome = ledger.append(&schema, batch).await?;
+        appended += outcome.committed.map_or(0, |c| c.rows);
+        rejected += outcome.rejected.map_or(0, |c| c.rows);
+    }
+    Ok((appended, rejected))
 }
 
 #[cfg(test)]

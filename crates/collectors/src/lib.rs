@@ -10,11 +10,13 @@
 //!   forwarded Akeyless records).
 //! - [`akeyless`]: the Akeyless audit record, whichever sink it arrives through.
 //! - [`akeyless_files`]: Akeyless Gateway forwarded JSON-lines files (folder, Blob, S3).
+//! - [`akeyless_api`]: configuration snapshots from the Akeyless REST API.
 //! - [`http`]: the outbound HTTPS client they share (extra CA bundle, timeouts).
 //! - [`time`]: the event-time formats audit sources use.
 #![deny(missing_docs)]
 
 pub mod akeyless;
+pub mod akeyless_api;
 pub mod akeyless_files;
 pub mod http;
 pub mod jsonl;

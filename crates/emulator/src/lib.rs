@@ -1,6 +1,7 @@
 //! A loopback emulator of the cloud APIs keytrail collects from: the Microsoft Entra token
 //! endpoint (client secret, client assertion / workload identity, and the App Service
-//! managed-identity endpoint) and the Azure Monitor Log Analytics query API, with their
+//! managed-identity endpoint), the Azure Monitor Log Analytics query API and the Akeyless
+//! API (auth and the list calls under `/akeyless`), with their
 //! real request and reply shapes, limits and errors, and faults a test can switch on.
 //!
 //! It owns nothing of keytrail's own logic: collectors are tested against it exactly as
@@ -16,6 +17,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod akeyless;
 pub mod dataset;
 mod entra;
 pub mod faults;
@@ -98,6 +100,40 @@ pub struct EmulatorConfig {
     pub token_lifetime_secs: u64,
     /// The tenant's application identity.
     pub identity: Identity,
+    /// The Akeyless account: its API identity and configuration.
+    pub akeyless: AkeylessAccount,
+}
+
+/// What the emulated Akeyless API knows. The default is the sample account
+/// (`sample-data/akeyless/api/`), with the demo's published access key.
+#[derive(Clone, Debug)]
+pub struct AkeylessAccount {
+    /// Access ID accepted by `/auth`.
+    pub access_id: String,
+    /// Its access key.
+    pub access_key: String,
+    /// Objects per page of the list calls.
+    pub page_size: usize,
+    /// `/list-items` objects.
+    pub items: Vec<serde_json::Value>,
+    /// `/list-roles` objects.
+    pub roles: Vec<serde_json::Value>,
+    /// `/list-auth-methods` objects.
+    pub auth_methods: Vec<serde_json::Value>,
+}
+
+impl Default for AkeylessAccount {
+    fn default() -> Self {
+        let (items, roles, auth_methods) = sample_month::akeyless_config();
+        Self {
+            access_id: "p-keytrail01".into(),
+            access_key: "emulator-akeyless-access-key".into(),
+            page_size: 50,
+            items,
+            roles,
+            auth_methods,
+        }
+    }
 }
 
 impl EmulatorConfig {
@@ -110,6 +146,7 @@ impl EmulatorConfig {
             row_cap: 500_000,
             token_lifetime_secs: 3599,
             identity: Identity::default(),
+            akeyless: AkeylessAccount::default(),
         }
     }
 }
@@ -145,6 +182,7 @@ pub(crate) struct State {
     faults: Faults,
     stats: Stats,
     tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    akeyless_tokens: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// A running emulator; dropped, it stops.
@@ -165,7 +203,13 @@ impl Emulator {
             .map_err(|source| EmulatorError::Bind { port, source })?;
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { port, source })?;
         let identity = tls::generate()?;
-        let state = Arc::new(State { config, faults: Faults::default(), stats: Stats::default(), tokens: Default::default() });
+        let state = Arc::new(State {
+            config,
+            faults: Faults::default(),
+            stats: Stats::default(),
+            tokens: Default::default(),
+            akeyless_tokens: Default::default(),
+        });
         let app = router(state.clone());
         let acceptor = tokio_rustls::TlsAcceptor::from(identity.server_config);
         let (shutdown, mut stopped) = tokio::sync::oneshot::channel::<()>();
@@ -227,13 +271,15 @@ impl Emulator {
         std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
         let identity = &self.state.config.identity;
         std::fs::write(dir.join("client-secret"), &identity.client_secret)?;
+        std::fs::write(dir.join("akeyless-access-key"), &self.state.config.akeyless.access_key)?;
         let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
         let toml = format!(
-            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
+            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
             url = self.url(),
             tenant = identity.tenant_id,
             client = identity.client_id,
             workspace = self.state.config.workspace_id,
+            access_id = self.state.config.akeyless.access_id,
         );
         let path = dir.join("keytrail.toml");
         std::fs::write(&path, toml)?;
@@ -250,6 +296,8 @@ fn router(state: Arc<State>) -> Router {
         .route("/{tenant}/oauth2/v2.0/token", post(entra::token))
         .route("/msi/token", get(entra::managed_identity_token))
         .route("/v1/workspaces/{workspace}/query", post(log_analytics::query))
+        .route("/akeyless/auth", post(akeyless::auth))
+        .route("/akeyless/{call}", post(akeyless::list))
         .route("/_emulator/faults", post(control_faults))
         .route("/_emulator/stats", get(control_stats))
         .with_state(state)

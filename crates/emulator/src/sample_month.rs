@@ -66,6 +66,56 @@ const CLUSTERS: [Cluster; 2] = [
     },
 ];
 
+/// The sample Akeyless account's configuration as its API lists it: (items, roles, auth
+/// methods). Includes what the configuration controls look for: a role associated with
+/// auth methods of both clusters, a password admin without MFA, a rotated secret not
+/// rotated for over 90 days, a static production secret never rotated, and item names
+/// that must be escaped in HTML and defused in CSV.
+pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let mut items = Vec::new();
+    for cluster in &CLUSTERS {
+        for (_, name, item) in cluster.secrets {
+            let rotated = *name == "db-credentials";
+            let mut o = json!({"item_name": item, "item_type": if rotated { "ROTATED_SECRET" } else { "STATIC_SECRET" },
+                "item_id": 1000 + items.len(), "last_version": 3, "creation_date": "2025-01-10T09:00:00Z",
+                "modification_date": "2026-10-02T12:00:00Z", "auto_rotate": rotated, "rotation_interval": if rotated { 7 } else { 0 }});
+            if rotated {
+                o["item_general_info"] = json!({"rotated_secret_details": {"last_rotation_date": "2026-11-23T03:00:00Z"}});
+            }
+            items.push(o);
+        }
+    }
+    items.push(json!({"item_name": "/prod/legacy/ldap-bind", "item_type": "ROTATED_SECRET", "item_id": 2001, "auto_rotate": true,
+        "rotation_interval": 30, "creation_date": "2024-03-01T00:00:00Z", "modification_date": "2025-06-01T00:00:00Z",
+        "item_general_info": {"rotated_secret_details": {"last_rotation_date": "2026-07-15T03:00:00Z"}}}));
+    items.push(json!({"item_name": "/dev/tmp/<script>alert('x')</script>", "item_type": "STATIC_SECRET", "item_id": 2002,
+        "auto_rotate": false, "creation_date": "2026-11-07T15:00:00Z"}));
+    items.push(json!({"item_name": "=HYPERLINK(\"https://evil.example/\",\"click\")", "item_type": "STATIC_SECRET", "item_id": 2003,
+        "auto_rotate": false, "creation_date": "2026-11-19T15:00:00Z"}));
+    let roles = vec![
+        json!({"role_name": "eso-reader", "rules": {"path_rules": [{"path": "/prod/*", "capabilities": ["read", "list"], "type": "item-rule"},
+                                                                  {"path": "/dev/*", "capabilities": ["read", "list"], "type": "item-rule"}]},
+               "role_auth_methods_assoc": [
+                   {"assoc_id": "ass-1", "auth_method_name": "/k8s/aks-prod", "auth_method_access_id": "p-prodk8s01", "auth_method_sub_claims": {"namespace": ["external-secrets"]}},
+                   {"assoc_id": "ass-2", "auth_method_name": "/k8s/aks-dev", "auth_method_access_id": "p-devk8s01", "auth_method_sub_claims": {"namespace": ["external-secrets"]}}]}),
+        json!({"role_name": "platform-admin", "rules": {"path_rules": [{"path": "/*", "capabilities": ["create", "read", "update", "delete", "list"], "type": "item-rule"},
+                                                                      {"path": "/*", "capabilities": ["create", "update", "delete"], "type": "role-rule"}]},
+               "role_auth_methods_assoc": [
+                   {"assoc_id": "ass-3", "auth_method_name": "/users/admin-password", "auth_method_access_id": "p-pwadmin01", "auth_method_sub_claims": {}},
+                   {"assoc_id": "ass-4", "auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "auth_method_sub_claims": {"groups": ["platform-admins"]}}]}),
+        json!({"role_name": "rotator", "rules": {"path_rules": [{"path": "/*/db-password", "capabilities": ["read", "update"], "type": "item-rule"}]},
+               "role_auth_methods_assoc": [{"assoc_id": "ass-5", "auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "auth_method_sub_claims": {}}]}),
+    ];
+    let auth_methods = vec![
+        json!({"auth_method_name": "/k8s/aks-prod", "auth_method_access_id": "p-prodk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
+        json!({"auth_method_name": "/k8s/aks-dev", "auth_method_access_id": "p-devk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
+        json!({"auth_method_name": "/users/admin-password", "auth_method_access_id": "p-pwadmin01", "access_info": {"rules_type": "password", "mfa_required": false}}),
+        json!({"auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "access_info": {"rules_type": "saml2", "mfa_required": true}}),
+        json!({"auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "access_info": {"rules_type": "api_key", "mfa_required": false}}),
+    ];
+    (items, roles, auth_methods)
+}
+
 /// The sample month as `[start, end)` in microseconds.
 pub fn bounds() -> (i64, i64) {
     let start = Utc.with_ymd_and_hms(MONTH.0, MONTH.1, 1, 0, 0, 0).unwrap();
@@ -331,6 +381,13 @@ impl Generator {
             self.kube_event(dev, at(18, 14, 10 + i as u32), ns, "ExternalSecret", name, "Warning", "UpdateFailed",
                 "error processing spec.data[0] (key: /dev/payments/db-password), err: authentication failed: 401 Unauthorized");
         }
+        // Privileged changes by a password user without MFA.
+        for (d, action, role) in [(10, "update_role", "platform-admin"), (10, "create_assoc_role_auth_method", "platform-admin")] {
+            self.akeyless(at(d, 21, 30), json!({"access_id": "p-pwadmin01", "action": action, "item_name": role, "status": 200,
+                "remote_addr": "203.0.113.91", "component": "saas", "severity": "info",
+                "request_parameters": {"access_type": "password", "product": "console", "user_agent": "Mozilla/5.0"},
+                "client_sub_claims": {"email": "ops-admin@contoso.com"}}));
+        }
         // Item paths that must be shown escaped in HTML and defused in CSV.
         for (d, path) in [(7, "/dev/tmp/<script>alert('x')</script>"), (19, "=HYPERLINK(\"https://evil.example/\",\"click\")")] {
             self.akeyless(at(d, 15, 0), json!({"access_id": "p-saml0bob01", "action": "create_item", "item_name": path, "item_type": "static-secret",
@@ -365,7 +422,17 @@ mod tests {
                 std::fs::write(path, text).unwrap();
             }
         }
-        for (path, text) in forwarded_files(&month) {
+        let (items, roles, auth_methods) = akeyless_config();
+        let api = [("items.json", items), ("roles.json", roles), ("auth-methods.json", auth_methods)]
+            .map(|(name, objects)| (format!("api/{name}"), serde_json::to_string_pretty(&objects).unwrap() + "\n"));
+        if std::env::var_os("KEYTRAIL_REGENERATE").is_some() {
+            for (path, text) in &api {
+                let path = forwarded.join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+        }
+        for (path, text) in forwarded_files(&month).into_iter().chain(api) {
             let actual = std::fs::read_to_string(forwarded.join(&path)).unwrap_or_default();
             assert!(actual == text, "sample-data/akeyless/{path} differs from the generator; run with KEYTRAIL_REGENERATE=1");
         }

@@ -1,0 +1,392 @@
+//! Configuration snapshots from the Akeyless REST API: items, roles and auth methods, one
+//! snapshot per run into `akeyless_items`, `akeyless_roles` and `akeyless_auth_methods`,
+//! so that configuration drift is evidence too.
+//!
+//! `POST /auth` exchanges the configured identity for a token, which later calls carry in
+//! their JSON body (not a header), as the Akeyless API does. List calls are paged with
+//! `pagination-token` / `next_page`. The access key (or service-account token) is read from
+//! an environment variable or a file, sent only to `/auth`, and never logged, kept in an
+//! error message or written to the ledger; secret values are never requested.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, StreamSchema, Value};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+use crate::akeyless::json_text;
+use crate::log_analytics::RetryPolicy;
+use crate::time::parse_json_time;
+
+/// `[akeyless_api]` in `keytrail.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AkeylessApiConfig {
+    /// API base URL.
+    #[serde(default = "default_endpoint")]
+    pub endpoint: String,
+    /// The auth method's access ID.
+    pub access_id: String,
+    /// `access_key`, `k8s` or `azure_ad`.
+    #[serde(default = "default_access_type")]
+    pub access_type: String,
+    /// Environment variable holding the access key (`access_key`).
+    pub access_key_env: Option<String>,
+    /// File holding the access key (`access_key`).
+    pub access_key_file: Option<PathBuf>,
+    /// Kubernetes auth config name in the Gateway (`k8s`).
+    pub k8s_auth_config_name: Option<String>,
+    /// Service-account token file (`k8s`); default the pod's projected token.
+    pub k8s_service_account_token_file: Option<PathBuf>,
+    /// File holding the cloud ID (`azure_ad`), as the Akeyless CLI generates it.
+    pub azure_ad_cloud_id_file: Option<PathBuf>,
+    /// Seconds per request.
+    #[serde(default = "default_timeout_secs")]
+    pub timeout_secs: u64,
+    /// Attempts per request (429, 5xx, timeouts are retried).
+    #[serde(default = "default_max_attempts")]
+    pub max_attempts: u32,
+    /// First back-off in milliseconds.
+    #[serde(default = "default_initial_backoff_ms")]
+    pub initial_backoff_ms: u64,
+}
+
+fn default_endpoint() -> String {
+    "https://api.akeyless.io".into()
+}
+fn default_access_type() -> String {
+    "access_key".into()
+}
+fn default_timeout_secs() -> u64 {
+    60
+}
+fn default_max_attempts() -> u32 {
+    5
+}
+fn default_initial_backoff_ms() -> u64 {
+    500
+}
+
+/// Why a snapshot failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The configuration is incomplete.
+    #[error("configuration: {0}")]
+    Config(String),
+    /// `/auth` refused the identity.
+    #[error("Akeyless authentication failed for access ID {access_id}: {message}")]
+    Auth {
+        /// The access ID (not a secret).
+        access_id: String,
+        /// What the API said.
+        message: String,
+    },
+    /// A call failed for good.
+    #[error("Akeyless {call} failed: {message}")]
+    Call {
+        /// The endpoint.
+        call: String,
+        /// Why.
+        message: String,
+    },
+    /// Writing failed.
+    #[error(transparent)]
+    Ledger(#[from] keytrail_ledger::LedgerError),
+}
+
+/// What one snapshot wrote.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SnapshotReport {
+    /// Items captured.
+    pub items: u64,
+    /// Roles captured.
+    pub roles: u64,
+    /// Auth methods captured.
+    pub auth_methods: u64,
+    /// Requests retried.
+    pub retries: u64,
+}
+
+struct Client {
+    http: reqwest::Client,
+    endpoint: String,
+    retry: RetryPolicy,
+    retries: u64,
+}
+
+impl Client {
+    /// POSTs `body` to `/call`; retries throttling, server errors and transport failures.
+    async fn call(&mut self, call: &str, body: &Json) -> Result<Json, ApiError> {
+        let url = format!("{}/{call}", self.endpoint.trim_end_matches('/'));
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let failure = match self.http.post(&url).json(body).send().await {
+                Ok(response) => {
+                    let status = response.status();
+                    let text = response.text().await.unwrap_or_default();
+                    if status.is_success() {
+                        match serde_json::from_str(&text) {
+                            Ok(json) => return Ok(json),
+                            Err(e) => format!("the reply is not JSON: {e}"),
+                        }
+                    } else if status.as_u16() == 429 || status.is_server_error() {
+                        format!("{status}: {}", error_message(&text))
+                    } else if call == "auth" && (status.as_u16() == 401 || status.as_u16() == 403) {
+                        return Err(ApiError::Auth { access_id: String::new(), message: format!("{status}: {}", error_message(&text)) });
+                    } else {
+                        return Err(ApiError::Call { call: call.into(), message: format!("{status}: {}", error_message(&text)) });
+                    }
+                }
+                Err(e) => if e.is_timeout() { "no reply before the timeout".to_string() } else { format!("{e}") },
+            };
+            if attempt >= self.retry.max_attempts {
+                return Err(ApiError::Call { call: call.into(), message: format!("gave up after {attempt} attempts: {failure}") });
+            }
+            self.retries += 1;
+            tracing::warn!(call, attempt, "Akeyless call failed, retrying: {failure}");
+            tokio::time::sleep(self.retry.backoff(attempt)).await;
+        }
+    }
+}
+
+/// The error text of an Akeyless error body (`{"error": "..."}` or `{"message": "..."}`).
+fn error_message(body: &str) -> String {
+    let json: Option<Json> = serde_json::from_str(body).ok();
+    json.as_ref()
+        .and_then(|j| j.get("error").or_else(|| j.get("message")))
+        .map(json_text)
+        .unwrap_or_else(|| body.chars().take(200).collect())
+}
+
+fn read_secret(env: &Option<String>, file: &Option<PathBuf>, what: &str) -> Result<String, ApiError> {
+    match (env, file) {
+        (Some(var), _) => std::env::var(var)
+            .ok()
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| ApiError::Config(format!("akeyless_api: {var} (the {what} variable) is not set"))),
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map(|s| s.trim().to_string())
+            .map_err(|e| ApiError::Config(format!("akeyless_api: cannot read the {what} file {}: {e}", path.display()))),
+        (None, None) => Err(ApiError::Config(format!("akeyless_api: set the {what}'s _env or _file (never the value itself)"))),
+    }
+}
+
+/// The `/auth` body for the configured access type. Holds the credential: never log it.
+fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
+    let mut body = json!({"access-id": config.access_id, "access-type": config.access_type});
+    match config.access_type.as_str() {
+        "access_key" => body["access-key"] = json!(read_secret(&config.access_key_env, &config.access_key_file, "access key")?),
+        "k8s" => {
+            let file = config
+                .k8s_service_account_token_file
+                .clone()
+                .unwrap_or_else(|| PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+            let token = read_secret(&None, &Some(file), "service-account token")?;
+            use base64::Engine;
+            body["k8s-service-account-token"] = json!(base64::engine::general_purpose::STANDARD.encode(token));
+            body["k8s-auth-config-name"] = json!(config.k8s_auth_config_name.clone().ok_or_else(|| {
+                ApiError::Config("akeyless_api: access_type = \"k8s\" needs k8s_auth_config_name".into())
+            })?);
+        }
+        "azure_ad" => body["cloud-id"] = json!(read_secret(&None, &config.azure_ad_cloud_id_file, "cloud ID")?),
+        other => return Err(ApiError::Config(format!("akeyless_api: access_type '{other}' is not one of access_key, k8s, azure_ad"))),
+    }
+    Ok(body)
+}
+
+/// Takes one snapshot of items, roles and auth methods into the ledger.
+pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest::Client, run_id: &str) -> Result<SnapshotReport, ApiError> {
+    let mut client = Client {
+        http,
+        endpoint: config.endpoint.clone(),
+        retry: RetryPolicy {
+            max_attempts: config.max_attempts.max(1),
+            initial_backoff: Duration::from_millis(config.initial_backoff_ms),
+            max_backoff: Duration::from_secs(30),
+        },
+        retries: 0,
+    };
+    let auth = client.call("auth", &auth_body(config)?).await.map_err(|e| match e {
+        ApiError::Auth { message, .. } => ApiError::Auth { access_id: config.access_id.clone(), message },
+        other => other,
+    })?;
+    let token = auth.get("token").and_then(Json::as_str).ok_or_else(|| ApiError::Auth {
+        access_id: config.access_id.clone(),
+        message: "the /auth reply has no token".into(),
+    })?;
+    let snapshot_time = chrono::Utc::now().timestamp_micros();
+    let mut report = SnapshotReport::default();
+    for kind in &KINDS {
+        let objects = list_all(&mut client, kind, token).await?;
+        let n = objects.len() as u64;
+        let schema = StreamSchema::new(kind.stream, (kind.columns)())?;
+        let records = objects
+            .iter()
+            .map(|o| Record { event_time: snapshot_time, raw: o.to_string().into_bytes(), values: (kind.values)(o, snapshot_time, run_id) })
+            .collect();
+        let mut batch = Batch::new(records);
+        batch.cursor = Some(json!({"akeyless_api": {"snapshot_time": snapshot_time, "run_id": run_id, "count": n}}));
+        ledger.append(&schema, batch).await?;
+        match kind.stream {
+            "akeyless_items" => report.items = n,
+            "akeyless_roles" => report.roles = n,
+            _ => report.auth_methods = n,
+        }
+    }
+    report.retries = client.retries;
+    Ok(report)
+}
+
+/// One listed kind of object.
+struct Kind {
+    call: &'static str,
+    field: &'static str,
+    stream: &'static str,
+    columns: fn() -> Vec<Column>,
+    values: fn(&Json, i64, &str) -> Vec<Value>,
+}
+
+const KINDS: [Kind; 3] = [
+    Kind { call: "list-items", field: "items", stream: "akeyless_items", columns: item_columns, values: item_values },
+    Kind { call: "list-roles", field: "roles", stream: "akeyless_roles", columns: role_columns, values: role_values },
+    Kind {
+        call: "list-auth-methods",
+        field: "auth_methods",
+        stream: "akeyless_auth_methods",
+        columns: auth_method_columns,
+        values: auth_method_values,
+    },
+];
+
+async fn list_all(client: &mut Client, kind: &Kind, token: &str) -> Result<Vec<Json>, ApiError> {
+    let mut all = Vec::new();
+    let mut page: Option<String> = None;
+    loop {
+        let mut body = json!({"token": token});
+        if let Some(p) = &page {
+            body["pagination-token"] = json!(p);
+        }
+        let reply = client.call(kind.call, &body).await?;
+        let objects = reply.get(kind.field).and_then(Json::as_array).cloned().unwrap_or_default();
+        all.extend(objects);
+        page = reply.get("next_page").and_then(Json::as_str).filter(|p| !p.is_empty()).map(str::to_string);
+        if page.is_none() {
+            return Ok(all);
+        }
+    }
+}
+
+fn columns(spec: &[(&str, FieldType)]) -> Vec<Column> {
+    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
+}
+
+fn text(v: &Json, path: &str) -> Value {
+    let found = path.split('.').try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null());
+    found.map_or(Value::Null, |v| Value::Str(json_text(v)))
+}
+
+fn time(v: &Json, path: &str) -> Value {
+    let found = path.split('.').try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null());
+    found.and_then(|v| parse_json_time(v).ok()).map_or(Value::Null, Value::Time)
+}
+
+fn item_columns() -> Vec<Column> {
+    use FieldType::*;
+    columns(&[
+        ("snapshot_time", Time),
+        ("run_id", Str),
+        ("item_name", Str),
+        ("item_type", Str),
+        ("item_id", Str),
+        ("auto_rotate", Bool),
+        ("rotation_interval_days", Int),
+        ("last_rotation_date", Time),
+        ("creation_date", Time),
+        ("modification_date", Time),
+    ])
+}
+
+fn item_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
+    let rotation = o.pointer("/item_general_info/rotated_secret_details");
+    vec![
+        Value::Time(snapshot_time),
+        Value::Str(run_id.into()),
+        text(o, "item_name"),
+        text(o, "item_type"),
+        text(o, "item_id"),
+        o.get("auto_rotate").and_then(Json::as_bool).map_or(Value::Null, Value::Bool),
+        o.get("rotation_interval").and_then(crate::akeyless::json_int).map_or(Value::Null, Value::Int),
+        rotation.map_or(Value::Null, |r| time(r, "last_rotation_date")),
+        time(o, "creation_date"),
+        time(o, "modification_date"),
+    ]
+}
+
+fn role_columns() -> Vec<Column> {
+    use FieldType::*;
+    columns(&[
+        ("snapshot_time", Time),
+        ("run_id", Str),
+        ("role_name", Str),
+        ("rule_paths", StrList),
+        ("rule_capabilities", StrList),
+        ("auth_method_names", StrList),
+        ("auth_method_access_ids", StrList),
+        ("auth_method_sub_claims", Str),
+    ])
+}
+
+fn role_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
+    let rules: Vec<&Json> = o.pointer("/rules/path_rules").and_then(Json::as_array).map(|r| r.iter().collect()).unwrap_or_default();
+    let assoc: Vec<&Json> = o.get("role_auth_methods_assoc").and_then(Json::as_array).map(|a| a.iter().collect()).unwrap_or_default();
+    let list = |items: &[&Json], key: &str| Value::StrList(items.iter().filter_map(|i| i.get(key)).map(json_text).collect());
+    let capabilities = rules
+        .iter()
+        .map(|r| {
+            let caps: Vec<String> = r.get("capabilities").and_then(Json::as_array).map(|c| c.iter().map(json_text).collect()).unwrap_or_default();
+            format!("{}:{}", r.get("path").map(json_text).unwrap_or_default(), caps.join(","))
+        })
+        .collect();
+    let sub_claims: Vec<Json> = assoc.iter().map(|a| a.get("auth_method_sub_claims").cloned().unwrap_or(Json::Null)).collect();
+    vec![
+        Value::Time(snapshot_time),
+        Value::Str(run_id.into()),
+        text(o, "role_name"),
+        list(&rules, "path"),
+        Value::StrList(capabilities),
+        list(&assoc, "auth_method_name"),
+        list(&assoc, "auth_method_access_id"),
+        Value::Str(Json::Array(sub_claims).to_string()),
+    ]
+}
+
+fn auth_method_columns() -> Vec<Column> {
+    use FieldType::*;
+    columns(&[
+        ("snapshot_time", Time),
+        ("run_id", Str),
+        ("auth_method_name", Str),
+        ("access_id", Str),
+        ("method_type", Str),
+        ("bound_sub_claims", Str),
+        ("mfa_required", Bool),
+        ("access_expires", Time),
+    ])
+}
+
+fn auth_method_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
+    let info = o.get("access_info");
+    let mfa = info.and_then(|i| i.get("mfa_required").or_else(|| i.get("require_mfa"))).and_then(Json::as_bool);
+    vec![
+        Value::Time(snapshot_time),
+        Value::Str(run_id.into()),
+        text(o, "auth_method_name"),
+        text(o, "auth_method_access_id"),
+        info.map_or(Value::Null, |i| text(i, "rules_type")),
+        info.and_then(|i| i.get("sub_claims").or_else(|| i.get("force_sub_claims"))).map_or(Value::Null, |c| Value::Str(c.to_string())),
+        mfa.map_or(Value::Null, Value::Bool),
+        info.map_or(Value::Null, |i| time(i, "access_expires")),
+    ]
+}

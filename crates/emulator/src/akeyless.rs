@@ -1,0 +1,66 @@
+//! The Akeyless REST API under `/akeyless`: `POST /auth` (access key), then `/list-items`,
+//! `/list-roles` and `/list-auth-methods` with the token in the JSON body and
+//! `pagination-token`/`next_page` paging. Queued 429/5xx faults apply to the list calls.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, State as AxumState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+use crate::faults::Fault;
+use crate::{State, Stats};
+
+pub(crate) async fn auth(AxumState(state): AxumState<Arc<State>>, Json(body): Json<Value>) -> Response {
+    let config = &state.config.akeyless;
+    let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
+    if field("access-type") != "access_key" {
+        return error(StatusCode::BAD_REQUEST, "the emulator accepts access-type access_key only");
+    }
+    if field("access-id") != config.access_id || field("access-key") != config.access_key {
+        Stats::add(&state.stats.token_failures, 1);
+        return error(StatusCode::UNAUTHORIZED, "failed to authenticate: access-id or access-key is wrong");
+    }
+    let token = format!("t-{:016x}", fastrand::u64(..));
+    state.akeyless_tokens.lock().expect("token set").insert(token.clone());
+    Stats::add(&state.stats.tokens_issued, 1);
+    Json(json!({"token": token})).into_response()
+}
+
+pub(crate) async fn list(AxumState(state): AxumState<Arc<State>>, Path(call): Path<String>, Json(body): Json<Value>) -> Response {
+    Stats::add(&state.stats.queries, 1);
+    let token = body.get("token").and_then(Value::as_str).unwrap_or_default();
+    if !state.akeyless_tokens.lock().expect("token set").contains(token) {
+        Stats::add(&state.stats.unauthorized, 1);
+        return error(StatusCode::UNAUTHORIZED, "the token is missing, expired or unknown");
+    }
+    match state.faults.next().filter(|f| *f != Fault::Pass) {
+        Some(Fault::Throttle { .. }) => {
+            Stats::add(&state.stats.faults_served, 1);
+            return error(StatusCode::TOO_MANY_REQUESTS, "rate limit exceeded");
+        }
+        Some(Fault::ServerError { status }) => {
+            Stats::add(&state.stats.faults_served, 1);
+            return error(StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), "internal error");
+        }
+        _ => {}
+    }
+    let config = &state.config.akeyless;
+    let (field, objects) = match call.as_str() {
+        "list-items" => ("items", &config.items),
+        "list-roles" => ("roles", &config.roles),
+        "list-auth-methods" => ("auth_methods", &config.auth_methods),
+        other => return error(StatusCode::NOT_FOUND, &format!("unknown API call {other}")),
+    };
+    let start: usize = body.get("pagination-token").and_then(Value::as_str).and_then(|p| p.parse().ok()).unwrap_or(0);
+    let end = (start + config.page_size.max(1)).min(objects.len());
+    let page = objects.get(start..end).unwrap_or_default();
+    let next = if end < objects.len() { end.to_string() } else { String::new() };
+    Json(json!({field: page, "next_page": next})).into_response()
+}
+
+fn error(status: StatusCode, message: &str) -> Response {
+    (status, Json(json!({"error": message}))).into_response()
+}

@@ -1,0 +1,127 @@
+//! `keytrail collect --source akeyless-api` against the emulated Akeyless API: auth, the
+//! token in the body, paging, retries, and the access key kept out of every output.
+
+mod common;
+
+use common::{keytrail, keytrail_env, manifests, Workspace};
+use datafusion::arrow::array::{Array, AsArray};
+use keytrail_emulator::faults::Fault;
+use keytrail_emulator::{Emulator, EmulatorConfig};
+
+struct Harness {
+    _runtime: tokio::runtime::Runtime,
+    emulator: Emulator,
+    ws: Workspace,
+    config: std::path::PathBuf,
+}
+
+fn harness(page_size: usize) -> Harness {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let mut config = EmulatorConfig::new(keytrail_emulator::dataset::Dataset::new());
+    config.akeyless.page_size = page_size;
+    let emulator = runtime.block_on(Emulator::start(config)).unwrap();
+    let ws = Workspace::new();
+    let config = emulator.write_client_files(&ws.path().join("client"), &[], "").unwrap();
+    // Fast retries for the tests.
+    let text = std::fs::read_to_string(&config).unwrap().replace("[akeyless_api]\n", "[akeyless_api]\ninitial_backoff_ms = 20\n");
+    std::fs::write(&config, text).unwrap();
+    Harness { _runtime: runtime, emulator, ws, config }
+}
+
+fn strings(ledger: &std::path::Path, stream: &str, column: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for segment in common::segments(ledger, stream) {
+        for batch in common::read_parquet(&ledger.join(&segment)) {
+            let col = batch.column_by_name(column).unwrap().as_string::<i32>().clone();
+            out.extend((0..col.len()).filter(|i| !col.is_null(*i)).map(|i| col.value(i).to_string()));
+        }
+    }
+    out
+}
+
+fn bools(ledger: &std::path::Path, stream: &str, column: &str) -> Vec<Option<bool>> {
+    let mut out = Vec::new();
+    for segment in common::segments(ledger, stream) {
+        for batch in common::read_parquet(&ledger.join(&segment)) {
+            let col = batch.column_by_name(column).unwrap().as_boolean().clone();
+            out.extend((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i))));
+        }
+    }
+    out
+}
+
+#[test]
+fn a_snapshot_pages_through_every_list_and_retries_throttling() {
+    let h = harness(2);
+    let account = h.emulator.config().akeyless.clone();
+    h.emulator.faults().extend([Fault::Throttle { retry_after_secs: None }, Fault::Pass, Fault::ServerError { status: 503 }]);
+    let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(0);
+    let line = format!(
+        "snapshot of {} items, {} roles, {} auth methods (2 retries)",
+        account.items.len(),
+        account.roles.len(),
+        account.auth_methods.len()
+    );
+    assert!(run.stdout.contains(&line), "{}", run.stdout);
+
+    let names = strings(&h.ws.ledger(), "akeyless_items", "item_name");
+    let expected: Vec<String> = account.items.iter().map(|i| i["item_name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, expected, "every page, in order, once");
+    assert!(names.iter().any(|n| n.contains("<script>")));
+    let methods = strings(&h.ws.ledger(), "akeyless_auth_methods", "method_type");
+    assert!(methods.contains(&"password".to_string()));
+    let mfa = bools(&h.ws.ledger(), "akeyless_auth_methods", "mfa_required");
+    assert_eq!(mfa.iter().filter(|m| **m == Some(false)).count(), 4);
+    let subs = strings(&h.ws.ledger(), "akeyless_roles", "role_name");
+    assert_eq!(subs, ["eso-reader", "platform-admin", "rotator"]);
+
+    // A second run is a second snapshot: configuration drift is evidence.
+    keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(0);
+    assert_eq!(manifests(&h.ws.ledger(), "akeyless_roles").len(), 2);
+    keytrail(&h.ws.ledger(), &["verify"]).expect(0);
+}
+
+#[test]
+fn a_wrong_access_key_fails_clearly_and_the_key_never_appears_anywhere() {
+    let h = harness(50);
+    let key_file = h.ws.path().join("client/akeyless-access-key");
+    let wrong = "wrong-key-5f1e0c9d3b7a";
+    std::fs::write(&key_file, wrong).unwrap();
+    let run = keytrail_env(
+        &h.ws.ledger(),
+        &["-vv", "collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"],
+        &[("KEYTRAIL_LOG", "debug".to_string())],
+    )
+    .expect(2);
+    assert!(run.stderr.contains("Akeyless authentication failed for access ID p-keytrail01"), "{}", run.stderr);
+    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong), "the access key must never be shown");
+
+    // With the right key, the key is in no ledger object either.
+    let right = h.emulator.config().akeyless.access_key.clone();
+    std::fs::write(&key_file, &right).unwrap();
+    let run = keytrail_env(
+        &h.ws.ledger(),
+        &["-vv", "collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"],
+        &[("KEYTRAIL_LOG", "debug".to_string())],
+    )
+    .expect(0);
+    assert!(!run.stderr.contains(&right) && !run.stdout.contains(&right));
+    for entry in walk(&h.ws.ledger()) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!bytes.windows(right.len()).any(|w| w == right.as_bytes()), "the access key is in {}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
