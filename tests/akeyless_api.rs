@@ -113,6 +113,24 @@ fn a_wrong_access_key_fails_clearly_and_the_key_never_appears_anywhere() {
     }
 }
 
+#[test]
+fn kubernetes_service_account_auth_is_sent_as_the_api_expects() {
+    let h = harness(50);
+    let token = h.ws.path().join("sa-token");
+    std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrZXl0cmFpbCJ9.c2ln\n").unwrap();
+    let text = std::fs::read_to_string(&h.config).unwrap().replace(
+        "access_key_file = \"akeyless-access-key\"",
+        &format!("access_type = \"k8s\"\nk8s_auth_config_name = \"aks-prod\"\nk8s_service_account_token_file = \"{}\"", token.display()),
+    );
+    std::fs::write(&h.config, &text).unwrap();
+    keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(0);
+    assert_eq!(manifests(&h.ws.ledger(), "akeyless_items").len(), 1);
+
+    std::fs::write(&h.config, text.replace("k8s_auth_config_name = \"aks-prod\"", "k8s_auth_config_name = \"aks-other\"")).unwrap();
+    let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(2);
+    assert!(run.stderr.contains("Akeyless authentication failed"), "{}", run.stderr);
+}
+
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {

@@ -16,10 +16,18 @@ use crate::{State, Stats};
 pub(crate) async fn auth(AxumState(state): AxumState<Arc<State>>, Json(body): Json<Value>) -> Response {
     let config = &state.config.akeyless;
     let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
-    if field("access-type") != "access_key" {
-        return error(StatusCode::BAD_REQUEST, "the emulator accepts access-type access_key only");
-    }
-    if field("access-id") != config.access_id || field("access-key") != config.access_key {
+    let proof = match field("access-type") {
+        "access_key" => field("access-key") == config.access_key,
+        // A Kubernetes service-account token (base64 of a JWT) for a configured K8s auth config.
+        "k8s" => {
+            use base64::Engine;
+            let token = base64::engine::general_purpose::STANDARD.decode(field("k8s-service-account-token")).unwrap_or_default();
+            field("k8s-auth-config-name") == config.k8s_auth_config_name && token.split(|b| *b == b'.').count() == 3
+        }
+        "azure_ad" => !field("cloud-id").is_empty(),
+        other => return error(StatusCode::BAD_REQUEST, &format!("unknown access-type '{other}'")),
+    };
+    if field("access-id") != config.access_id || !proof {
         Stats::add(&state.stats.token_failures, 1);
         return error(StatusCode::UNAUTHORIZED, "failed to authenticate: access-id or access-key is wrong");
     }

@@ -112,6 +112,8 @@ pub struct AkeylessAccount {
     pub access_id: String,
     /// Its access key.
     pub access_key: String,
+    /// The Gateway's Kubernetes auth config name accepted with `access-type: k8s`.
+    pub k8s_auth_config_name: String,
     /// Objects per page of the list calls.
     pub page_size: usize,
     /// `/list-items` objects.
@@ -128,6 +130,7 @@ impl Default for AkeylessAccount {
         Self {
             access_id: "p-keytrail01".into(),
             access_key: "emulator-akeyless-access-key".into(),
+            k8s_auth_config_name: "aks-prod".into(),
             page_size: 50,
             items,
             roles,
