@@ -50,11 +50,40 @@ pub enum Command {
     Prove(ProveArgs),
     /// Check an inclusion proof against a signed checkpoint, without the ledger.
     VerifyProof(VerifyProofArgs),
+    /// Run read-only SQL over the ledger: one table per stream.
+    Sql(SqlArgs),
     /// Generate an Ed25519 signing key (PATH, mode 0600) and its public key (PATH.pub).
     Keygen(KeygenArgs),
     /// Serve emulated Entra ID and Log Analytics APIs on 127.0.0.1 (HTTPS) with a sample
     /// month of data, for trials and tests; runs until interrupted.
     Emulator(EmulatorArgs),
+}
+
+/// Output formats of `sql`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum SqlFormat {
+    /// An aligned text table.
+    Table,
+    /// CSV with a header; cells that a spreadsheet would run as a formula are prefixed with '.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// One JSON object per line.
+    Ndjson,
+    /// A Parquet file (needs --out).
+    Parquet,
+}
+
+#[derive(Debug, Args)]
+pub struct SqlArgs {
+    /// The query; `-` or nothing reads it from standard input.
+    pub query: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+    pub format: SqlFormat,
+    /// Write the result here instead of standard output.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }
 
 /// The sources `collect` can read.

@@ -8,6 +8,7 @@ mod emulator;
 mod ingest;
 mod keygen;
 mod proof;
+mod sql;
 mod verify;
 
 use anyhow::Context;
@@ -26,6 +27,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Checkpoint(args) => checkpoint::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::Prove(args) => proof::prove(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::VerifyProof(args) => proof::verify(args, out),
+        Command::Sql(args) => sql::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::Keygen(args) => keygen::run(args, out),
         Command::Emulator(args) => emulator::run(args, out).await,
     }

@@ -1,0 +1,93 @@
+//! keytrail's query layer: one DataFusion `SessionContext` over a ledger, with a table per
+//! stream (the `__rejected` streams too) made of exactly the segment files that committed
+//! manifests name, and ad-hoc SQL that can only read.
+//!
+//! It must never read a file no manifest names (an uncommitted or planted segment is not
+//! part of the ledger), and never let SQL write, define or configure anything.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::MemTable;
+use datafusion::execution::context::SQLOptions;
+use datafusion::prelude::{SessionConfig, SessionContext};
+use keytrail_ledger::{Ledger, StreamSchema};
+
+/// The URL under which the ledger's store is registered with DataFusion.
+const LEDGER_URL: &str = "keytrail://ledger/";
+
+/// Why a query could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// Reading the ledger's manifests failed.
+    #[error(transparent)]
+    Ledger(#[from] keytrail_ledger::LedgerError),
+    /// The statement would change something.
+    #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
+    NotReadOnly(String),
+    /// DataFusion refused or failed the query.
+    #[error(transparent)]
+    DataFusion(#[from] datafusion::error::DataFusionError),
+}
+
+/// A session over one ledger.
+pub struct LedgerSession {
+    ctx: SessionContext,
+    tables: Vec<String>,
+}
+
+impl LedgerSession {
+    /// Registers every stream of `ledger` as a table named after it.
+    pub async fn open(ledger: &Ledger) -> Result<Self, QueryError> {
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
+        let ctx = SessionContext::new_with_config(config);
+        let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
+        ctx.register_object_store(&url, ledger.object_store());
+        let mut tables = Vec::new();
+        for stream in ledger.streams().await? {
+            let manifests = ledger.manifests(&stream).await?;
+            let Some(last) = manifests.last() else { continue };
+            let schema = StreamSchema::from_parts(&stream, last.raw_kind, last.columns.clone())?.arrow_schema();
+            let files: Vec<ListingTableUrl> = manifests
+                .iter()
+                .flat_map(|m| &m.segments)
+                .map(|s| ListingTableUrl::parse(format!("{LEDGER_URL}{}", s.path)))
+                .collect::<Result<_, _>>()?;
+            if files.is_empty() {
+                ctx.register_table(stream.as_str(), Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            } else {
+                let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+                let table_config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(schema);
+                ctx.register_table(stream.as_str(), Arc::new(ListingTable::try_new(table_config)?))?;
+            }
+            tables.push(stream);
+        }
+        Ok(Self { ctx, tables })
+    }
+
+    /// The tables (streams), sorted.
+    pub fn tables(&self) -> &[String] {
+        &self.tables
+    }
+
+    /// The DataFusion context (for views and controls built on top).
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// Runs one read-only statement and collects its result.
+    pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, read_only).await.map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(m)
+                if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|p| m.starts_with(p)) =>
+            {
+                QueryError::NotReadOnly(m)
+            }
+            other => QueryError::DataFusion(other),
+        })?;
+        Ok(df.collect().await?)
+    }
+}

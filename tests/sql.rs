@@ -1,0 +1,89 @@
+//! `keytrail sql`: read-only SQL over exactly the committed segments.
+
+mod common;
+
+use common::{keytrail, Workspace};
+use keytrail_emulator::sample_month;
+
+/// A ledger holding the sample month's forwarded Akeyless records; returns their count.
+fn sample_ledger(ws: &Workspace) -> usize {
+    let month = sample_month::generate(sample_month::SEED);
+    let folder = ws.path().join("forwarded");
+    let mut n = 0;
+    for (path, text) in sample_month::forwarded_files(&month) {
+        let path = folder.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        n += text.lines().count();
+        std::fs::write(path, text).unwrap();
+    }
+    keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", folder.to_str().unwrap()]).expect(0);
+    n
+}
+
+fn count(ws: &Workspace) -> u64 {
+    let run = keytrail(&ws.ledger(), &["sql", "SELECT count(*) AS n FROM akeyless_audit", "--format", "json"]).expect(0);
+    let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    rows[0]["n"].as_u64().unwrap()
+}
+
+#[test]
+fn queries_see_every_committed_row_and_nothing_else() {
+    let ws = Workspace::new();
+    let n = sample_ledger(&ws);
+    assert_eq!(count(&ws), n as u64);
+
+    // A Parquet file that no manifest names is not part of the ledger.
+    let segment = common::segments(&ws.ledger(), "akeyless_audit")[0].clone();
+    let planted = ws.ledger().join(segment.replace(".parquet", "-planted.parquet"));
+    std::fs::copy(ws.ledger().join(&segment), &planted).unwrap();
+    assert_eq!(count(&ws), n as u64);
+
+    let tables = keytrail(&ws.ledger(), &["sql", "SHOW TABLES", "--format", "csv"]).expect(0);
+    assert!(tables.stdout.contains("akeyless_audit"), "{}", tables.stdout);
+
+    let ndjson = keytrail(&ws.ledger(), &["sql", "SELECT action, count(*) AS n FROM akeyless_audit GROUP BY action ORDER BY action", "--format", "ndjson"]).expect(0);
+    let total: u64 = ndjson.stdout.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap()).sum();
+    assert_eq!(total, n as u64);
+
+    let out = ws.path().join("result.parquet");
+    keytrail(&ws.ledger(), &["sql", "SELECT record_id FROM akeyless_audit", "--format", "parquet", "--out", out.to_str().unwrap()]).expect(0);
+    let rows: usize = common::read_parquet(&out).iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, n);
+}
+
+#[test]
+fn every_kind_of_write_is_refused_and_changes_nothing() {
+    let ws = Workspace::new();
+    let n = sample_ledger(&ws);
+    let target = ws.path().join("copied.csv");
+    for statement in [
+        "CREATE TABLE t AS SELECT 1".to_string(),
+        "CREATE VIEW v AS SELECT 1".to_string(),
+        "DROP TABLE akeyless_audit".to_string(),
+        "INSERT INTO akeyless_audit SELECT * FROM akeyless_audit".to_string(),
+        "DELETE FROM akeyless_audit".to_string(),
+        format!("COPY (SELECT 1) TO '{}'", target.display()),
+        "SET datafusion.execution.batch_size = 1".to_string(),
+        format!("CREATE EXTERNAL TABLE x STORED AS CSV LOCATION '{}'", ws.path().display()),
+    ] {
+        let run = keytrail(&ws.ledger(), &["sql", &statement]).expect(2);
+        assert!(run.stderr.contains("read-only"), "{statement}: {}", run.stderr);
+    }
+    assert!(!target.exists());
+    assert_eq!(count(&ws), n as u64);
+}
+
+#[test]
+fn csv_defuses_formulas_and_errors_say_where() {
+    let ws = Workspace::new();
+    sample_ledger(&ws);
+    let run = keytrail(&ws.ledger(), &["sql", "SELECT item_path FROM akeyless_audit WHERE item_path LIKE '=%'", "--format", "csv"]).expect(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines[0], "item_path");
+    assert!(lines.len() > 1 && lines[1..].iter().all(|l| l.starts_with("\"'=HYPERLINK") || l.starts_with("'=HYPERLINK")), "{}", run.stdout);
+
+    let bad = keytrail(&ws.ledger(), &["sql", "SELEC count(*) FROM akeyless_audit"]).expect(2);
+    assert!(bad.stderr.contains("Line: 1"), "{}", bad.stderr);
+    let unknown = keytrail(&ws.ledger(), &["sql", "SELECT nope FROM akeyless_audit"]).expect(2);
+    assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
+}
