@@ -87,3 +87,50 @@ fn csv_defuses_formulas_and_errors_say_where() {
     let unknown = keytrail(&ws.ledger(), &["sql", "SELECT nope FROM akeyless_audit"]).expect(2);
     assert!(unknown.stderr.contains("nope"), "{}", unknown.stderr);
 }
+
+#[test]
+fn views_join_the_sources_and_count_each_akeyless_record_once() {
+    let ws = Workspace::new();
+    sample_ledger(&ws);
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emulator = runtime
+        .block_on(keytrail_emulator::Emulator::start(keytrail_emulator::EmulatorConfig::new(
+            keytrail_emulator::dataset::Dataset::sample_month(),
+        )))
+        .unwrap();
+    let config = emulator
+        .write_client_files(&ws.path().join("client"), &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL"], "window_minutes = 1440\n")
+        .unwrap();
+    let args = ["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--since", "2026-11-01", "--until", "2026-12-02"];
+    keytrail(&ws.ledger(), &args).expect(0);
+
+    // What the emulator's data implies.
+    let month = sample_month::generate(sample_month::SEED);
+    let reads = ["get_secret_value", "get_rotated_secret_value", "get_dynamic_secret_value"];
+    let akeyless = month["AkeylessAudit_CL"]
+        .iter()
+        .filter(|r| {
+            let m: serde_json::Value = serde_json::from_str(r["msg_s"].as_str().unwrap()).unwrap();
+            reads.contains(&m["action"].as_str().unwrap())
+        })
+        .count() as u64;
+    let is_read = |e: &serde_json::Value| e["objectRef"]["resource"] == "secrets" && ["get", "list", "watch"].contains(&e["verb"].as_str().unwrap());
+    let kubernetes = month["AKSAudit"]
+        .iter()
+        .filter(|r| is_read(&serde_json::json!({"objectRef": r["ObjectRef"], "verb": r["Verb"]})))
+        .count() as u64
+        + month["AzureDiagnostics"].iter().filter(|r| is_read(&serde_json::from_str(r["log_s"].as_str().unwrap()).unwrap())).count() as u64;
+
+    let run = keytrail(&ws.ledger(), &["sql", "SELECT source, count(*) AS n FROM secret_access GROUP BY source ORDER BY source", "--format", "json"]).expect(0);
+    let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows[0]["source"], "akeyless");
+    assert_eq!(rows[0]["n"].as_u64().unwrap(), akeyless, "each Akeyless read once, though it arrived through two sinks");
+    assert_eq!(rows[1]["source"], "kubernetes");
+    assert_eq!(rows[1]["n"].as_u64().unwrap(), kubernetes);
+
+    let humans = keytrail(&ws.ledger(), &["sql", "SELECT count(*) AS n FROM secret_access WHERE actor = 'alice@contoso.com'", "--format", "json"]).expect(0);
+    let alice = month["AKSAudit"].iter().filter(|r| r["User"]["username"] == "alice@contoso.com" && r["ObjectRef"]["resource"] == "secrets").count();
+    assert!(humans.stdout.contains(&format!("\"n\":{alice}")), "{}", humans.stdout);
+    let burst = keytrail(&ws.ledger(), &["sql", "SELECT count(*) AS n FROM auth_failures WHERE client_ip = '203.0.113.77'", "--format", "json"]).expect(0);
+    assert!(burst.stdout.contains("\"n\":40"), "{}", burst.stdout);
+}

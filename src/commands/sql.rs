@@ -24,7 +24,7 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
             q
         }
     };
-    let session = LedgerSession::open(ledger).await.context("opening the ledger for SQL")?;
+    let session = LedgerSession::open(ledger, &known_streams()?).await.context("opening the ledger for SQL")?;
     // DataFusion's messages already carry their causes: print each once.
     let batches = session.query(&query).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut file;
@@ -70,6 +70,18 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
         }
     }
     Ok(ExitCode::Success)
+}
+
+/// The streams keytrail's collectors write, so that views over them work on a ledger that
+/// does not have all of them (yet).
+fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchema>> {
+    use keytrail_collectors::{akeyless, log_analytics};
+    let audit = log_analytics::tables::TableSpec::for_table("AKSAudit").map_err(anyhow::Error::msg)?;
+    Ok(vec![
+        keytrail_ledger::StreamSchema::new(akeyless::STREAM, akeyless::columns())?,
+        keytrail_ledger::StreamSchema::new(audit.stream, audit.columns())?,
+        keytrail_ledger::StreamSchema::new(log_analytics::GAPS_STREAM, log_analytics::gap_columns())?,
+    ])
 }
 
 /// Text cells that a spreadsheet would evaluate (starting with =, +, -, @, tab or CR) get a

@@ -1,6 +1,6 @@
 //! keytrail's query layer: one DataFusion `SessionContext` over a ledger, with a table per
 //! stream (the `__rejected` streams too) made of exactly the segment files that committed
-//! manifests name, and ad-hoc SQL that can only read.
+//! manifests name, the views of `queries/views/`, and ad-hoc SQL that can only read.
 //!
 //! It must never read a file no manifest names (an uncommitted or planted segment is not
 //! part of the ledger), and never let SQL write, define or configure anything.
@@ -15,6 +15,17 @@ use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use keytrail_ledger::{Ledger, StreamSchema};
 
+/// The views, in dependency order: `queries/views/<name>.sql`, compiled in so the binary
+/// works on its own.
+pub const VIEWS: &[(&str, &str)] = &[
+    ("akeyless_events", include_str!("../../../queries/views/akeyless_events.sql")),
+    ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
+    ("auth_failures", include_str!("../../../queries/views/auth_failures.sql")),
+    ("privileged_ops", include_str!("../../../queries/views/privileged_ops.sql")),
+    ("rotations", include_str!("../../../queries/views/rotations.sql")),
+    ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
+];
+
 /// The URL under which the ledger's store is registered with DataFusion.
 const LEDGER_URL: &str = "keytrail://ledger/";
 
@@ -24,6 +35,14 @@ pub enum QueryError {
     /// Reading the ledger's manifests failed.
     #[error(transparent)]
     Ledger(#[from] keytrail_ledger::LedgerError),
+    /// A view of `queries/views/` does not plan (a bug in keytrail, not in the data).
+    #[error("view {name} in queries/views does not plan: {reason}")]
+    View {
+        /// The view.
+        name: String,
+        /// DataFusion's error.
+        reason: String,
+    },
     /// The statement would change something.
     #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
     NotReadOnly(String),
@@ -39,8 +58,10 @@ pub struct LedgerSession {
 }
 
 impl LedgerSession {
-    /// Registers every stream of `ledger` as a table named after it.
-    pub async fn open(ledger: &Ledger) -> Result<Self, QueryError> {
+    /// Registers every stream of `ledger` as a table named after it, an empty table for
+    /// each of `known` the ledger does not have yet (so views over every source work on a
+    /// ledger that has only some), and the views.
+    pub async fn open(ledger: &Ledger, known: &[StreamSchema]) -> Result<Self, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         let ctx = SessionContext::new_with_config(config);
         let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
@@ -63,6 +84,17 @@ impl LedgerSession {
                 ctx.register_table(stream.as_str(), Arc::new(ListingTable::try_new(table_config)?))?;
             }
             tables.push(stream);
+        }
+        let missing: Vec<&StreamSchema> = known.iter().filter(|s| !tables.iter().any(|t| t == s.name())).collect();
+        for schema in missing {
+            ctx.register_table(schema.name(), Arc::new(MemTable::try_new(schema.arrow_schema(), vec![vec![]])?))?;
+            tables.push(schema.name().to_string());
+        }
+        tables.sort();
+        for (name, sql) in VIEWS {
+            ctx.sql(&format!("CREATE VIEW {name} AS {sql}"))
+                .await
+                .map_err(|e| QueryError::View { name: (*name).to_string(), reason: e.to_string() })?;
         }
         Ok(Self { ctx, tables })
     }

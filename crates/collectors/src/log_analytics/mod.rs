@@ -18,7 +18,7 @@ pub mod tables;
 
 pub use auth::{credential, SCOPE};
 pub use client::{Fetched, QueryClient, RetryPolicy};
-pub use collect::{collect, CollectOptions, TableReport, GAPS_STREAM};
+pub use collect::{collect, gap_columns, CollectOptions, TableReport, GAPS_STREAM};
 pub use config::{AuthMode, LogAnalyticsConfig};
 
 /// Why collection failed.

@@ -51,7 +51,7 @@ const fn col(name: &'static str, source: &'static str, conv: Conv) -> FlatColumn
 
 const KUBE_EVENTS: &[FlatColumn] = &[
     col("time_generated", "TimeGenerated", Conv::Time),
-    col("cluster", "ClusterName", Conv::Text),
+    col("cluster_name", "ClusterName", Conv::Text),
     col("cluster_id", "ClusterId", Conv::Text),
     col("computer", "Computer", Conv::Text),
     col("event_type", "KubeEventType", Conv::Text),
@@ -68,7 +68,7 @@ const KUBE_EVENTS: &[FlatColumn] = &[
 
 const KUBE_POD_INVENTORY: &[FlatColumn] = &[
     col("time_generated", "TimeGenerated", Conv::Time),
-    col("cluster", "ClusterName", Conv::Text),
+    col("cluster_name", "ClusterName", Conv::Text),
     col("name", "Name", Conv::Text),
     col("namespace", "Namespace", Conv::Text),
     col("pod_uid", "PodUid", Conv::Text),
@@ -88,7 +88,7 @@ const KUBE_POD_INVENTORY: &[FlatColumn] = &[
 
 const CONTAINER_LOG_V2: &[FlatColumn] = &[
     col("time_generated", "TimeGenerated", Conv::Time),
-    col("cluster", "_ResourceId", Conv::ClusterOfResourceId),
+    col("cluster_name", "_ResourceId", Conv::ClusterOfResourceId),
     col("computer", "Computer", Conv::Text),
     col("container_id", "ContainerId", Conv::Text),
     col("container_name", "ContainerName", Conv::Text),
@@ -102,7 +102,7 @@ const CONTAINER_LOG_V2: &[FlatColumn] = &[
 
 const AUDIT_COLUMNS: &[(&str, FieldType)] = &[
     ("time_generated", FieldType::Time),
-    ("cluster", FieldType::Str),
+    ("cluster_name", FieldType::Str),
     ("audit_id", FieldType::Str),
     ("level", FieldType::Str),
     ("stage", FieldType::Str),
@@ -579,7 +579,7 @@ mod tests {
         assert_eq!(value(spec, r, "user_groups"), &Value::StrList(vec!["a".into(), "b".into()]));
         assert_eq!(value(spec, r, "resource"), &Value::Str("secrets".into()));
         assert_eq!(value(spec, r, "response_code"), &Value::Int(200));
-        assert_eq!(value(spec, r, "cluster"), &Value::Str("aks-prod".into()));
+        assert_eq!(value(spec, r, "cluster_name"), &Value::Str("aks-prod".into()));
         assert!(r.raw.starts_with(br#"{"TimeGenerated":"2026-11-02T10:00:00Z","Verb":"get","User":"{\"username"#), "{}", String::from_utf8_lossy(&r.raw));
     }
 
@@ -595,7 +595,7 @@ mod tests {
         let r = &c.records[0];
         assert_eq!(value(spec, r, "username"), &Value::Str("bob".into()));
         assert_eq!(value(spec, r, "response_code"), &Value::Int(403));
-        assert_eq!(value(spec, r, "cluster"), &Value::Str("aks-dev".into()));
+        assert_eq!(value(spec, r, "cluster_name"), &Value::Str("aks-dev".into()));
         assert_eq!(value(spec, r, "source_table"), &Value::Str("AzureDiagnostics".into()));
         assert_eq!(value(spec, r, "stage_received_time"), &Value::Time(parse_time_str("2026-11-02T10:00:00.5Z").unwrap()));
     }

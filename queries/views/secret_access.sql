@@ -1,0 +1,24 @@
+-- One row per read of a secret: Akeyless secret-value reads and Kubernetes Secret reads
+-- (get, list, watch) from the AKS audit log. `secret` is the Akeyless item path, or
+-- namespace/name of the Kubernetes Secret (namespace/ for a list).
+SELECT timestamp AS time,
+       'akeyless' AS source,
+       COALESCE(client_email, k8s_namespace || '/' || k8s_service_account, access_id) AS actor,
+       action,
+       item_path AS secret_path,
+       CAST(NULL AS VARCHAR) AS cluster_name,
+       CASE WHEN is_error THEN 'denied' ELSE 'allowed' END AS result,
+       remote_addrs[1] AS client_ip
+FROM akeyless_events
+WHERE action IN ('get_secret_value', 'get_rotated_secret_value', 'get_dynamic_secret_value')
+UNION ALL
+SELECT stage_received_time AS time,
+       'kubernetes' AS source,
+       username AS actor,
+       verb AS action,
+       namespace || '/' || COALESCE(name, '') AS secret_path,
+       cluster_name,
+       CASE WHEN response_code < 400 THEN 'allowed' ELSE 'denied' END AS result,
+       source_ips[1] AS client_ip
+FROM aks_audit
+WHERE resource = 'secrets' AND subresource IS NULL AND verb IN ('get', 'list', 'watch')
