@@ -52,6 +52,10 @@ pub enum Command {
     VerifyProof(VerifyProofArgs),
     /// Run read-only SQL over the ledger: one table per stream.
     Sql(SqlArgs),
+    /// List the compliance controls and the requirements they support.
+    Controls(ControlsArgs),
+    /// Evaluate every control over a period: per control a verdict and its findings.
+    Evaluate(EvaluateArgs),
     /// Generate an Ed25519 signing key (PATH, mode 0600) and its public key (PATH.pub).
     Keygen(KeygenArgs),
     /// Serve emulated Entra ID and Log Analytics APIs on 127.0.0.1 (HTTPS) with a sample
@@ -84,6 +88,39 @@ pub struct SqlArgs {
     /// Write the result here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ControlsArgs {
+    /// Only controls mapped to this framework (soc2, hipaa, nist_800_53, iso27001).
+    #[arg(long)]
+    pub framework: Option<String>,
+}
+
+/// Output formats of `evaluate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum EvaluateFormat {
+    /// One line per control, then its alarms.
+    Table,
+    /// Every verdict with every finding.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct EvaluateArgs {
+    /// The month to evaluate (YYYY-MM, UTC).
+    #[arg(long)]
+    pub period: String,
+    /// Only controls mapped to this framework (soc2, hipaa, nist_800_53, iso27001).
+    #[arg(long)]
+    pub framework: Option<String>,
+    /// Accepted risks: a TOML file of [[exception]] tables (control, resource, owner,
+    /// justification, expires).
+    #[arg(long)]
+    pub exceptions: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = EvaluateFormat::Table)]
+    pub format: EvaluateFormat,
 }
 
 /// The sources `collect` can read.

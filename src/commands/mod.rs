@@ -4,6 +4,7 @@
 mod akeyless_logs;
 mod checkpoint;
 mod collect;
+mod controls;
 mod emulator;
 mod ingest;
 mod keygen;
@@ -28,6 +29,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Prove(args) => proof::prove(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::VerifyProof(args) => proof::verify(args, out),
         Command::Sql(args) => sql::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
+        Command::Controls(args) => controls::list(args, out),
+        Command::Evaluate(args) => controls::evaluate(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::Keygen(args) => keygen::run(args, out),
         Command::Emulator(args) => emulator::run(args, out).await,
     }

@@ -74,7 +74,7 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
 
 /// The streams keytrail's collectors write, so that views over them work on a ledger that
 /// does not have all of them (yet).
-fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchema>> {
+pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchema>> {
     use keytrail_collectors::{akeyless, log_analytics};
     let audit = log_analytics::tables::TableSpec::for_table("AKSAudit").map_err(anyhow::Error::msg)?;
     Ok(vec![

@@ -5,6 +5,8 @@
 //! It must never read a file no manifest names (an uncommitted or planted segment is not
 //! part of the ledger), and never let SQL write, define or configure anything.
 
+pub mod controls;
+
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
@@ -43,6 +45,9 @@ pub enum QueryError {
         /// DataFusion's error.
         reason: String,
     },
+    /// A control's catalog entry or an exceptions file is malformed.
+    #[error("control catalog: {0}")]
+    Catalog(String),
     /// The statement would change something.
     #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
     NotReadOnly(String),
@@ -107,6 +112,11 @@ impl LedgerSession {
     /// The DataFusion context (for views and controls built on top).
     pub fn context(&self) -> &SessionContext {
         &self.ctx
+    }
+
+    /// Runs keytrail's own (trusted, read-only) SQL: controls and evidence checks.
+    pub(crate) async fn query_internal(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        self.query(sql).await
     }
 
     /// Runs one read-only statement and collects its result.

@@ -1,0 +1,13 @@
+SELECT o.actor || ' ' || o.action || ' ' || o.target AS resource,
+       CASE WHEN m.mfa_required THEN 'ok' ELSE 'alarm' END AS status,
+       CASE WHEN m.mfa_required THEN o.action || ' by ' || o.actor || ' (MFA required)'
+            WHEN m.access_id IS NULL THEN o.action || ' by ' || o.actor || ', an auth method missing from the configuration snapshot'
+            ELSE o.action || ' by ' || o.actor || ' (' || COALESCE(m.method_type, '?') || ') without MFA at ' || CAST(o.time AS VARCHAR) END AS reason,
+       o.time, o.actor, o.action, o.target, m.method_type
+FROM privileged_ops o
+LEFT JOIN (
+  SELECT access_id, method_type, mfa_required
+  FROM akeyless_auth_methods
+  WHERE snapshot_time = (SELECT max(snapshot_time) FROM akeyless_auth_methods)
+) AS m ON o.actor = m.access_id
+WHERE o.source = 'akeyless' AND o.time >= $period_start AND o.time < $period_end

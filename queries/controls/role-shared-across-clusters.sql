@@ -1,0 +1,14 @@
+SELECT role_name AS resource,
+       CASE WHEN k8s_methods > 1 THEN 'alarm' ELSE 'ok' END AS status,
+       CASE WHEN k8s_methods > 1 THEN 'role ' || role_name || ' is associated with ' || CAST(k8s_methods AS VARCHAR) || ' Kubernetes auth methods: ' || methods
+            ELSE 'role ' || role_name || ' is used by at most one cluster' END AS reason,
+       role_name, k8s_methods
+FROM (
+  SELECT r.role_name, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', '), '') AS methods
+  FROM (SELECT role_name, unnest(auth_method_access_ids) AS access_id FROM akeyless_roles
+        WHERE snapshot_time = (SELECT max(snapshot_time) FROM akeyless_roles)) AS r
+  LEFT JOIN (SELECT access_id FROM akeyless_auth_methods
+             WHERE method_type = 'k8s' AND snapshot_time = (SELECT max(snapshot_time) FROM akeyless_auth_methods)) AS m
+    ON r.access_id = m.access_id
+  GROUP BY r.role_name
+) AS roles

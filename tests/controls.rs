@@ -1,0 +1,138 @@
+//! `keytrail evaluate` on the sample month: the planted violations are found, clean data is
+//! ok, no data is insufficient evidence, and exceptions apply until they expire.
+
+mod common;
+
+use common::{keytrail, Workspace};
+use keytrail_emulator::{sample_month, Emulator, EmulatorConfig};
+use serde_json::Value;
+
+/// A ledger with everything the emulator serves for the sample month.
+fn sample_ledger() -> Workspace {
+    let ws = Workspace::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(keytrail_emulator::dataset::Dataset::sample_month()))).unwrap();
+    let config = emulator.write_client_files(&ws.path().join("client"), keytrail_emulator::SAMPLE_TABLES, "window_minutes = 1440\n").unwrap();
+    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
+    ws
+}
+
+fn evaluate(ws: &Workspace, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec!["evaluate", "--period", "2026-11", "--format", "json"];
+    args.extend_from_slice(extra);
+    let run = keytrail(&ws.ledger(), &args).expect(0);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    report["controls"].as_array().unwrap().clone()
+}
+
+fn verdict<'a>(report: &'a [Value], id: &str) -> &'a Value {
+    &report.iter().find(|c| c["control"] == id).unwrap_or_else(|| panic!("no control {id}"))["verdict"]
+}
+
+fn alarms(v: &Value) -> Vec<String> {
+    v["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "alarm").map(|f| f["resource"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn the_planted_violations_are_found_and_the_rest_is_ok() {
+    let ws = sample_ledger();
+    let report = evaluate(&ws, &[]);
+    let month = sample_month::generate(sample_month::SEED);
+
+    let cross = verdict(&report, "cross-env-secret-read");
+    assert_eq!(cross["status"], "alarm");
+    assert_eq!(alarms(cross), vec!["p-devk8s01 read /prod/payments/stripe-api-key"; 2]);
+    assert!(cross["counts"]["ok"].as_u64().unwrap() > 100, "production reads by production identities are ok");
+
+    let human = verdict(&report, "human-k8s-secret-read");
+    let alice = month["AKSAudit"].iter().filter(|r| r["User"]["username"] == "alice@contoso.com" && r["ObjectRef"]["resource"] == "secrets").count();
+    assert_eq!(alarms(human).len(), alice);
+    assert!(alarms(human).iter().all(|r| r.starts_with("alice@contoso.com")));
+
+    let burst = verdict(&report, "auth-failure-burst");
+    assert_eq!(alarms(burst), vec!["203.0.113.77 at 2026-11-18T14:00:00Z"]);
+
+    let mfa = verdict(&report, "privileged-change-without-mfa");
+    assert_eq!(alarms(mfa).len(), 2);
+    assert!(alarms(mfa).iter().all(|r| r.starts_with("p-pwadmin01 ")));
+    assert!(mfa["counts"]["ok"].as_u64().unwrap() >= 2, "changes by the SAML user with MFA are ok");
+
+    assert_eq!(alarms(verdict(&report, "role-shared-across-clusters")), vec!["eso-reader"]);
+
+    let rotation = alarms(verdict(&report, "rotation-overdue"));
+    assert!(rotation.contains(&"/prod/legacy/ldap-bind".to_string()), "{rotation:?}");
+    assert!(rotation.contains(&"/prod/payments/stripe-api-key".to_string()), "{rotation:?}");
+    assert!(!rotation.iter().any(|r| r.contains("db-password")), "weekly-rotated secrets are on time: {rotation:?}");
+
+    assert_eq!(verdict(&report, "collection-coverage")["status"], "ok");
+    assert_eq!(verdict(&report, "ledger-integrity")["status"], "ok");
+}
+
+#[test]
+fn a_period_without_evidence_is_never_a_pass() {
+    let ws = sample_ledger();
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-09", "--format", "json"]).expect(0);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let report = report["controls"].as_array().unwrap();
+    for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage"] {
+        assert_eq!(verdict(report, id)["status"], "insufficient_evidence", "{id}");
+    }
+    // Configuration evidence is the latest snapshot, whenever it was taken.
+    assert_eq!(verdict(report, "role-shared-across-clusters")["status"], "alarm");
+}
+
+#[test]
+fn exceptions_apply_until_they_expire() {
+    let ws = sample_ledger();
+    let file = ws.path().join("exceptions.toml");
+    std::fs::write(
+        &file,
+        r#"
+[[exception]]
+control = "human-k8s-secret-read"
+resource = "alice@contoso.com get payments/*"
+owner = "platform-team"
+justification = "break-glass incident INC-4711"
+expires = 2026-12-31
+
+[[exception]]
+control = "role-shared-across-clusters"
+resource = "eso-reader"
+owner = "platform-team"
+justification = "migration to per-cluster roles"
+expires = 2026-10-15
+"#,
+    )
+    .unwrap();
+    let report = evaluate(&ws, &["--exceptions", file.to_str().unwrap()]);
+    let human = verdict(&report, "human-k8s-secret-read");
+    assert_eq!(human["counts"]["excepted"], 3);
+    assert_eq!(alarms(human), vec!["alice@contoso.com list identity/ on aks-prod"]);
+    let excepted = human["findings"].as_array().unwrap().iter().find(|f| f["status"] == "excepted").unwrap();
+    assert!(excepted["exception"].as_str().unwrap().contains("INC-4711"));
+
+    let role = verdict(&report, "role-shared-across-clusters");
+    assert_eq!(alarms(role), vec!["eso-reader"], "an expired exception does not apply");
+    assert_eq!(role["expired_exceptions"][0]["resource"], "eso-reader");
+
+    let bad = ws.path().join("bad.toml");
+    std::fs::write(&bad, "[[exception]]\ncontrol = \"x\"\n").unwrap();
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--exceptions", bad.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("bad.toml") && run.stderr.contains("missing field"), "{}", run.stderr);
+}
+
+#[test]
+fn clean_activity_is_ok() {
+    let ws = Workspace::new();
+    let file = ws.path().join("akeyless-log/2026/11/02/akeyless-audit_2026-11-02T00:00.log");
+    std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+    let line = |i: u32| format!(r#"{{"timestamp":"2026-11-02T10:{i:02}:00Z","access_id":"p-prodk8s01","action":"get_secret_value","item_name":"/prod/db","status":200,"client_sub_claims":{{"cluster":"aks-prod"}}}}"#);
+    std::fs::write(&file, (0..5).map(|i| line(i) + "\n").collect::<String>()).unwrap();
+    keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", file.to_str().unwrap()]).expect(0);
+    let report = evaluate(&ws, &[]);
+    let cross = verdict(&report, "cross-env-secret-read");
+    assert_eq!(cross["status"], "ok");
+    assert_eq!(cross["counts"]["ok"], 5);
+    assert_eq!(verdict(&report, "auth-failure-burst")["status"], "ok");
+    assert_eq!(verdict(&report, "human-k8s-secret-read")["status"], "insufficient_evidence", "no Kubernetes data at all");
+}
