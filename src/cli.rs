@@ -92,7 +92,7 @@ pub struct SqlArgs {
 
 #[derive(Debug, Args)]
 pub struct ControlsArgs {
-    /// Only controls mapped to this framework (soc2, hipaa, nist_800_53, iso27001).
+    /// Only controls mapped to this framework (soc2, hipaa, fedramp-moderate, iso27001-2022).
     #[arg(long)]
     pub framework: Option<String>,
 }
@@ -111,7 +111,8 @@ pub struct EvaluateArgs {
     /// The month to evaluate (YYYY-MM, UTC).
     #[arg(long)]
     pub period: String,
-    /// Only controls mapped to this framework (soc2, hipaa, nist_800_53, iso27001).
+    /// Only controls mapped to this framework (soc2, hipaa, fedramp-moderate,
+    /// iso27001-2022), followed by the status of each of its requirements.
     #[arg(long)]
     pub framework: Option<String>,
     /// Accepted risks: a TOML file of [[exception]] tables (control, resource, owner,

@@ -66,6 +66,18 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
 
     assert_eq!(verdict(&report, "collection-coverage")["status"], "ok");
     assert_eq!(verdict(&report, "ledger-integrity")["status"], "ok");
+
+    // Per requirement of a framework: the worst verdict of the controls that cover it.
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--framework", "hipaa", "--format", "json"]).expect(0);
+    let hipaa: Value = serde_json::from_str(&run.stdout).unwrap();
+    let requirement = |id: &str| hipaa["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
+    assert_eq!(requirement("164.312(c)(1)")["status"], "ok");
+    assert_eq!(requirement("164.312(c)(1)")["controls"], serde_json::json!(["ledger-integrity"]));
+    assert_eq!(requirement("164.312(b)")["status"], "alarm", "human Secret reads are audit findings");
+    assert_eq!(requirement("164.310(a)(1)")["status"], "manual");
+    assert!(hipaa["controls"].as_array().unwrap().iter().all(|c| c["frameworks"]["hipaa"].is_array()));
+    let unknown = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--framework", "pci"]).expect(2);
+    assert!(unknown.stderr.contains("unknown framework 'pci'"), "{}", unknown.stderr);
 }
 
 #[test]

@@ -3,30 +3,36 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use keytrail_ledger::{Ledger, VerifyOptions};
-use keytrail_query::controls::{self, Control, Finding, Verdict};
+use keytrail_query::controls::{self, Control, Finding, Framework, Verdict};
 use keytrail_query::LedgerSession;
 
 use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
 use crate::exit::ExitCode;
 
-fn selected(framework: Option<&str>) -> anyhow::Result<Vec<Control>> {
+/// The framework named on the command line (by file id or control key).
+fn framework(name: Option<&str>) -> anyhow::Result<Option<Framework>> {
+    let Some(name) = name else { return Ok(None) };
+    let all = controls::frameworks()?;
+    let known: Vec<String> = all.iter().map(|f| f.id.clone()).collect();
+    all.into_iter()
+        .find(|f| f.is(name))
+        .map(Some)
+        .ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", ")))
+}
+
+fn selected(framework: Option<&Framework>) -> anyhow::Result<Vec<Control>> {
     let catalog = controls::catalog()?;
     Ok(match framework {
         None => catalog,
-        Some(f) => {
-            let chosen: Vec<Control> = catalog.into_iter().filter(|c| c.frameworks.get(f).is_some_and(|r| !r.is_empty())).collect();
-            if chosen.is_empty() {
-                anyhow::bail!("no control maps to framework '{f}' (known: soc2, hipaa, nist_800_53, iso27001)");
-            }
-            chosen
-        }
+        Some(f) => catalog.into_iter().filter(|c| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty())).collect(),
     })
 }
 
 pub fn list(args: ControlsArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    for c in selected(args.framework.as_deref())? {
-        let mapped = match args.framework.as_deref() {
-            Some(f) => c.frameworks[f].join(", "),
+    let framework = framework(args.framework.as_deref())?;
+    for c in selected(framework.as_ref())? {
+        let mapped = match &framework {
+            Some(f) => c.frameworks[&f.key].join(", "),
             None => c.frameworks.iter().map(|(f, r)| format!("{f}: {}", r.join(", "))).collect::<Vec<_>>().join("; "),
         };
         writeln!(out, "{:<32} {:<7} {:<14} {}\n{:<32} {mapped}", c.id, c.severity, c.evidence, c.title, "")?;
@@ -52,8 +58,9 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
         None => Vec::new(),
     };
     let session = LedgerSession::open(ledger, &super::sql::known_streams()?).await.context("opening the ledger for evaluation")?;
+    let framework = framework(args.framework.as_deref())?;
     let mut verdicts = Vec::new();
-    for control in selected(args.framework.as_deref())? {
+    for control in selected(framework.as_ref())? {
         let verdict = match control.builtin.as_deref() {
             Some("ledger_verify") => ledger_integrity(ledger, &control).await,
             Some(other) => anyhow::bail!("control {} names an unknown builtin '{other}'", control.id),
@@ -67,7 +74,16 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
                 .iter()
                 .map(|(c, v)| serde_json::json!({"control": c.id, "title": c.title, "severity": c.severity, "frameworks": c.frameworks, "verdict": v}))
                 .collect();
-            serde_json::to_writer_pretty(&mut *out, &serde_json::json!({"period": args.period, "controls": report}))?;
+            let requirements: Vec<_> = framework
+                .iter()
+                .flat_map(|f| requirement_rows(f, &verdicts))
+                .map(|(id, title, controls, status)| serde_json::json!({"id": id, "title": title, "controls": controls, "status": status}))
+                .collect();
+            let framework_id = framework.as_ref().map(|f| f.id.clone());
+            serde_json::to_writer_pretty(
+                &mut *out,
+                &serde_json::json!({"period": args.period, "framework": framework_id, "controls": report, "requirements": requirements}),
+            )?;
             writeln!(out)?;
         }
         EvaluateFormat::Table => {
@@ -81,9 +97,26 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
                     writeln!(out, "    expired exception ({}, {}): {} no longer applies", e.owner, e.expires, e.resource)?;
                 }
             }
+            if let Some(f) = &framework {
+                writeln!(out, "\n{}", f.title)?;
+                for (id, title, controls, status) in requirement_rows(f, &verdicts) {
+                    writeln!(out, "{id:<22} {:<22} {title} [{}]", status.to_uppercase(), controls.join(", "))?;
+                }
+            }
         }
     }
     Ok(ExitCode::Success)
+}
+
+/// (requirement id, title, covering controls, status) for a framework.
+fn requirement_rows(framework: &Framework, verdicts: &[(Control, Verdict)]) -> Vec<(String, String, Vec<String>, String)> {
+    let catalog: Vec<Control> = verdicts.iter().map(|(c, _)| c.clone()).collect();
+    let results: Vec<Verdict> = verdicts.iter().map(|(_, v)| v.clone()).collect();
+    framework
+        .requirement_status(&catalog, &results)
+        .into_iter()
+        .map(|(r, controls, status)| (r.id.clone(), r.title.clone(), controls.into_iter().map(str::to_string).collect(), status))
+        .collect()
 }
 
 /// The integrity control: `verify` over the whole ledger, one finding per stream.

@@ -80,6 +80,87 @@ pub fn catalog() -> Result<Vec<Control>, QueryError> {
         .collect()
 }
 
+/// A framework: its requirements in scope (`queries/frameworks/<id>.toml`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Framework {
+    /// File name (`soc2`, `hipaa`, `fedramp-moderate`, `iso27001-2022`).
+    pub id: String,
+    /// The key controls use in their `[frameworks]` table.
+    pub key: String,
+    /// Full name and version.
+    pub title: String,
+    /// Requirements in scope.
+    #[serde(rename = "requirement")]
+    pub requirements: Vec<Requirement>,
+}
+
+/// One requirement of a framework.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    /// Its identifier in the framework.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// Evidence for it lies outside keytrail.
+    #[serde(default)]
+    pub manual: bool,
+}
+
+/// The frameworks keytrail maps to.
+pub fn frameworks() -> Result<Vec<Framework>, QueryError> {
+    [
+        include_str!("../../../queries/frameworks/soc2.toml"),
+        include_str!("../../../queries/frameworks/hipaa.toml"),
+        include_str!("../../../queries/frameworks/fedramp-moderate.toml"),
+        include_str!("../../../queries/frameworks/iso27001-2022.toml"),
+    ]
+    .iter()
+    .map(|text| toml::from_str(text).map_err(|e| QueryError::Catalog(e.to_string())))
+    .collect()
+}
+
+impl Framework {
+    /// Whether `name` (file id or control key) names this framework.
+    pub fn is(&self, name: &str) -> bool {
+        self.id == name || self.key == name
+    }
+
+    /// Per requirement: the controls that cover it and its status given the verdicts —
+    /// `manual`, `not_covered`, or the worst of its controls' verdicts (`alarm` over
+    /// `error` over `insufficient_evidence` over `ok`).
+    pub fn requirement_status<'a>(&self, catalog: &'a [Control], verdicts: &[Verdict]) -> Vec<(&Requirement, Vec<&'a str>, String)> {
+        let rank = |s: &str| match s {
+            "alarm" => 3,
+            "error" => 2,
+            "insufficient_evidence" => 1,
+            _ => 0,
+        };
+        self.requirements
+            .iter()
+            .map(|r| {
+                let controls: Vec<&str> = catalog
+                    .iter()
+                    .filter(|c| c.frameworks.get(&self.key).is_some_and(|ids| ids.contains(&r.id)))
+                    .map(|c| c.id.as_str())
+                    .collect();
+                let status = if r.manual {
+                    "manual".to_string()
+                } else {
+                    verdicts
+                        .iter()
+                        .filter(|v| controls.contains(&v.control.as_str()))
+                        .map(|v| v.status.clone())
+                        .max_by_key(|s| rank(s))
+                        .unwrap_or_else(|| "not_covered".to_string())
+                };
+                (r, controls, status)
+            })
+            .collect()
+    }
+}
+
 /// An accepted risk, kept in Git.
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -277,6 +358,26 @@ mod tests {
         for c in &catalog {
             assert!(c.builtin.is_some() || (!c.sql.is_empty() && !c.evidence_tables.is_empty()), "{}", c.id);
             assert!(["soc2", "hipaa", "nist_800_53", "iso27001"].iter().all(|f| c.frameworks.contains_key(*f)), "{}", c.id);
+        }
+    }
+
+    #[test]
+    fn every_mapped_requirement_is_in_its_framework_and_every_automated_one_is_covered() {
+        let catalog = catalog().unwrap();
+        let frameworks = frameworks().unwrap();
+        assert_eq!(frameworks.len(), 4);
+        for c in &catalog {
+            for (key, ids) in &c.frameworks {
+                let f = frameworks.iter().find(|f| &f.key == key).unwrap_or_else(|| panic!("{}: unknown framework {key}", c.id));
+                for id in ids {
+                    assert!(f.requirements.iter().any(|r| &r.id == id), "{}: {id} is not a requirement of {}", c.id, f.id);
+                }
+            }
+        }
+        for f in &frameworks {
+            for (r, controls, _) in f.requirement_status(&catalog, &[]) {
+                assert!(r.manual || !controls.is_empty(), "{} {} is neither manual nor covered", f.id, r.id);
+            }
         }
     }
 
