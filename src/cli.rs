@@ -80,8 +80,12 @@ pub enum SqlFormat {
 
 #[derive(Debug, Args)]
 pub struct SqlArgs {
-    /// The query; `-` or nothing reads it from standard input.
+    /// The query; `-` reads it from standard input; nothing starts an interactive prompt
+    /// (`\d` lists tables, `\d TABLE` its columns, `\q` quits).
     pub query: Option<String>,
+    /// Only rows whose event time is in this month (YYYY-MM), in every table and view.
+    #[arg(long)]
+    pub period: Option<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
     pub format: SqlFormat,

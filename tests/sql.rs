@@ -38,6 +38,14 @@ fn queries_see_every_committed_row_and_nothing_else() {
     std::fs::copy(ws.ledger().join(&segment), &planted).unwrap();
     assert_eq!(count(&ws), n as u64);
 
+    // --period limits every table (and so every view) to the month's event times.
+    let in_month = |period: &str| -> u64 {
+        let run = keytrail(&ws.ledger(), &["sql", "--period", period, "SELECT count(*) AS n FROM akeyless_audit", "--format", "json"]).expect(0);
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()[0]["n"].as_u64().unwrap()
+    };
+    assert_eq!(in_month("2026-11"), n as u64);
+    assert_eq!(in_month("2026-10"), 0);
+
     let tables = keytrail(&ws.ledger(), &["sql", "SHOW TABLES", "--format", "csv"]).expect(0);
     assert!(tables.stdout.contains("akeyless_audit"), "{}", tables.stdout);
 

@@ -41,7 +41,7 @@ pub fn list(args: ControlsArgs, out: &mut impl Write) -> anyhow::Result<ExitCode
 }
 
 /// `YYYY-MM` as `[first day, first day of the next month)`.
-fn month(period: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+pub(crate) fn month(period: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
     let start = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
         .with_context(|| format!("--period {period}: expected a month as YYYY-MM"))?;
     let end = start.checked_add_months(chrono::Months::new(1)).context("period out of range")?;

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::MemTable;
+use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use keytrail_ledger::{Ledger, StreamSchema};
@@ -62,11 +62,32 @@ pub struct LedgerSession {
     tables: Vec<String>,
 }
 
+/// Registers `table` as `name`, behind an `event_time` filter when a period is given (the
+/// filter is pushed down to Parquet statistics, so other months' row groups are skipped).
+fn register(ctx: &SessionContext, name: &str, table: Arc<dyn TableProvider>, period: Option<(i64, i64)>) -> Result<(), QueryError> {
+    let Some((start, end)) = period else {
+        ctx.register_table(name, table)?;
+        return Ok(());
+    };
+    use datafusion::prelude::{col, lit};
+    use datafusion::scalar::ScalarValue;
+    let at = |t: i64| lit(ScalarValue::TimestampMicrosecond(Some(t), Some("UTC".into())));
+    let filtered = ctx.read_table(table)?.filter(col("event_time").gt_eq(at(start)).and(col("event_time").lt(at(end))))?;
+    ctx.register_table(name, filtered.into_view())?;
+    Ok(())
+}
+
 impl LedgerSession {
     /// Registers every stream of `ledger` as a table named after it, an empty table for
     /// each of `known` the ledger does not have yet (so views over every source work on a
     /// ledger that has only some), and the views.
     pub async fn open(ledger: &Ledger, known: &[StreamSchema]) -> Result<Self, QueryError> {
+        Self::open_for(ledger, known, None).await
+    }
+
+    /// Like [`open`](Self::open), with every stream table (and so every view) limited to
+    /// rows whose `event_time` is in `[period.0, period.1)` (microseconds) when given.
+    pub async fn open_for(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>) -> Result<Self, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         let ctx = SessionContext::new_with_config(config);
         let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
@@ -81,18 +102,19 @@ impl LedgerSession {
                 .flat_map(|m| &m.segments)
                 .map(|s| ListingTableUrl::parse(format!("{LEDGER_URL}{}", s.path)))
                 .collect::<Result<_, _>>()?;
-            if files.is_empty() {
-                ctx.register_table(stream.as_str(), Arc::new(MemTable::try_new(schema, vec![vec![]])?))?;
+            let table: Arc<dyn TableProvider> = if files.is_empty() {
+                Arc::new(MemTable::try_new(schema, vec![vec![]])?)
             } else {
                 let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
                 let table_config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(schema);
-                ctx.register_table(stream.as_str(), Arc::new(ListingTable::try_new(table_config)?))?;
-            }
+                Arc::new(ListingTable::try_new(table_config)?)
+            };
+            register(&ctx, &stream, table, period)?;
             tables.push(stream);
         }
         let missing: Vec<&StreamSchema> = known.iter().filter(|s| !tables.iter().any(|t| t == s.name())).collect();
         for schema in missing {
-            ctx.register_table(schema.name(), Arc::new(MemTable::try_new(schema.arrow_schema(), vec![vec![]])?))?;
+            register(&ctx, schema.name(), Arc::new(MemTable::try_new(schema.arrow_schema(), vec![vec![]])?), period)?;
             tables.push(schema.name().to_string());
         }
         tables.sort();
@@ -105,6 +127,8 @@ impl LedgerSession {
     }
 
     /// The tables (streams), sorted.
+    ///
+    /// (Registered under their stream names, filtered to the period if one was given.)
     pub fn tables(&self) -> &[String] {
         &self.tables
     }
