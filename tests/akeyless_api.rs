@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keytrail, keytrail_env, manifests, Workspace};
+use common::{keytrail, keytrail_env, manifests, string_column, Workspace};
 use datafusion::arrow::array::{Array, AsArray};
 use keytrail_emulator::faults::Fault;
 use keytrail_emulator::{Emulator, EmulatorConfig};
@@ -26,17 +26,6 @@ fn harness(page_size: usize) -> Harness {
     let text = std::fs::read_to_string(&config).unwrap().replace("[akeyless_api]\n", "[akeyless_api]\ninitial_backoff_ms = 20\n");
     std::fs::write(&config, text).unwrap();
     Harness { _runtime: runtime, emulator, ws, config }
-}
-
-fn strings(ledger: &std::path::Path, stream: &str, column: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for segment in common::segments(ledger, stream) {
-        for batch in common::read_parquet(&ledger.join(&segment)) {
-            let col = batch.column_by_name(column).unwrap().as_string::<i32>().clone();
-            out.extend((0..col.len()).filter(|i| !col.is_null(*i)).map(|i| col.value(i).to_string()));
-        }
-    }
-    out
 }
 
 fn bools(ledger: &std::path::Path, stream: &str, column: &str) -> Vec<Option<bool>> {
@@ -64,15 +53,15 @@ fn a_snapshot_pages_through_every_list_and_retries_throttling() {
     );
     assert!(run.stdout.contains(&line), "{}", run.stdout);
 
-    let names = strings(&h.ws.ledger(), "akeyless_items", "item_name");
+    let names = string_column(&h.ws.ledger(), "akeyless_items", "item_name");
     let expected: Vec<String> = account.items.iter().map(|i| i["item_name"].as_str().unwrap().to_string()).collect();
     assert_eq!(names, expected, "every page, in order, once");
     assert!(names.iter().any(|n| n.contains("<script>")));
-    let methods = strings(&h.ws.ledger(), "akeyless_auth_methods", "method_type");
+    let methods = string_column(&h.ws.ledger(), "akeyless_auth_methods", "method_type");
     assert!(methods.contains(&"password".to_string()));
     let mfa = bools(&h.ws.ledger(), "akeyless_auth_methods", "mfa_required");
     assert_eq!(mfa.iter().filter(|m| **m == Some(false)).count(), 4);
-    let subs = strings(&h.ws.ledger(), "akeyless_roles", "role_name");
+    let subs = string_column(&h.ws.ledger(), "akeyless_roles", "role_name");
     assert_eq!(subs, ["eso-reader", "platform-admin", "rotator"]);
 
     // A second run is a second snapshot: configuration drift is evidence.

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{keytrail, keytrail_env, manifests, Workspace};
+use common::{keytrail, keytrail_env, manifests, string_column, Workspace};
 use datafusion::arrow::array::{Array, AsArray};
 use keytrail_emulator::sample_month;
 
@@ -32,18 +32,6 @@ fn rows(ledger: &Path, stream: &str) -> u64 {
     manifests(ledger, stream).iter().map(|m| m["rows"].as_u64().unwrap()).sum()
 }
 
-/// A column of a stream as strings (nulls skipped), read from its segments.
-fn column(ledger: &Path, stream: &str, name: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for segment in common::segments(ledger, stream) {
-        for batch in common::read_parquet(&ledger.join(&segment)) {
-            let col = batch.column_by_name(name).unwrap().as_string::<i32>().clone();
-            out.extend((0..col.len()).filter(|i| !col.is_null(*i)).map(|i| col.value(i).to_string()));
-        }
-    }
-    out
-}
-
 #[test]
 fn a_folder_is_read_once_and_grown_or_new_files_add_only_their_new_lines() {
     let ws = Workspace::new();
@@ -67,9 +55,9 @@ fn a_folder_is_read_once_and_grown_or_new_files_add_only_their_new_lines() {
     let run = keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", root_arg]).expect(0);
     assert!(run.stdout.contains("2 forwarded files, 2 read, 0 changed since read; 50 records appended"), "{}", run.stdout);
     assert_eq!(rows(&ws.ledger(), "akeyless_audit"), 150);
-    let ids: BTreeSet<String> = column(&ws.ledger(), "akeyless_audit", "access_id").into_iter().collect();
+    let ids: BTreeSet<String> = string_column(&ws.ledger(), "akeyless_audit", "access_id").into_iter().collect();
     assert_eq!(ids.len(), 150, "every record exactly once");
-    assert_eq!(column(&ws.ledger(), "akeyless_audit", "source").iter().filter(|s| *s == "akeyless_logs").count(), 150);
+    assert_eq!(string_column(&ws.ledger(), "akeyless_audit", "source").iter().filter(|s| *s == "akeyless_logs").count(), 150);
     keytrail(&ws.ledger(), &["verify"]).expect(0);
 }
 
@@ -92,7 +80,7 @@ fn a_half_written_last_line_waits_and_a_rewritten_file_is_kept_whole_as_rejected
     write(&file, &rewritten);
     let run = keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", arg]).expect(5);
     assert!(run.stdout.contains("1 changed since read; 0 records appended to akeyless_audit, 1 rejected"), "{}", run.stdout);
-    let reasons = column(&ws.ledger(), "akeyless_audit__rejected", "reason");
+    let reasons = string_column(&ws.ledger(), "akeyless_audit__rejected", "reason");
     assert!(reasons[0].contains("changed after"), "{reasons:?}");
     assert_eq!(rows(&ws.ledger(), "akeyless_audit"), 10);
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", arg]).expect(0);
@@ -114,8 +102,8 @@ fn odd_records_are_parsed_leniently_or_rejected_byte_exact() {
     std::fs::write(&file, &text).unwrap();
     let run = keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", "--max-record-bytes", "2048", file.to_str().unwrap()]).expect(5);
     assert!(run.stdout.contains("1 records appended to akeyless_audit, 4 rejected"), "{}", run.stdout);
-    assert_eq!(column(&ws.ledger(), "akeyless_audit", "item_path"), vec!["/a/b"]);
-    let reasons = column(&ws.ledger(), "akeyless_audit__rejected", "reason");
+    assert_eq!(string_column(&ws.ledger(), "akeyless_audit", "item_path"), vec!["/a/b"]);
+    let reasons = string_column(&ws.ledger(), "akeyless_audit__rejected", "reason");
     assert!(reasons.iter().any(|r| r.contains("UTF-8")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("not valid JSON")), "{reasons:?}");
     assert!(reasons.iter().any(|r| r.contains("no timestamp")), "{reasons:?}");
@@ -152,8 +140,8 @@ fn the_same_record_from_log_analytics_and_from_a_file_has_the_same_identity() {
     // TimeGenerated lags the record's own time: collect a little past the month.
     keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
 
-    let ids = column(&ws.ledger(), "akeyless_audit", "record_id");
-    let sources = column(&ws.ledger(), "akeyless_audit", "source");
+    let ids = string_column(&ws.ledger(), "akeyless_audit", "record_id");
+    let sources = string_column(&ws.ledger(), "akeyless_audit", "source");
     let from = |source: &str| -> BTreeSet<&String> { ids.iter().zip(&sources).filter(|(_, s)| *s == source).map(|(id, _)| id).collect() };
     let (files, la) = (from("akeyless_logs"), from("log_analytics"));
     assert_eq!(files.len(), month["AkeylessAudit_CL"].len());
@@ -163,7 +151,7 @@ fn the_same_record_from_log_analytics_and_from_a_file_has_the_same_identity() {
     let last = manifests(&ws.ledger(), "akeyless_audit").pop().unwrap();
     assert!(last["cursor"]["akeyless_logs"].is_object() && last["cursor"]["log_analytics"].is_object(), "{}", last["cursor"]);
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", folder.to_str().unwrap()]).expect(0);
-    assert_eq!(column(&ws.ledger(), "akeyless_audit", "record_id").len(), ids.len(), "a re-read after collect adds nothing");
+    assert_eq!(string_column(&ws.ledger(), "akeyless_audit", "record_id").len(), ids.len(), "a re-read after collect adds nothing");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

@@ -126,3 +126,16 @@ pub fn keygen(ws: &Workspace) -> (PathBuf, PathBuf) {
     let public = ws.path().join("signing.key.pub");
     (key, public)
 }
+
+/// The non-null values of a string column of a stream, in seq order, read from its segments.
+pub fn string_column(ledger: &Path, stream: &str, name: &str) -> Vec<String> {
+    use datafusion::arrow::array::{Array, AsArray};
+    let mut out = Vec::new();
+    for segment in segments(ledger, stream) {
+        for batch in read_parquet(&ledger.join(&segment)) {
+            let col = batch.column_by_name(name).unwrap_or_else(|| panic!("{stream} has no column {name}")).as_string::<i32>().clone();
+            out.extend((0..col.len()).filter(|i| !col.is_null(*i)).map(|i| col.value(i).to_string()));
+        }
+    }
+    out
+}

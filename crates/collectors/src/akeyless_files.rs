@@ -21,6 +21,7 @@ use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
 use crate::akeyless;
+use crate::committer::Committer;
 
 /// This source's key in the `akeyless_audit` cursor.
 pub const SOURCE: &str = "akeyless_logs";
@@ -134,9 +135,7 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
     files.sort_by(|a, b| a.location.cmp(&b.location));
 
     let mut report = FilesReport { files_seen: files.len() as u64, ..Default::default() };
-    // Commits run in their own task, in order, so parsing the next lines overlaps them.
-    let (commit_tx, commit_rx) = tokio::sync::mpsc::channel::<Batch>(1);
-    let committer = tokio::spawn(commit_batches(ledger.clone(), schema, commit_rx));
+    let committer = Committer::spawn(ledger.clone(), schema);
     let mut pending = Batch::default();
     let mut pending_bytes = 0usize;
     for meta in files {
@@ -191,9 +190,8 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
             offset += complete.len() as u64;
             marks.insert(key.clone(), FileMark { bytes: offset, lines: line_no, sha256: hex::encode(hasher.clone().finalize()) });
             if pending.records.len() + pending.rejected.len() >= options.batch_records || pending_bytes >= options.batch_bytes {
-                send(&commit_tx, &mut cursor, location, &marks, &mut pending).await;
                 pending_bytes = 0;
-                if commit_tx.is_closed() {
+                if !send(&committer, &mut cursor, location, &marks, &mut pending).await {
                     break; // the committer failed; its error is returned below
                 }
             }
@@ -207,11 +205,10 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
         }
         marks.insert(key, FileMark { bytes: offset, lines: line_no, sha256: hex::encode(hasher.finalize()) });
     }
-    send(&commit_tx, &mut cursor, location, &marks, &mut pending).await;
-    drop(commit_tx);
-    let (appended, rejected) = committer.await.expect("the committer task does not panic")?;
-    report.appended = appended;
-    report.rejected = rejected;
+    send(&committer, &mut cursor, location, &marks, &mut pending).await;
+    let committed = committer.finish().await?;
+    report.appended = committed.appended;
+    report.rejected = committed.rejected;
     Ok(report)
 }
 
@@ -251,35 +248,23 @@ async fn hash_range(store: &dyn ObjectStore, path: &Path, len: u64, hasher: &mut
 }
 
 /// Hands the pending records to the committer with the cursor after them, unless there is
-/// nothing new at all.
+/// nothing new at all; false once the committer has failed.
 async fn send(
-    commit_tx: &tokio::sync::mpsc::Sender<Batch>,
+    committer: &Committer,
     cursor: &mut serde_json::Map<String, Json>,
     location: &str,
     marks: &BTreeMap<String, FileMark>,
     pending: &mut Batch,
-) {
+) -> bool {
     let mine = cursor.entry(SOURCE).or_insert_with(|| json!({}));
     let marks = serde_json::to_value(marks).expect("marks serialize");
     if mine.get(location) == Some(&marks) && pending.records.is_empty() && pending.rejected.is_empty() {
-        return;
+        return true;
     }
     mine[location] = marks;
     let mut batch = std::mem::take(pending);
     batch.cursor = Some(Json::Object(cursor.clone()));
-    // A closed channel means the committer failed; its error is collected when it is joined.
-    let _ = commit_tx.send(batch).await;
-}
-
-/// Appends batches in order; returns the rows appended and rejected, or the first error.
-async fn commit_batches(ledger: Ledger, schema: StreamSchema, mut batches: tokio::sync::mpsc::Receiver<Batch>) -> Result<(u64, u64), FilesError> {
-    let (mut appended, mut rejected) = (0, 0);
-    while let Some(batch) = batches.recv().await {
-        let outcome = ledger.append(&schema, batch).await?;
-        appended += outcome.committed.map_or(0, |c| c.rows);
-        rejected += outcome.rejected.map_or(0, |c| c.rows);
-    }
-    Ok((appended, rejected))
+    committer.send(batch).await
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@
 pub mod akeyless;
 pub mod akeyless_api;
 pub mod akeyless_files;
+mod committer;
 pub mod http;
 pub mod jsonl;
 pub mod log_analytics;

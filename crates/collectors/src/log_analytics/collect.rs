@@ -12,6 +12,7 @@ use super::client::{QueryClient, RetryPolicy};
 use super::config::LogAnalyticsConfig;
 use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_names};
 use super::{CollectError, auth};
+use crate::committer::Committer;
 use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
 
 /// This source's key in stream cursors.
@@ -164,10 +165,7 @@ async fn collect_table(
         tokio::spawn(async move { fetch_windows(&client, &ctx, &config, spec, from, to, window, tx).await })
     };
 
-    // Commits run in their own task, one at a time and in order, so that fetching and
-    // typing the next windows overlaps writing the last ones.
-    let (commit_tx, commit_rx) = tokio::sync::mpsc::channel::<Batch>(1);
-    let committer = tokio::spawn(commit_batches(ledger.clone(), schema, commit_rx));
+    let committer = Committer::spawn(ledger.clone(), schema);
 
     let origin = format!("log_analytics:{}", spec.table);
     let mut pending = Pending::default();
@@ -180,11 +178,10 @@ async fn collect_table(
                 report.retries += u64::from(retries);
                 report.splits += splits;
                 pending.add(converted, window_end);
-                if pending.rows() >= options.commit_rows || pending.bytes >= options.commit_bytes {
-                    pending.send(&commit_tx, spec, config, &mut cursor).await;
-                    if commit_tx.is_closed() {
-                        break; // the committer failed: stop fetching; its error is returned below
-                    }
+                if (pending.rows() >= options.commit_rows || pending.bytes >= options.commit_bytes)
+                    && !pending.send(&committer, spec, config, &mut cursor).await
+                {
+                    break; // the committer failed: stop fetching; its error is returned below
                 }
             }
             Message::Failed { from: failed_from, error, retries, splits } => {
@@ -195,11 +192,10 @@ async fn collect_table(
         }
     }
     producer.abort();
-    pending.send(&commit_tx, spec, config, &mut cursor).await;
-    drop(commit_tx);
-    let (appended, rejected) = committer.await.expect("the committer task does not panic")?;
-    report.appended = appended;
-    report.rejected = rejected;
+    pending.send(&committer, spec, config, &mut cursor).await;
+    let committed = committer.finish().await?;
+    report.appended = committed.appended;
+    report.rejected = committed.rejected;
     if let Some((failed_from, error)) = failure {
         if error.is_fatal() {
             return Err(error);
@@ -232,9 +228,10 @@ impl Pending {
         self.batch.records.len() + self.batch.rejected.len()
     }
 
-    /// Hands the gathered windows to the committer with the cursor after them.
-    async fn send(&mut self, commit_tx: &tokio::sync::mpsc::Sender<Batch>, spec: &TableSpec, config: &LogAnalyticsConfig, cursor: &mut Map<String, Json>) {
-        let Some(through) = self.through.take() else { return };
+    /// Hands the gathered windows to the committer with the cursor after them; false once
+    /// the committer has failed.
+    async fn send(&mut self, committer: &Committer, spec: &TableSpec, config: &LogAnalyticsConfig, cursor: &mut Map<String, Json>) -> bool {
+        let Some(through) = self.through.take() else { return true };
         // Other sources writing to the same stream (forwarded Akeyless files) keep their
         // own key in the cursor; only this source's key changes.
         let mine = cursor.entry(SOURCE).or_insert_with(|| json!({}));
@@ -246,24 +243,8 @@ impl Pending {
         let mut batch = std::mem::take(&mut self.batch);
         self.bytes = 0;
         batch.cursor = Some(Json::Object(cursor.clone()));
-        // A closed channel means the committer failed; its error is collected when it is joined.
-        let _ = commit_tx.send(batch).await;
+        committer.send(batch).await
     }
-}
-
-/// Appends batches in order; returns the rows appended and rejected, or the first error.
-async fn commit_batches(
-    ledger: Ledger,
-    schema: StreamSchema,
-    mut batches: tokio::sync::mpsc::Receiver<Batch>,
-) -> Result<(u64, u64), CollectError> {
-    let (mut appended, mut rejected) = (0, 0);
-    while let Some(batch) = batches.recv().await {
-        let outcome = ledger.append(&schema, batch).await?;
-        appended += outcome.committed.as_ref().map_or(0, |c| c.rows);
-        rejected += outcome.rejected.as_ref().map_or(0, |c| c.rows);
-    }
-    Ok((appended, rejected))
 }
 
 /// Fetches `[from, to)` window by window, splitting cut windows, and sends each whole
