@@ -141,4 +141,12 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     assert!(humans.stdout.contains(&format!("\"n\":{alice}")), "{}", humans.stdout);
     let burst = keytrail(&ws.ledger(), &["sql", "SELECT count(*) AS n FROM auth_failures WHERE client_ip = '203.0.113.77'", "--format", "json"]).expect(0);
     assert!(burst.stdout.contains("\"n\":40"), "{}", burst.stdout);
+
+    // Coverage per stream and day adds up to the stream's rows; streams not collected are empty.
+    let coverage = keytrail(&ws.ledger(), &["sql", "SELECT stream, sum(rows) AS n, count(*) AS days FROM coverage GROUP BY stream ORDER BY stream", "--format", "json"]).expect(0);
+    let per_stream: serde_json::Value = serde_json::from_str(&coverage.stdout).unwrap();
+    let aks = per_stream.as_array().unwrap().iter().find(|r| r["stream"] == "aks_audit").unwrap();
+    assert_eq!(aks["n"].as_u64().unwrap(), common::manifests(&ws.ledger(), "aks_audit").iter().map(|m| m["rows"].as_u64().unwrap()).sum::<u64>());
+    assert!(aks["days"].as_u64().unwrap() >= 30);
+    assert!(per_stream.as_array().unwrap().iter().all(|r| r["stream"] != "kube_events"), "no rows, no coverage");
 }

@@ -156,12 +156,15 @@ fn meta_command(line: &str) -> MetaCommand {
 /// does not have all of them (yet).
 pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchema>> {
     use keytrail_collectors::{akeyless, log_analytics};
-    let audit = log_analytics::tables::TableSpec::for_table("AKSAudit").map_err(anyhow::Error::msg)?;
-    Ok(vec![
+    let mut known = vec![
         keytrail_ledger::StreamSchema::new(akeyless::STREAM, akeyless::columns())?,
-        keytrail_ledger::StreamSchema::new(audit.stream, audit.columns())?,
         keytrail_ledger::StreamSchema::new(log_analytics::GAPS_STREAM, log_analytics::gap_columns())?,
-    ])
+    ];
+    for table in ["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin"] {
+        let spec = log_analytics::tables::TableSpec::for_table(table).map_err(anyhow::Error::msg)?;
+        known.push(keytrail_ledger::StreamSchema::new(spec.stream, spec.columns())?);
+    }
+    Ok(known)
 }
 
 /// Text cells that a spreadsheet would evaluate (starting with =, +, -, @, tab or CR) get a

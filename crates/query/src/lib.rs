@@ -26,6 +26,7 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("privileged_ops", include_str!("../../../queries/views/privileged_ops.sql")),
     ("rotations", include_str!("../../../queries/views/rotations.sql")),
     ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
+    ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];
 
 /// The URL under which the ledger's store is registered with DataFusion.
