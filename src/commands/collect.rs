@@ -27,7 +27,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
             args.config.display()
         );
     }
-    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id());
+    let run_id = super::run_id();
     if let Some(api) = api {
         let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(api.timeout_secs))?;
         let report = keytrail_collectors::akeyless_api::snapshot(&ledger, api, http, &run_id)

@@ -31,7 +31,7 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
     let (mut all_appended, mut all_rejected) = (0u64, 0u64);
     // Names this run in every cursor: a later run of the same file is a new read, never
     // mistaken for a retry of this one.
-    let run_id = format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id());
+    let run_id = super::run_id();
     for file in &args.files {
         let (mut appended, mut rejected, mut first_seq, mut tree_size) = (0u64, 0u64, None, 0);
         let mut batches = read_batches(file.clone(), opts.clone(), run_id.clone());

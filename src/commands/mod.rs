@@ -36,6 +36,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Names one run in cursors and gap records: start time and process id, so a later run
+/// is never mistaken for a retry of this one.
+pub(crate) fn run_id() -> String {
+    format!("{}-{}", chrono::Utc::now().format("%Y%m%dT%H%M%S%.6fZ"), std::process::id())
+}
+
 /// The ledger used when neither `--ledger`, `KEYTRAIL_LEDGER` nor the configuration names one.
 pub const DEFAULT_LEDGER: &str = "./evidence";
 

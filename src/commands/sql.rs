@@ -34,13 +34,23 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
     };
     // DataFusion's messages already carry their causes: print each once.
     let batches = session.query(&query).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut file;
-    let sink: &mut dyn Write = match &args.out {
-        Some(path) => {
-            file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            &mut file
-        }
+    let mut file = match &args.out {
+        Some(path) => Some(std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?),
         None if args.format == SqlFormat::Parquet => anyhow::bail!("--format parquet writes a file: add --out FILE"),
+        None => None,
+    };
+    if args.format == SqlFormat::Parquet {
+        let file = file.take().expect("checked above");
+        let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
+        let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
+        for batch in &batches {
+            writer.write(batch)?;
+        }
+        writer.close()?;
+        return Ok(ExitCode::Success);
+    }
+    let sink: &mut dyn Write = match file.as_mut() {
+        Some(f) => f,
         None => out,
     };
     match args.format {
@@ -65,16 +75,7 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
             }
             writer.finish()?;
         }
-        SqlFormat::Parquet => {
-            let path = args.out.as_ref().expect("checked above");
-            let schema = batches.first().map(|b| b.schema()).unwrap_or_else(|| Arc::new(Schema::empty()));
-            let file = std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
-            let mut writer = datafusion::parquet::arrow::ArrowWriter::try_new(file, schema, None)?;
-            for batch in &batches {
-                writer.write(batch)?;
-            }
-            writer.close()?;
-        }
+        SqlFormat::Parquet => unreachable!("written above"),
     }
     Ok(ExitCode::Success)
 }

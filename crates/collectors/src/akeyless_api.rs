@@ -160,37 +160,30 @@ fn error_message(body: &str) -> String {
         .unwrap_or_else(|| body.chars().take(200).collect())
 }
 
-fn read_secret(env: &Option<String>, file: &Option<PathBuf>, what: &str) -> Result<String, ApiError> {
-    match (env, file) {
-        (Some(var), _) => std::env::var(var)
-            .ok()
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| ApiError::Config(format!("akeyless_api: {var} (the {what} variable) is not set"))),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| ApiError::Config(format!("akeyless_api: cannot read the {what} file {}: {e}", path.display()))),
-        (None, None) => Err(ApiError::Config(format!("akeyless_api: set the {what}'s _env or _file (never the value itself)"))),
-    }
+fn secret(name: &str, what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<String, ApiError> {
+    crate::credential::read("akeyless_api", name, what, env, file).map_err(ApiError::Config)
 }
 
 /// The `/auth` body for the configured access type. Holds the credential: never log it.
 fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
     let mut body = json!({"access-id": config.access_id, "access-type": config.access_type});
     match config.access_type.as_str() {
-        "access_key" => body["access-key"] = json!(read_secret(&config.access_key_env, &config.access_key_file, "access key")?),
+        "access_key" => {
+            body["access-key"] = json!(secret("access_key", "access key", config.access_key_env.as_deref(), config.access_key_file.as_deref())?)
+        }
         "k8s" => {
             let file = config
                 .k8s_service_account_token_file
                 .clone()
                 .unwrap_or_else(|| PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"));
-            let token = read_secret(&None, &Some(file), "service-account token")?;
+            let token = secret("k8s_service_account_token", "service-account token", None, Some(&file))?;
             use base64::Engine;
             body["k8s-service-account-token"] = json!(base64::engine::general_purpose::STANDARD.encode(token));
             body["k8s-auth-config-name"] = json!(config.k8s_auth_config_name.clone().ok_or_else(|| {
                 ApiError::Config("akeyless_api: access_type = \"k8s\" needs k8s_auth_config_name".into())
             })?);
         }
-        "azure_ad" => body["cloud-id"] = json!(read_secret(&None, &config.azure_ad_cloud_id_file, "cloud ID")?),
+        "azure_ad" => body["cloud-id"] = json!(secret("azure_ad_cloud_id", "cloud ID", None, config.azure_ad_cloud_id_file.as_deref())?),
         other => return Err(ApiError::Config(format!("akeyless_api: access_type '{other}' is not one of access_key, k8s, azure_ad"))),
     }
     Ok(body)

@@ -42,20 +42,14 @@ pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result
     let azure = |e: azure_core::Error| CollectError::Auth(e.to_string());
     Ok(match config.auth {
         AuthMode::ClientSecret => {
-            let secret = match (&config.client_secret_env, &config.client_secret_file) {
-                (Some(var), _) => env(var).ok_or_else(|| {
-                    config_error(format!("log_analytics.client_secret_env names {var}, which is not set: export the client secret in it"))
-                })?,
-                (None, Some(path)) => std::fs::read_to_string(path)
-                    .map_err(|e| config_error(format!("cannot read log_analytics.client_secret_file {}: {e}", path.display())))?
-                    .trim()
-                    .to_string(),
-                (None, None) => {
-                    return Err(config_error(
-                        "auth = \"client_secret\" needs client_secret_env or client_secret_file (never the secret itself)".into(),
-                    ));
-                }
-            };
+            let secret = crate::credential::read(
+                "log_analytics",
+                "client_secret",
+                "client secret",
+                config.client_secret_env.as_deref(),
+                config.client_secret_file.as_deref(),
+            )
+            .map_err(config_error)?;
             let options = ClientSecretCredentialOptions { client_options };
             ClientSecretCredential::new(&tenant()?, client_id()?, Secret::new(secret), Some(options)).map_err(azure)?
         }
