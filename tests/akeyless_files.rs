@@ -125,20 +125,11 @@ fn the_same_record_from_log_analytics_and_from_a_file_has_the_same_identity() {
     let ws = Workspace::new();
     let month = sample_month::generate(sample_month::SEED);
     let folder = ws.path().join("forwarded");
-    for (path, text) in sample_month::forwarded_files(&month) {
-        write(&folder.join(path), &text);
-    }
+    common::write_forwarded_sample(&folder);
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", folder.to_str().unwrap()]).expect(0);
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let emulator = runtime
-        .block_on(keytrail_emulator::Emulator::start(keytrail_emulator::EmulatorConfig::new(
-            keytrail_emulator::dataset::Dataset::sample_month(),
-        )))
-        .unwrap();
-    let config = emulator.write_client_files(&ws.path().join("client"), &["AkeylessAudit_CL"], "window_minutes = 1440\n").unwrap();
-    // TimeGenerated lags the record's own time: collect a little past the month.
-    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
+    // TimeGenerated lags the record's own time: the helper collects a day past the month.
+    common::collect_sample(&ws, &["AkeylessAudit_CL"], &["--source", "log-analytics"]);
 
     let ids = string_column(&ws.ledger(), "akeyless_audit", "record_id");
     let sources = string_column(&ws.ledger(), "akeyless_audit", "source");

@@ -4,16 +4,13 @@
 mod common;
 
 use common::{keytrail, Workspace};
-use keytrail_emulator::{sample_month, Emulator, EmulatorConfig};
+use keytrail_emulator::sample_month;
 use serde_json::Value;
 
 /// A ledger with everything the emulator serves for the sample month.
 fn sample_ledger() -> Workspace {
     let ws = Workspace::new();
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(keytrail_emulator::dataset::Dataset::sample_month()))).unwrap();
-    let config = emulator.write_client_files(&ws.path().join("client"), keytrail_emulator::SAMPLE_TABLES, "window_minutes = 1440\n").unwrap();
-    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
+    common::collect_sample(&ws, keytrail_emulator::SAMPLE_TABLES, &[]);
     ws
 }
 

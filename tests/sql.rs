@@ -7,15 +7,8 @@ use keytrail_emulator::sample_month;
 
 /// A ledger holding the sample month's forwarded Akeyless records; returns their count.
 fn sample_ledger(ws: &Workspace) -> usize {
-    let month = sample_month::generate(sample_month::SEED);
     let folder = ws.path().join("forwarded");
-    let mut n = 0;
-    for (path, text) in sample_month::forwarded_files(&month) {
-        let path = folder.join(path);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        n += text.lines().count();
-        std::fs::write(path, text).unwrap();
-    }
+    let n = common::write_forwarded_sample(&folder);
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", folder.to_str().unwrap()]).expect(0);
     n
 }
@@ -100,17 +93,7 @@ fn csv_defuses_formulas_and_errors_say_where() {
 fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let ws = Workspace::new();
     sample_ledger(&ws);
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
-    let emulator = runtime
-        .block_on(keytrail_emulator::Emulator::start(keytrail_emulator::EmulatorConfig::new(
-            keytrail_emulator::dataset::Dataset::sample_month(),
-        )))
-        .unwrap();
-    let config = emulator
-        .write_client_files(&ws.path().join("client"), &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL"], "window_minutes = 1440\n")
-        .unwrap();
-    let args = ["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--since", "2026-11-01", "--until", "2026-12-02"];
-    keytrail(&ws.ledger(), &args).expect(0);
+    common::collect_sample(&ws, &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL"], &["--source", "log-analytics"]);
 
     // What the emulator's data implies.
     let month = sample_month::generate(sample_month::SEED);

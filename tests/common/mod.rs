@@ -139,3 +139,29 @@ pub fn string_column(ledger: &Path, stream: &str, name: &str) -> Vec<String> {
     }
     out
 }
+
+/// Collects `tables` of the sample month from an in-process emulator into the workspace's
+/// ledger, in day windows over November 2026 and the day after (TimeGenerated lags), with
+/// `extra_args` added to `collect` (e.g. `--source log-analytics`).
+pub fn collect_sample(ws: &Workspace, tables: &[&str], extra_args: &[&str]) {
+    use keytrail_emulator::{dataset::Dataset, Emulator, EmulatorConfig};
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(Dataset::sample_month()))).unwrap();
+    let config = emulator.write_client_files(&ws.path().join("client"), tables, "window_minutes = 1440\n").unwrap();
+    let mut args = vec!["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"];
+    args.extend_from_slice(extra_args);
+    keytrail(&ws.ledger(), &args).expect(0);
+}
+
+/// Writes the sample month's forwarded Akeyless files under `dir`; returns how many records.
+pub fn write_forwarded_sample(dir: &Path) -> usize {
+    use keytrail_emulator::sample_month;
+    let mut records = 0;
+    for (path, text) in sample_month::forwarded_files(&sample_month::generate(sample_month::SEED)) {
+        let path = dir.join(path);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        records += text.lines().count();
+        std::fs::write(path, text).unwrap();
+    }
+    records
+}
