@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Whole-pipeline benchmarks: ledger ingest and verify throughput and peak memory (next to
-# single-core SHA-256 throughput measured in the same run), and `keytrail collect` of
-# AKSAudit rows from the loopback emulator over HTTPS.
+# single-core SHA-256 throughput measured in the same run), forwarded Akeyless files and
+# the evidence pack of the month they make, and `keytrail collect` of AKSAudit rows from
+# the loopback emulator over HTTPS.
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size
@@ -75,6 +76,8 @@ PY
   rm -rf "$input" "$ledger"
 done
 
+"$bin/keytrail" keygen --out "$work/signing.key" --name bench.keytrail > /dev/null
+report_rows=()
 echo
 echo "| forwarded Akeyless records | files | ingest s | records/s | peak RSS MiB |"
 echo "|---:|---:|---:|---:|---:|"
@@ -93,7 +96,21 @@ for n in "${sizes[@]}"; do
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" ingest --format akeyless "$root"
   grep -q "$n records appended to akeyless_audit, 0 rejected" "$work/out" || { echo "bench: forwarded ingest did not append $n records" >&2; cat "$work/out" >&2; exit 1; }
   python3 -c 'import sys; n, s, r = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; print(f"| {n:,} | 10 | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$secs" "$rss_mib"
-  rm -rf "$work/forwarded-$n" "$work/forwarded-ledger-$n"
+  rm -rf "$work/forwarded-$n"
+  # The evidence pack of that month: every control, evidence files, HTML, OSCAL, signing.
+  measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" report --period 2026-11 --out "$work/pack-$n" --key "$work/signing.key"
+  pack="$work/pack-$n/keytrail-evidence-2026-11"
+  [ -s "$pack/index.html" ] || { echo "bench: report wrote no index.html" >&2; cat "$work/err" >&2; exit 1; }
+  report_rows+=("$(python3 -c 'import sys; n, s, r, h, p = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]); print(f"| {n:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} | {h/1024:,.0f} | {p/(1<<20):,.1f} |")' \
+    "$n" "$secs" "$rss_mib" "$(stat -c %s "$pack/index.html")" "$(stat -c %s "$work/pack-$n/keytrail-evidence-2026-11.tar.gz")")")
+  rm -rf "$work/forwarded-ledger-$n" "$work/pack-$n"
+done
+
+echo
+echo "| akeyless_audit rows | report s | rows/s | report peak RSS MiB | index.html KiB | pack .tar.gz MiB |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for row in "${report_rows[@]}"; do
+  echo "$row"
 done
 
 echo

@@ -56,6 +56,11 @@ pub enum Command {
     Controls(ControlsArgs),
     /// Evaluate every control over a period: per control a verdict and its findings.
     Evaluate(EvaluateArgs),
+    /// Write the evidence pack of a period: HTML report, evidence data, OSCAL assessment
+    /// results and a signed manifest, as a folder and a .tar.gz.
+    Report(ReportArgs),
+    /// Check an evidence pack (folder or .tar.gz) against its signed manifest.
+    VerifyPack(VerifyPackArgs),
     /// Generate an Ed25519 signing key (PATH, mode 0600) and its public key (PATH.pub).
     Keygen(KeygenArgs),
     /// Serve emulated Entra ID and Log Analytics APIs on 127.0.0.1 (HTTPS) with a sample
@@ -252,6 +257,48 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The month to report on (YYYY-MM, UTC).
+    #[arg(long)]
+    pub period: String,
+    /// Report on this framework (soc2, hipaa, fedramp-moderate, iso27001-2022); repeat
+    /// for several. Default: all of them.
+    #[arg(long = "framework")]
+    pub frameworks: Vec<String>,
+    /// Folder that receives keytrail-evidence-<period>/ and keytrail-evidence-<period>.tar.gz
+    /// (a pack of the same period there is replaced).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Private key from `keytrail keygen`: signs the ledger checkpoint and the pack manifest.
+    #[arg(long, env = "KEYTRAIL_SIGNING_KEY")]
+    pub key: PathBuf,
+    /// Accepted risks: a TOML file of [[exception]] tables.
+    #[arg(long)]
+    pub exceptions: Option<PathBuf>,
+    /// Evidence rows shown per control in index.html (the files hold every row).
+    #[arg(long, default_value_t = 20)]
+    pub sample_rows: usize,
+    /// Organisation named on the cover.
+    #[arg(long, default_value = "keytrail")]
+    pub organisation: String,
+    /// Cluster named on the cover; repeat for several.
+    #[arg(long = "cluster")]
+    pub clusters: Vec<String>,
+    /// Origin prefix of the signed checkpoints (`<prefix>/<stream>`).
+    #[arg(long, default_value = "keytrail")]
+    pub origin: String,
+}
+
+#[derive(Debug, Args)]
+pub struct VerifyPackArgs {
+    /// The pack: its folder or its .tar.gz.
+    pub pack: PathBuf,
+    /// Public key (KEY.pub from `keytrail keygen`) that signed the manifest.
+    #[arg(long)]
+    pub public_key: PathBuf,
 }
 
 #[derive(Debug, Args)]

@@ -3,7 +3,7 @@ use std::io::Write;
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use keytrail_ledger::{Ledger, VerifyOptions};
-use keytrail_query::controls::{self, Control, Finding, Framework, Verdict};
+use keytrail_query::controls::{self, Control, Framework, Verdict};
 use keytrail_query::LedgerSession;
 
 use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
@@ -48,26 +48,21 @@ pub(crate) fn month(period: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc
     Ok((start.and_hms_opt(0, 0, 0).unwrap().and_utc(), end.and_hms_opt(0, 0, 0).unwrap().and_utc()))
 }
 
+/// The exceptions file, if one is given.
+pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<Vec<controls::Exception>> {
+    let Some(path) = path else { return Ok(Vec::new()) };
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    Ok(controls::parse_exceptions(&text).with_context(|| format!("in {}", path.display()))?)
+}
+
 pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let period = month(&args.period)?;
-    let exceptions = match &args.exceptions {
-        Some(path) => {
-            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-            controls::parse_exceptions(&text).with_context(|| format!("in {}", path.display()))?
-        }
-        None => Vec::new(),
-    };
+    let exceptions = read_exceptions(args.exceptions.as_deref())?;
     let session = LedgerSession::open(ledger, &super::sql::known_streams()?).await.context("opening the ledger for evaluation")?;
     let framework = framework(args.framework.as_deref())?;
-    let mut verdicts = Vec::new();
-    for control in selected(framework.as_ref())? {
-        let verdict = match control.builtin.as_deref() {
-            Some("ledger_verify") => ledger_integrity(ledger, &control).await,
-            Some(other) => anyhow::bail!("control {} names an unknown builtin '{other}'", control.id),
-            None => session.evaluate(&control, period, &exceptions).await,
-        };
-        verdicts.push((control, verdict));
-    }
+    let integrity = ledger.verify(&VerifyOptions::default()).await.map_err(|e| e.to_string());
+    let evaluations = session.evaluate_all(selected(framework.as_ref())?, period, &exceptions, &integrity).await?;
+    let verdicts: Vec<(Control, Verdict)> = evaluations.into_iter().map(|e| (e.control, e.verdict)).collect();
     match args.format {
         EvaluateFormat::Json => {
             let report: Vec<_> = verdicts
@@ -117,35 +112,4 @@ fn requirement_rows(framework: &Framework, verdicts: &[(Control, Verdict)]) -> V
         .into_iter()
         .map(|(r, controls, status)| (r.id.clone(), r.title.clone(), controls.into_iter().map(str::to_string).collect(), status))
         .collect()
-}
-
-/// The integrity control: `verify` over the whole ledger, one finding per stream.
-async fn ledger_integrity(ledger: &Ledger, control: &Control) -> Verdict {
-    match ledger.verify(&VerifyOptions::default()).await {
-        Ok(report) => {
-            let findings = report
-                .streams
-                .iter()
-                .map(|s| {
-                    let problems: usize = s.findings.iter().map(|f| f.problems.len()).sum();
-                    Finding {
-                        resource: s.stream.clone(),
-                        status: if problems == 0 { "ok" } else { "alarm" }.into(),
-                        reason: if problems == 0 {
-                            format!("{} rows, every hash and link verified", s.rows)
-                        } else {
-                            format!("{problems} integrity problems: run keytrail verify --stream {}", s.stream)
-                        },
-                        exception: None,
-                    }
-                })
-                .collect();
-            Verdict::from_findings(&control.id, findings, Vec::new())
-        }
-        Err(e) => Verdict::from_findings(
-            &control.id,
-            vec![Finding { resource: "ledger".into(), status: "error".into(), reason: format!("verify failed: {e}"), exception: None }],
-            Vec::new(),
-        ),
-    }
 }

@@ -1,10 +1,9 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
+use datafusion::arrow::datatypes::Schema;
+
 use anyhow::Context;
-use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
-use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use keytrail_ledger::Ledger;
 use keytrail_query::LedgerSession;
 
@@ -55,12 +54,7 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
     };
     match args.format {
         SqlFormat::Table => writeln!(sink, "{}", datafusion::arrow::util::pretty::pretty_format_batches(&batches)?)?,
-        SqlFormat::Csv => {
-            let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(sink);
-            for batch in &batches {
-                writer.write(&defuse_formulas(batch)?)?;
-            }
-        }
+        SqlFormat::Csv => keytrail_report::write_csv(&batches, sink)?,
         SqlFormat::Json => {
             let mut writer = datafusion::arrow::json::ArrayWriter::new(sink);
             for batch in &batches {
@@ -166,32 +160,6 @@ pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchem
         known.push(keytrail_ledger::StreamSchema::new(spec.stream, spec.columns())?);
     }
     Ok(known)
-}
-
-/// Text cells that a spreadsheet would evaluate (starting with =, +, -, @, tab or CR) get a
-/// leading apostrophe, as OWASP recommends for CSV exports: log-derived values (item paths,
-/// user agents) are attacker-controlled.
-fn defuse_formulas(batch: &RecordBatch) -> anyhow::Result<RecordBatch> {
-    let mut fields = Vec::new();
-    let mut columns: Vec<ArrayRef> = Vec::new();
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        if matches!(field.data_type(), DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View) {
-            let text = cast(column, &DataType::Utf8)?;
-            let text = text.as_any().downcast_ref::<StringArray>().expect("cast to Utf8");
-            let defused: StringArray = text
-                .iter()
-                .map(|v| {
-                    v.map(|s| if s.starts_with(['=', '+', '-', '@', '\t', '\r']) { format!("'{s}") } else { s.to_string() })
-                })
-                .collect();
-            fields.push(Field::new(field.name(), DataType::Utf8, field.is_nullable()));
-            columns.push(Arc::new(defused));
-        } else {
-            fields.push(field.as_ref().clone());
-            columns.push(column.clone());
-        }
-    }
-    Ok(RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)?)
 }
 
 #[cfg(test)]

@@ -144,13 +144,20 @@ pub fn string_column(ledger: &Path, stream: &str, name: &str) -> Vec<String> {
 /// ledger, in day windows over November 2026 and the day after (TimeGenerated lags), with
 /// `extra_args` added to `collect` (e.g. `--source log-analytics`).
 pub fn collect_sample(ws: &Workspace, tables: &[&str], extra_args: &[&str]) {
+    collect_sample_with_faults(ws, tables, extra_args, &[]).expect(0);
+}
+
+/// Like [`collect_sample`], with `faults` queued on the emulator first and at most two
+/// attempts per window, so that two failures in a row leave a recorded gap.
+pub fn collect_sample_with_faults(ws: &Workspace, tables: &[&str], extra_args: &[&str], faults: &[keytrail_emulator::faults::Fault]) -> Run {
     use keytrail_emulator::{dataset::Dataset, Emulator, EmulatorConfig};
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(Dataset::sample_month()))).unwrap();
-    let config = emulator.write_client_files(&ws.path().join("client"), tables, "window_minutes = 1440\n").unwrap();
+    emulator.faults().extend(faults.iter().cloned());
+    let config = emulator.write_client_files(&ws.path().join("client"), tables, "window_minutes = 1440\nmax_attempts = 2\n").unwrap();
     let mut args = vec!["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"];
     args.extend_from_slice(extra_args);
-    keytrail(&ws.ledger(), &args).expect(0);
+    keytrail(&ws.ledger(), &args)
 }
 
 /// Writes the sample month's forwarded Akeyless files under `dir`; returns how many records.

@@ -9,10 +9,13 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
 use chrono::{DateTime, NaiveDate, Utc};
-use datafusion::arrow::array::{Array, AsArray};
+use datafusion::arrow::array::{Array, ArrayRef, AsArray, RecordBatch, StringArray};
 use datafusion::arrow::compute::cast;
-use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::datatypes::{DataType, Field, Schema};
+use keytrail_ledger::VerifyReport;
 use serde::{Deserialize, Serialize};
 
 use crate::{LedgerSession, QueryError};
@@ -291,10 +294,53 @@ fn matches(pattern: &str, text: &str) -> bool {
     true
 }
 
+/// A control evaluated for a period: its verdict and the rows that support it.
+#[derive(Clone, Debug)]
+pub struct Evaluation {
+    /// The control as evaluated.
+    pub control: Control,
+    /// Its outcome.
+    pub verdict: Verdict,
+    /// The query's rows, sorted by every column, with `status` as judged (`excepted` where
+    /// an exception applied) and an `exception` column; empty when the control did not run.
+    pub evidence: Vec<RecordBatch>,
+    /// The SQL as run (placeholders bound); empty for builtins.
+    pub sql: String,
+}
+
 impl LedgerSession {
+    /// Evaluates every control over `[period.0, period.1)`. The `ledger_verify` builtin is
+    /// judged from `integrity`, the outcome of verifying the whole ledger (so a report that
+    /// also shows it verifies once).
+    pub async fn evaluate_all(
+        &self,
+        controls: Vec<Control>,
+        period: (DateTime<Utc>, DateTime<Utc>),
+        exceptions: &[Exception],
+        integrity: &Result<VerifyReport, String>,
+    ) -> Result<Vec<Evaluation>, QueryError> {
+        let mut out = Vec::with_capacity(controls.len());
+        for control in controls {
+            let evaluation = match control.builtin.as_deref() {
+                Some("ledger_verify") => integrity_evaluation(control, integrity),
+                Some(other) => return Err(QueryError::Catalog(format!("control {} names an unknown builtin '{other}'", control.id))),
+                None => self.evaluate(control, period, exceptions).await,
+            };
+            out.push(evaluation);
+        }
+        Ok(out)
+    }
+
     /// Evaluates one SQL control over `[period.0, period.1)`.
-    pub async fn evaluate(&self, control: &Control, period: (DateTime<Utc>, DateTime<Utc>), exceptions: &[Exception]) -> Verdict {
-        for table in &control.evidence_tables {
+    pub async fn evaluate(&self, control: Control, period: (DateTime<Utc>, DateTime<Utc>), exceptions: &[Exception]) -> Evaluation {
+        let sql = bind(&control.sql, period, &control.parameters);
+        let failed = |control: Control, status: &str, detail: String, sql: String| Evaluation {
+            verdict: Verdict::without_findings(&control.id, status, detail),
+            control,
+            evidence: Vec::new(),
+            sql,
+        };
+        for table in control.evidence_tables.clone() {
             let filter = if control.evidence == "configuration" {
                 String::new()
             } else {
@@ -302,32 +348,34 @@ impl LedgerSession {
             };
             let rows = match self.query_internal(&format!("SELECT count(*) AS n FROM {table}{filter}")).await {
                 Ok(batches) => batches.first().filter(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0)),
-                Err(e) => return Verdict::without_findings(&control.id, "error", format!("evidence table {table}: {e}")),
+                Err(e) => return failed(control, "error", format!("evidence table {table}: {e}"), sql),
             };
             if rows == 0 {
-                return Verdict::without_findings(&control.id, "insufficient_evidence", format!("{table} holds no rows for the period"));
+                let detail = format!("{table} holds no rows for the period");
+                return failed(control, "insufficient_evidence", detail, sql);
             }
         }
-        let sql = bind(&control.sql, period, &control.parameters);
-        let batches = match self.query_internal(&sql).await {
+        let batches = match self.query_sorted(&sql).await {
             Ok(b) => b,
-            Err(e) => return Verdict::without_findings(&control.id, "error", e.to_string()),
+            Err(e) => return failed(control, "error", e.to_string(), sql),
         };
         let period_last_day = (period.1 - chrono::Duration::days(1)).date_naive();
         let mine: Vec<&Exception> = exceptions.iter().filter(|e| e.control == control.id).collect();
         let mut findings = Vec::new();
+        let mut evidence = Vec::with_capacity(batches.len());
         for batch in &batches {
-            let column = |name: &str| -> Result<datafusion::arrow::array::ArrayRef, String> {
+            let column = |name: &str| -> Result<ArrayRef, String> {
                 let c = batch.column_by_name(name).ok_or_else(|| format!("the query returns no {name} column"))?;
                 cast(c, &DataType::Utf8).map_err(|e| e.to_string())
             };
             let (resource, status, reason) = match (column("resource"), column("status"), column("reason")) {
                 (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-                (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return Verdict::without_findings(&control.id, "error", e),
+                (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return failed(control, "error", e, sql),
             };
             let (resource, status, reason) = (resource.as_string::<i32>(), status.as_string::<i32>(), reason.as_string::<i32>());
+            let first = findings.len();
             for i in 0..batch.num_rows() {
-                let text = |a: &datafusion::arrow::array::StringArray| if a.is_null(i) { String::new() } else { a.value(i).to_string() };
+                let text = |a: &StringArray| if a.is_null(i) { String::new() } else { a.value(i).to_string() };
                 let mut finding = Finding { resource: text(resource), status: text(status), reason: text(reason), exception: None };
                 if finding.reason.is_empty() {
                     finding.status = "error".into();
@@ -341,10 +389,89 @@ impl LedgerSession {
                 }
                 findings.push(finding);
             }
+            match judged(batch, &findings[first..]) {
+                Ok(b) => evidence.push(b),
+                Err(e) => return failed(control, "error", e.to_string(), sql),
+            }
         }
         let expired = mine.into_iter().filter(|e| e.expires < period_last_day).cloned().collect();
-        Verdict::from_findings(&control.id, findings, expired)
+        Evaluation { verdict: Verdict::from_findings(&control.id, findings, expired), control, evidence, sql }
     }
+
+    /// Runs trusted SQL with its rows sorted by every column, so that evidence is the same
+    /// bytes on every run whatever the partitioning.
+    async fn query_sorted(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+        let df = self.context().sql(sql).await?;
+        let order: Vec<_> = df.schema().columns().into_iter().map(|c| datafusion::prelude::col(c).sort(true, true)).collect();
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.sort(order)?.collect().await?;
+        // An empty result keeps its columns, so its evidence files still name them.
+        Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
+    }
+}
+
+/// `batch` with its `status` column replaced by the judged statuses and an `exception`
+/// column added.
+fn judged(batch: &RecordBatch, findings: &[Finding]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+    let schema = batch.schema();
+    let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 1);
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        if field.name() == "status" {
+            fields.push(Field::new("status", DataType::Utf8, false));
+            columns.push(Arc::new(findings.iter().map(|f| Some(f.status.as_str())).collect::<StringArray>()));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    fields.push(Field::new("exception", DataType::Utf8, true));
+    columns.push(Arc::new(findings.iter().map(|f| f.exception.as_deref()).collect::<StringArray>()));
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// The evidence rows of a control without SQL: its findings.
+pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
+    let text = |f: fn(&Finding) -> Option<&str>| Arc::new(findings.iter().map(f).collect::<StringArray>()) as ArrayRef;
+    let schema = Schema::new(vec![
+        Field::new("resource", DataType::Utf8, false),
+        Field::new("status", DataType::Utf8, false),
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("exception", DataType::Utf8, true),
+    ]);
+    let columns = vec![
+        text(|f| Some(&f.resource)),
+        text(|f| Some(&f.status)),
+        text(|f| Some(&f.reason)),
+        text(|f| f.exception.as_deref()),
+    ];
+    RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
+}
+
+/// The integrity control: one finding per stream of the ledger's verification.
+fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, String>) -> Evaluation {
+    let findings: Vec<Finding> = match integrity {
+        Ok(report) => report
+            .streams
+            .iter()
+            .map(|s| {
+                let problems: usize = s.findings.iter().map(|f| f.problems.len()).sum();
+                Finding {
+                    resource: s.stream.clone(),
+                    status: if problems == 0 { "ok" } else { "alarm" }.into(),
+                    reason: if problems == 0 {
+                        format!("{} rows, every hash and link verified", s.rows)
+                    } else {
+                        format!("{problems} integrity problems: run keytrail verify --stream {}", s.stream)
+                    },
+                    exception: None,
+                }
+            })
+            .collect(),
+        Err(e) => vec![Finding { resource: "ledger".into(), status: "error".into(), reason: format!("verify failed: {e}"), exception: None }],
+    };
+    let evidence = vec![findings_batch(&findings)];
+    Evaluation { verdict: Verdict::from_findings(&control.id, findings, Vec::new()), control, evidence, sql: String::new() }
 }
 
 #[cfg(test)]

@@ -1,0 +1,89 @@
+//! Everything a pack shows, read from the ledger once: verification, checkpoints, the
+//! controls' evaluations and the aggregates behind the charts.
+
+use std::sync::Arc;
+
+use datafusion::arrow::array::RecordBatch;
+use keytrail_ledger::{Ledger, SignedNote, Signer, VerifyOptions, VerifyReport};
+use keytrail_query::{LedgerSession, QueryError};
+use keytrail_query::controls::Evaluation;
+
+use crate::evidence::cells;
+use crate::{ReportError, ReportOptions};
+
+/// One count per day and series, for a chart.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct DailyCount {
+    pub day: String,
+    pub series: String,
+    pub count: i64,
+}
+
+pub(crate) struct Facts {
+    pub evaluations: Vec<Evaluation>,
+    pub integrity: Result<VerifyReport, String>,
+    pub checkpoints: Vec<SignedNote>,
+    /// `coverage` view rows in the period: stream, day, rows, gaps.
+    pub coverage: Vec<RecordBatch>,
+    /// `coverage_gaps` rows overlapping the period.
+    pub gaps: Vec<RecordBatch>,
+    pub secret_reads: Vec<DailyCount>,
+    pub auth_failures: Vec<DailyCount>,
+    /// Streams the ledger has (not the empty tables of sources never collected).
+    pub streams: Vec<String>,
+}
+
+pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOptions) -> Result<Facts, ReportError> {
+    let checkpoints = ledger.checkpoint(signer, &options.origin).await?;
+    let verify_options = VerifyOptions { checkpoints: checkpoints.iter().map(|n| n.checkpoint.clone()).collect(), ..Default::default() };
+    let integrity = ledger.verify(&verify_options).await.map_err(|e| e.to_string());
+    let session = LedgerSession::open(ledger, &options.known_streams).await?;
+    let evaluations = session.evaluate_all(options.controls.clone(), options.period, &options.exceptions, &integrity).await?;
+
+    let (start, end) = (options.period.0.format("%Y-%m-%dT%H:%M:%SZ"), options.period.1.format("%Y-%m-%dT%H:%M:%SZ"));
+    let within = |column: &str| format!("{column} >= TIMESTAMP '{start}' AND {column} < TIMESTAMP '{end}'");
+    let coverage = rows(
+        &session,
+        &format!(
+            "SELECT stream, CAST(CAST(day AS DATE) AS VARCHAR) AS day, CAST(rows AS BIGINT) AS rows, CAST(gaps AS BIGINT) AS gaps \
+             FROM coverage WHERE {} ORDER BY stream, day",
+            within("day")
+        ),
+    )
+    .await?;
+    let gaps = rows(
+        &session,
+        &format!(
+            "SELECT stream, table_name, window_start, window_end, reason, run_id FROM coverage_gaps \
+             WHERE window_end > TIMESTAMP '{start}' AND window_start < TIMESTAMP '{end}' \
+             ORDER BY stream, window_start, window_end, table_name, reason, run_id"
+        ),
+    )
+    .await?;
+    let daily = |view: &str| {
+        format!(
+            "SELECT CAST(CAST(date_trunc('day', time) AS DATE) AS VARCHAR) AS day, source, count(*) AS n FROM {view} \
+             WHERE {} GROUP BY 1, 2 ORDER BY 1, 2",
+            within("time")
+        )
+    };
+    let secret_reads = daily_counts(session.query(&daily("secret_access")).await?);
+    let auth_failures = daily_counts(session.query(&daily("auth_failures")).await?);
+    Ok(Facts { evaluations, integrity, checkpoints, coverage, gaps, secret_reads, auth_failures, streams: ledger.streams().await? })
+}
+
+/// The rows of keytrail's own SQL; an empty result is one empty batch that keeps the
+/// columns (so its CSV still has a header).
+async fn rows(session: &LedgerSession, sql: &str) -> Result<Vec<RecordBatch>, ReportError> {
+    let df = session.context().sql(sql).await.map_err(QueryError::from)?;
+    let schema = Arc::new(df.schema().as_arrow().clone());
+    let batches = df.collect().await.map_err(QueryError::from)?;
+    Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
+}
+
+fn daily_counts(batches: Vec<RecordBatch>) -> Vec<DailyCount> {
+    let (_, rows) = cells(&batches, usize::MAX, usize::MAX);
+    rows.into_iter()
+        .map(|r| DailyCount { day: r[0].clone(), series: r[1].clone(), count: r[2].parse().unwrap_or(0) })
+        .collect()
+}
