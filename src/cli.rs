@@ -37,6 +37,11 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// The scheduled job: collect every configured source up to the period's end, verify
+    /// and checkpoint the ledger, evaluate the controls and write the evidence pack.
+    Run(RunArgs),
+    /// Run the whole job against an in-process emulator serving a sample month, offline.
+    Demo(DemoArgs),
     /// Collect audit data from the configured sources into the ledger, from where the
     /// last run stopped.
     Collect(CollectArgs),
@@ -257,6 +262,29 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The configuration file.
+    #[arg(long, env = "KEYTRAIL_CONFIG")]
+    pub config: PathBuf,
+    /// The month to report on: YYYY-MM or `last-month` (UTC).
+    #[arg(long, default_value = "last-month")]
+    pub period: String,
+    /// Folder for the pack; default: the configuration's [report] out, else ./packs.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Print the summary as JSON (collection details go to stderr).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Folder for the demo's ledger, keys, configuration and pack (kept between runs).
+    #[arg(long, default_value = "keytrail-demo")]
+    pub out: PathBuf,
 }
 
 #[derive(Debug, Args)]

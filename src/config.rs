@@ -23,6 +23,33 @@ pub struct Config {
     pub akeyless_logs: Option<AkeylessLogsConfig>,
     /// Akeyless API configuration snapshots.
     pub akeyless_api: Option<AkeylessApiConfig>,
+    /// Named on the evidence pack's cover.
+    pub organisation: Option<String>,
+    /// Cluster names shown on the cover.
+    #[serde(default)]
+    pub clusters: Vec<String>,
+    /// Private key from `keytrail keygen`: signs checkpoints and pack manifests.
+    pub signing_key: Option<PathBuf>,
+    /// Origin prefix of the signed checkpoints; default `keytrail`.
+    pub checkpoint_origin: Option<String>,
+    /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
+    pub exceptions: Option<PathBuf>,
+    /// Evidence packs.
+    #[serde(default)]
+    pub report: ReportConfig,
+}
+
+/// `[report]`: where and how `run` writes evidence packs.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Folder for packs; default `./packs`.
+    pub out: Option<PathBuf>,
+    /// Frameworks to report on; default all.
+    #[serde(default)]
+    pub frameworks: Vec<String>,
+    /// Evidence rows shown per control in `index.html`; default 20.
+    pub sample_rows: Option<usize>,
 }
 
 /// `[akeyless_logs]`: where the Gateway forwards its audit files.
@@ -47,6 +74,9 @@ impl Config {
             }
         };
         config.ca_file.as_mut().map(resolve);
+        config.signing_key.as_mut().map(resolve);
+        config.exceptions.as_mut().map(resolve);
+        config.report.out.as_mut().map(resolve);
         if let Some(logs) = config.akeyless_logs.as_mut() {
             for location in logs.locations.iter_mut().filter(|l| !l.contains("://") && Path::new(l.as_str()).is_relative()) {
                 *location = base.join(&*location).display().to_string();

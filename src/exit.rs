@@ -10,6 +10,11 @@ pub enum ExitCode {
     Invalid = 1,
     /// Usage, configuration, storage or I/O error: the command could not do its job.
     Error = 2,
+    /// `run` wrote the pack, but some source windows could not be collected (the pack's
+    /// coverage section lists them; the next run retries them).
+    SourcesIncomplete = 3,
+    /// `run` wrote the pack, but the ledger failed verification.
+    IntegrityFailure = 4,
     /// `ingest` or `collect` finished, but some records were rejected (kept in
     /// `<stream>__rejected`).
     Rejected = 5,

@@ -4,12 +4,14 @@
 mod akeyless_logs;
 mod checkpoint;
 mod collect;
+mod demo;
 mod controls;
 mod emulator;
 mod ingest;
 mod keygen;
 mod proof;
 mod report;
+mod run;
 mod sql;
 mod verify;
 
@@ -23,6 +25,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
     let ledger = cli.ledger.as_deref().unwrap_or(DEFAULT_LEDGER);
     match cli.command {
+        Command::Run(args) => run::run(cli.ledger.as_deref(), args, out).await,
+        Command::Demo(args) => demo::run(args, out).await,
         Command::Collect(args) => collect::run(cli.ledger.as_deref(), args, out).await,
         Command::Ingest(args) => ingest::run(&open(ledger, OpenMode::ReadWrite).await?, args, out).await,
         Command::Verify(args) => verify::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,

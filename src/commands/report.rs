@@ -1,22 +1,55 @@
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context;
 use keytrail_ledger::{Ledger, Signer, Verifier};
 use keytrail_query::controls;
-use keytrail_report::ReportOptions;
+use keytrail_report::{PackSummary, ReportOptions};
 
 use crate::cli::{ReportArgs, VerifyPackArgs};
 use crate::exit::ExitCode;
 
+/// What a pack is made from, however it was asked for (flags or configuration).
+pub(crate) struct PackSettings {
+    pub label: String,
+    pub frameworks: Vec<String>,
+    pub exceptions: Option<PathBuf>,
+    pub sample_rows: usize,
+    pub organisation: String,
+    pub clusters: Vec<String>,
+    pub origin: String,
+    pub key: PathBuf,
+    pub out: PathBuf,
+}
+
 pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let period = super::controls::month(&args.period)?;
-    let signer = Signer::from_file(&args.key).context("reading the signing key")?;
+    let settings = PackSettings {
+        label: args.period,
+        frameworks: args.frameworks,
+        exceptions: args.exceptions,
+        sample_rows: args.sample_rows,
+        organisation: args.organisation,
+        clusters: args.clusters,
+        origin: args.origin,
+        key: args.key,
+        out: args.out,
+    };
+    let summary = write_pack(ledger, &settings).await?;
+    print_summary(&settings.label, &summary, out)?;
+    Ok(ExitCode::Success)
+}
+
+/// Evaluates the period and writes its pack.
+pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyhow::Result<PackSummary> {
+    let period = super::controls::month(&settings.label)?;
+    let signer = Signer::from_file(&settings.key).context("reading the signing key")?;
     let all = controls::frameworks()?;
-    let frameworks = if args.frameworks.is_empty() {
+    let frameworks = if settings.frameworks.is_empty() {
         all
     } else {
         let known: Vec<String> = all.iter().map(|f| f.id.clone()).collect();
-        args.frameworks
+        settings
+            .frameworks
             .iter()
             .map(|name| {
                 all.iter().find(|f| f.is(name)).cloned().ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", ")))
@@ -28,23 +61,26 @@ pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> a
         .filter(|c| frameworks.iter().any(|f| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty())))
         .collect();
     let options = ReportOptions {
-        label: args.period.clone(),
+        label: settings.label.clone(),
         period,
         frameworks,
         controls,
-        exceptions: super::controls::read_exceptions(args.exceptions.as_deref())?,
+        exceptions: super::controls::read_exceptions(settings.exceptions.as_deref())?,
         known_streams: super::sql::known_streams()?,
-        organisation: args.organisation,
-        clusters: args.clusters,
-        sample_rows: args.sample_rows,
-        origin: args.origin,
+        organisation: settings.organisation.clone(),
+        clusters: settings.clusters.clone(),
+        sample_rows: settings.sample_rows,
+        origin: settings.origin.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: chrono::Utc::now(),
     };
-    let summary = keytrail_report::write_pack(ledger, &signer, &options, &args.out)
+    keytrail_report::write_pack(ledger, &signer, &options, &settings.out)
         .await
-        .with_context(|| format!("writing the evidence pack for {} to {}", args.period, args.out.display()))?;
-    writeln!(out, "Evidence pack for {}: {}", args.period, summary.dir.display())?;
+        .with_context(|| format!("writing the evidence pack for {} to {}", settings.label, settings.out.display()))
+}
+
+pub(crate) fn print_summary(label: &str, summary: &PackSummary, out: &mut impl Write) -> std::io::Result<()> {
+    writeln!(out, "Evidence pack for {label}: {}", summary.dir.display())?;
     writeln!(out, "  archive:     {}", summary.archive.display())?;
     writeln!(out, "  report:      {}", summary.dir.join("index.html").display())?;
     writeln!(out, "  fingerprint: {}", summary.fingerprint)?;
@@ -56,7 +92,7 @@ pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> a
         let counts = counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
         writeln!(out, "  {framework}: {counts}")?;
     }
-    Ok(ExitCode::Success)
+    Ok(())
 }
 
 pub fn verify(args: VerifyPackArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {

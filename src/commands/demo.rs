@@ -1,0 +1,88 @@
+//! `keytrail demo`: the whole job, offline, against an in-process emulator serving the
+//! sample month (Log Analytics, Akeyless API) plus that month's forwarded Akeyless files.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::Context;
+use keytrail_emulator::dataset::Dataset;
+use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES, sample_month};
+use keytrail_ledger::Signer;
+
+use crate::cli::DemoArgs;
+use crate::exit::ExitCode;
+
+/// Accepted risks for the demo: one in force, one expired, so the report shows both.
+const EXCEPTIONS: &str = r#"# Demo exceptions: kept in Git in real use.
+[[exception]]
+control = "role-shared-across-clusters"
+resource = "eso-reader"
+owner = "platform-team@contoso.example"
+justification = "One read-only role for both clusters until the split planned for Q1"
+expires = 2027-03-31
+
+[[exception]]
+control = "rotation-overdue"
+resource = "/prod/legacy/*"
+owner = "identity-team@contoso.example"
+justification = "LDAP bind account was to be retired in October"
+expires = 2026-10-31
+"#;
+
+pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let dir = std::fs::canonicalize(&args.out).with_context(|| format!("resolving {}", args.out.display()))?;
+
+    let emulator = Emulator::start(EmulatorConfig::new(Dataset::sample_month())).await.context("starting the emulator")?;
+    let month = sample_month::generate(sample_month::SEED);
+    for (path, text) in sample_month::forwarded_files(&month) {
+        write(&dir.join("forwarded").join(path), &text)?;
+    }
+    let key = dir.join("signing.key");
+    if !key.exists() {
+        Signer::generate("keytrail-demo")?.write_key_files(&key)?;
+    }
+    write(&dir.join("exceptions.toml"), EXCEPTIONS)?;
+
+    let (y, m) = sample_month::MONTH;
+    let label = format!("{y}-{m:02}");
+    let emulator_config = emulator
+        .write_client_files(&dir.join("emulator"), SAMPLE_TABLES, &format!("start = \"{label}-01T00:00:00Z\"\nwindow_minutes = 1440\n"))
+        .context("writing the emulator's client files")?;
+    let sources = std::fs::read_to_string(&emulator_config)?;
+    let config = dir.join("keytrail.toml");
+    write(
+        &config,
+        &format!(
+            "# keytrail demo: the emulator's sources, a ledger, a signing key and packs under {dir}.\n\
+             ledger = \"{ledger}\"\n\
+             signing_key = \"signing.key\"\n\
+             exceptions = \"exceptions.toml\"\n\
+             organisation = \"Contoso (demo)\"\n\
+             clusters = [\"aks-prod-weu\", \"aks-dev-weu\"]\n\
+             {sources}\n\
+             [akeyless_logs]\n\
+             locations = [\"forwarded\"]\n\n\
+             [report]\n\
+             out = \"packs\"\n",
+            dir = dir.display(),
+            ledger = dir.join("ledger").display(),
+            sources = sources.replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"").replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"").replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\""),
+        ),
+    )?;
+    writeln!(out, "keytrail demo: emulator on {}, configuration {}", emulator.url(), config.display())?;
+
+    // The sample month's records run to its last hour: collect a day past it.
+    let (_, end) = super::controls::month(&label)?;
+    let code = super::run::execute(None, &config, &label, None, Some(end + chrono::Duration::days(1)), false, out).await?;
+    writeln!(out, "\nOpen the report: {}", dir.join("packs").join(format!("keytrail-evidence-{label}")).join("index.html").display())?;
+    writeln!(out, "Check the pack:  keytrail verify-pack {} --public-key {}", dir.join("packs").join(format!("keytrail-evidence-{label}.tar.gz")).display(), dir.join("signing.key.pub").display())?;
+    Ok(code)
+}
+
+fn write(path: &Path, text: &str) -> anyhow::Result<()> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}

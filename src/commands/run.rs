@@ -1,0 +1,129 @@
+//! `keytrail run`: the scheduled job. Collect, then write the pack (which verifies and
+//! checkpoints the ledger and evaluates the controls), then one summary.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use chrono::{DateTime, Datelike, Utc};
+use keytrail_ledger::OpenMode;
+
+use crate::cli::{CollectArgs, RunArgs};
+use crate::config::Config;
+use crate::exit::ExitCode;
+
+use super::report::{PackSettings, print_summary, write_pack};
+
+/// Events of a period's last hours reach Log Analytics late: collection runs this far past
+/// the period's end (when that is already past).
+const SETTLE_AFTER_PERIOD: chrono::Duration = chrono::Duration::days(1);
+
+pub async fn run(ledger_flag: Option<&str>, args: RunArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let label = period_label(&args.period, Utc::now())?;
+    let (_, end) = super::controls::month(&label)?;
+    let until = (end + SETTLE_AFTER_PERIOD <= Utc::now()).then_some(end + SETTLE_AFTER_PERIOD);
+    execute(ledger_flag, &args.config, &label, args.out, until, args.json, out).await
+}
+
+/// `YYYY-MM`, or the month before `now` for `last-month`.
+fn period_label(period: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
+    if period != "last-month" {
+        super::controls::month(period)?;
+        return Ok(period.to_string());
+    }
+    let last = now.date_naive().with_day(1).expect("day 1") - chrono::Duration::days(1);
+    Ok(format!("{:04}-{:02}", last.year(), last.month()))
+}
+
+/// Collects up to `until` (default: now minus the sources' settle time), then writes the
+/// pack of `label`.
+pub(crate) async fn execute(
+    ledger_flag: Option<&str>,
+    config_path: &Path,
+    label: &str,
+    out_dir: Option<PathBuf>,
+    until: Option<DateTime<Utc>>,
+    json: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<ExitCode> {
+    let config = Config::load(config_path)?;
+    let (start, _) = super::controls::month(label)?;
+    let key = config.signing_key.clone().with_context(|| {
+        format!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display())
+    })?;
+
+    // Collection output is the per-source table; with --json it goes to stderr so stdout
+    // stays one JSON document.
+    let mut collect_log = Vec::new();
+    let has_sources = config.log_analytics.is_some() || config.akeyless_logs.is_some() || config.akeyless_api.is_some();
+    let collected = if has_sources {
+        let args = CollectArgs { config: config_path.to_path_buf(), source: Vec::new(), since: Some(start), until, commit_rows: 200_000 };
+        super::collect::run(ledger_flag, args, &mut collect_log).await.context("collecting the sources")?
+    } else {
+        ExitCode::Success
+    };
+    if json {
+        std::io::stderr().write_all(&collect_log)?;
+    } else {
+        out.write_all(&collect_log)?;
+    }
+
+    let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
+    let ledger = super::open(ledger_url, OpenMode::ReadOnly).await?;
+    let settings = PackSettings {
+        label: label.to_string(),
+        frameworks: config.report.frameworks.clone(),
+        exceptions: config.exceptions.clone(),
+        sample_rows: config.report.sample_rows.unwrap_or(20),
+        organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
+        clusters: config.clusters.clone(),
+        origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
+        key,
+        out: out_dir.or(config.report.out.clone()).unwrap_or_else(|| PathBuf::from("packs")),
+    };
+    let summary = write_pack(&ledger, &settings).await?;
+
+    let (code, outcome) = if !summary.ledger_valid {
+        (ExitCode::IntegrityFailure, "the ledger failed verification: see the pack's integrity section and run `keytrail verify`")
+    } else if collected == ExitCode::Incomplete {
+        (ExitCode::SourcesIncomplete, "some source windows could not be collected: listed in the pack's coverage section; the next run retries them")
+    } else {
+        (ExitCode::Success, "complete")
+    };
+    if json {
+        let document = serde_json::json!({
+            "period": label,
+            "sources": match collected { ExitCode::Incomplete => "incomplete", ExitCode::Rejected => "complete, some records rejected", _ => "complete" },
+            "pack": {
+                "dir": summary.dir, "archive": summary.archive, "index": summary.dir.join("index.html"),
+                "fingerprint": summary.fingerprint, "files": summary.files,
+            },
+            "ledger_valid": summary.ledger_valid,
+            "controls": summary.controls,
+            "requirements": summary.requirements,
+            "outcome": outcome,
+            "exit_code": code as u8,
+        });
+        serde_json::to_writer_pretty(&mut *out, &document)?;
+        writeln!(out)?;
+    } else {
+        writeln!(out)?;
+        print_summary(label, &summary, out)?;
+        writeln!(out, "Run {outcome}.")?;
+    }
+    Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_month_is_the_calendar_month_before() {
+        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(period_label("last-month", at("2026-12-01T00:30:00Z")).unwrap(), "2026-11");
+        assert_eq!(period_label("last-month", at("2027-01-15T00:00:00Z")).unwrap(), "2026-12");
+        assert_eq!(period_label("2026-03", at("2027-01-15T00:00:00Z")).unwrap(), "2026-03");
+        assert!(period_label("March", at("2027-01-15T00:00:00Z")).is_err());
+    }
+}

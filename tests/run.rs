@@ -1,0 +1,84 @@
+//! `keytrail run` (the scheduled job) and `keytrail demo` (the same job, offline, on the
+//! sample month): exit codes, the summary, a verifiable pack, and re-running safely.
+
+mod common;
+
+use common::{keytrail, Workspace};
+use keytrail_emulator::dataset::Dataset;
+use keytrail_emulator::faults::Fault;
+use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES};
+use serde_json::Value;
+
+#[test]
+fn demo_writes_a_verifiable_pack_offline_and_runs_again_safely() {
+    let ws = Workspace::new();
+    let dir = ws.path().join("demo");
+    let run = keytrail(&ws.ledger(), &["demo", "--out", dir.to_str().unwrap()]).expect(0);
+    let index = dir.join("packs/keytrail-evidence-2026-11/index.html");
+    assert!(run.stdout.contains(&format!("Open the report: {}", index.display())), "{}", run.stdout);
+    assert!(run.stdout.contains("ledger:      valid"), "{}", run.stdout);
+    let html = std::fs::read_to_string(&index).unwrap();
+    assert!(html.contains("Contoso (demo)") && html.contains("aks-prod-weu"), "the configuration reaches the cover");
+    assert!(html.contains("platform-team@contoso.example"), "the demo's exception in force is shown");
+
+    let archive = dir.join("packs/keytrail-evidence-2026-11.tar.gz");
+    let public = dir.join("signing.key.pub");
+    keytrail(&ws.ledger(), &["verify-pack", archive.to_str().unwrap(), "--public-key", public.to_str().unwrap()]).expect(0);
+
+    // Again: collection resumes from the cursors (nothing new from Log Analytics or the
+    // files), the key is kept, the pack is replaced and still verifies.
+    let again = keytrail(&ws.ledger(), &["demo", "--out", dir.to_str().unwrap()]).expect(0);
+    assert!(again.stdout.contains("0 records appended to akeyless_audit"), "{}", again.stdout);
+    keytrail(&ws.ledger(), &["verify-pack", archive.to_str().unwrap(), "--public-key", public.to_str().unwrap()]).expect(0);
+    keytrail(&dir.join("ledger"), &["verify"]).expect(0);
+}
+
+/// A configuration for the emulator's Log Analytics, with the job's own keys.
+fn job_config(ws: &Workspace, emulator: &Emulator) -> std::path::PathBuf {
+    let (key, _) = common::keygen(ws);
+    let sources = emulator.write_client_files(&ws.path().join("client"), SAMPLE_TABLES, "window_minutes = 1440\nmax_attempts = 2\n").unwrap();
+    let sources = std::fs::read_to_string(sources).unwrap();
+    // Log Analytics only, so the queued faults hit its windows.
+    let (api, la) = (sources.find("[akeyless_api]").unwrap(), sources.find("[log_analytics]").unwrap());
+    let sources = format!("{}{}", &sources[..api], &sources[la..]);
+    let config = ws.path().join("client/job.toml");
+    let packs = ws.path().join("packs");
+    // Top-level keys come before the first [section].
+    let text = format!("signing_key = \"{}\"\norganisation = \"Job test\"\n{sources}\n[report]\nout = \"{}\"\n", key.display(), packs.display());
+    std::fs::write(&config, text).unwrap();
+    config
+}
+
+#[test]
+fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
+    let ws = Workspace::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(Dataset::sample_month()))).unwrap();
+    let config = job_config(&ws, &emulator);
+    // The second window fails twice: a gap.
+    emulator.faults().extend([Fault::Pass, Fault::ServerError { status: 503 }, Fault::ServerError { status: 503 }]);
+    let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11", "--json"]).expect(3);
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(summary["period"], "2026-11");
+    assert_eq!(summary["sources"], "incomplete");
+    assert_eq!(summary["exit_code"], 3);
+    assert_eq!(summary["ledger_valid"], true);
+    let pack = std::path::PathBuf::from(summary["pack"]["dir"].as_str().unwrap());
+    assert!(pack.join("manifest.sig").is_file() && pack.starts_with(ws.path().join("packs")));
+    assert!(run.stderr.contains("NOT COLLECTED"), "collection details go to stderr with --json: {}", run.stderr);
+
+    // The next run fills the gap: complete.
+    let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(0);
+    assert!(run.stdout.contains("Run complete."), "{}", run.stdout);
+
+    // A row removed from a committed segment: the pack is still written, exit 4.
+    let segment = ws.ledger().join(&common::segments(&ws.ledger(), "kube_pod_inventory")[0]);
+    let batches = common::read_parquet(&segment);
+    let first = batches[0].slice(0, batches[0].num_rows() - 1);
+    common::write_parquet(&segment, &[first]);
+    let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(4);
+    assert!(run.stdout.contains("ledger:      INVALID"), "{}", run.stdout);
+    let integrity: Value = serde_json::from_slice(&std::fs::read(pack.join("integrity.json")).unwrap()).unwrap();
+    assert!(integrity["streams"].as_array().unwrap().iter().any(|s| s["findings"].as_array().unwrap().iter().any(|f| !f["problems"].as_array().unwrap().is_empty())));
+    drop(emulator);
+}
