@@ -116,7 +116,8 @@ pub struct ControlsArgs {
 pub enum EvaluateFormat {
     /// One line per control, then its alarms.
     Table,
-    /// Every verdict with every finding.
+    /// Every verdict with its counts and the findings that are not ok (up to 10,000 per
+    /// control).
     Json,
 }
 

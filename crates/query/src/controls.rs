@@ -215,6 +215,10 @@ pub struct Finding {
     pub exception: Option<String>,
 }
 
+/// Findings kept per control in a verdict; more are counted in `findings_omitted` (the
+/// evidence files hold every row).
+pub const MAX_FINDINGS: usize = 10_000;
+
 /// A control's outcome for a period.
 #[derive(Clone, Debug, Serialize)]
 pub struct Verdict {
@@ -224,8 +228,11 @@ pub struct Verdict {
     pub status: String,
     /// Findings per status.
     pub counts: BTreeMap<String, u64>,
-    /// Every finding.
+    /// Every finding that is not `ok`, up to [`MAX_FINDINGS`] (`ok` ones are counted).
     pub findings: Vec<Finding>,
+    /// Findings beyond [`MAX_FINDINGS`], counted but not listed.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub findings_omitted: u64,
     /// Why the verdict is `error` or `insufficient_evidence`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -233,26 +240,54 @@ pub struct Verdict {
     pub expired_exceptions: Vec<Exception>,
 }
 
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
 impl Verdict {
-    /// A verdict from findings: any alarm → `alarm`, else `ok`.
+    /// A verdict from findings: any alarm or error → `alarm`, else `ok`.
     pub fn from_findings(control: &str, findings: Vec<Finding>, expired_exceptions: Vec<Exception>) -> Self {
-        let mut counts = BTreeMap::new();
-        for f in &findings {
-            *counts.entry(f.status.clone()).or_insert(0) += 1;
+        let mut verdict = Self::empty(control, "ok");
+        for f in findings {
+            verdict.add(f);
         }
-        let status = if counts.contains_key("alarm") || counts.contains_key("error") { "alarm" } else { "ok" };
-        Self { control: control.into(), status: status.into(), counts, findings, detail: None, expired_exceptions }
+        verdict.expired_exceptions = expired_exceptions;
+        verdict.settle();
+        verdict
     }
 
-    fn without_findings(control: &str, status: &str, detail: String) -> Self {
+    fn empty(control: &str, status: &str) -> Self {
         Self {
             control: control.into(),
             status: status.into(),
             counts: BTreeMap::new(),
             findings: Vec::new(),
-            detail: Some(detail),
+            findings_omitted: 0,
+            detail: None,
             expired_exceptions: Vec::new(),
         }
+    }
+
+    fn without_findings(control: &str, status: &str, detail: String) -> Self {
+        Self { detail: Some(detail), ..Self::empty(control, status) }
+    }
+
+    /// Counts a finding and keeps it unless it is `ok` or the list is full.
+    fn add(&mut self, finding: Finding) {
+        *self.counts.entry(finding.status.clone()).or_insert(0) += 1;
+        if finding.status == "ok" {
+            return;
+        }
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(finding);
+        } else {
+            self.findings_omitted += 1;
+        }
+    }
+
+    fn settle(&mut self) {
+        let bad = self.counts.contains_key("alarm") || self.counts.contains_key("error");
+        self.status = if bad { "alarm" } else { "ok" }.into();
     }
 }
 
@@ -294,24 +329,37 @@ fn matches(pattern: &str, text: &str) -> bool {
     true
 }
 
-/// A control evaluated for a period: its verdict and the rows that support it.
+/// A control evaluated for a period.
 #[derive(Clone, Debug)]
 pub struct Evaluation {
     /// The control as evaluated.
     pub control: Control,
     /// Its outcome.
     pub verdict: Verdict,
-    /// The query's rows, sorted by every column, with `status` as judged (`excepted` where
-    /// an exception applied) and an `exception` column; empty when the control did not run.
-    pub evidence: Vec<RecordBatch>,
     /// The SQL as run (placeholders bound); empty for builtins.
     pub sql: String,
 }
 
+/// Receives a control's evidence rows batch by batch, in order: the query's columns sorted
+/// by all of them, `status` as judged (`excepted` where an exception applied) and an
+/// `exception` column. A query with no rows sends one empty batch (its columns); a control
+/// that did not run sends nothing.
+pub trait EvidenceSink {
+    /// Takes the next rows.
+    fn rows(&mut self, batch: &RecordBatch) -> std::io::Result<()>;
+}
+
+/// A sink that keeps nothing (`keytrail evaluate`).
+pub struct Discard;
+
+impl EvidenceSink for Discard {
+    fn rows(&mut self, _: &RecordBatch) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 impl LedgerSession {
-    /// Evaluates every control over `[period.0, period.1)`. The `ledger_verify` builtin is
-    /// judged from `integrity`, the outcome of verifying the whole ledger (so a report that
-    /// also shows it verifies once).
+    /// Evaluates every control over `[period.0, period.1)`, keeping no evidence rows.
     pub async fn evaluate_all(
         &self,
         controls: Vec<Control>,
@@ -321,24 +369,40 @@ impl LedgerSession {
     ) -> Result<Vec<Evaluation>, QueryError> {
         let mut out = Vec::with_capacity(controls.len());
         for control in controls {
-            let evaluation = match control.builtin.as_deref() {
-                Some("ledger_verify") => integrity_evaluation(control, integrity),
-                Some(other) => return Err(QueryError::Catalog(format!("control {} names an unknown builtin '{other}'", control.id))),
-                None => self.evaluate(control, period, exceptions).await,
-            };
-            out.push(evaluation);
+            out.push(self.evaluate(control, period, exceptions, integrity, &mut Discard).await?);
         }
         Ok(out)
     }
 
-    /// Evaluates one SQL control over `[period.0, period.1)`.
-    pub async fn evaluate(&self, control: Control, period: (DateTime<Utc>, DateTime<Utc>), exceptions: &[Exception]) -> Evaluation {
+    /// Evaluates one control over `[period.0, period.1)`, streaming its rows to `sink`
+    /// (memory stays bounded by the query, not by the number of rows). The
+    /// `ledger_verify` builtin is judged from `integrity`, the outcome of verifying the
+    /// whole ledger (so a report that also shows it verifies once).
+    pub async fn evaluate(
+        &self,
+        control: Control,
+        period: (DateTime<Utc>, DateTime<Utc>),
+        exceptions: &[Exception],
+        integrity: &Result<VerifyReport, String>,
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<Evaluation, QueryError> {
+        match control.builtin.as_deref() {
+            Some("ledger_verify") => integrity_evaluation(control, integrity, sink),
+            Some(other) => Err(QueryError::Catalog(format!("control {} names an unknown builtin '{other}'", control.id))),
+            None => self.evaluate_sql(control, period, exceptions, sink).await,
+        }
+    }
+
+    async fn evaluate_sql(
+        &self,
+        control: Control,
+        period: (DateTime<Utc>, DateTime<Utc>),
+        exceptions: &[Exception],
+        sink: &mut dyn EvidenceSink,
+    ) -> Result<Evaluation, QueryError> {
         let sql = bind(&control.sql, period, &control.parameters);
-        let failed = |control: Control, status: &str, detail: String, sql: String| Evaluation {
-            verdict: Verdict::without_findings(&control.id, status, detail),
-            control,
-            evidence: Vec::new(),
-            sql,
+        let failed = |control: Control, status: &str, detail: String, sql: String| {
+            Ok(Evaluation { verdict: Verdict::without_findings(&control.id, status, detail), control, sql })
         };
         for table in control.evidence_tables.clone() {
             let filter = if control.evidence == "configuration" {
@@ -355,15 +419,22 @@ impl LedgerSession {
                 return failed(control, "insufficient_evidence", detail, sql);
             }
         }
-        let batches = match self.query_sorted(&sql).await {
-            Ok(b) => b,
+        // Sorted by every column, so evidence is the same bytes on every run whatever the
+        // partitioning; the sort spills to disk beyond the session's memory limit.
+        let mut stream = match self.sorted_stream(&sql).await {
+            Ok(s) => s,
             Err(e) => return failed(control, "error", e.to_string(), sql),
         };
+        let schema = stream.schema();
         let period_last_day = (period.1 - chrono::Duration::days(1)).date_naive();
         let mine: Vec<&Exception> = exceptions.iter().filter(|e| e.control == control.id).collect();
-        let mut findings = Vec::new();
-        let mut evidence = Vec::with_capacity(batches.len());
-        for batch in &batches {
+        let mut verdict = Verdict::empty(&control.id, "ok");
+        let mut sent = false;
+        while let Some(batch) = futures::StreamExt::next(&mut stream).await {
+            let batch = match batch {
+                Ok(b) => b,
+                Err(e) => return failed(control, "error", e.to_string(), sql),
+            };
             let column = |name: &str| -> Result<ArrayRef, String> {
                 let c = batch.column_by_name(name).ok_or_else(|| format!("the query returns no {name} column"))?;
                 cast(c, &DataType::Utf8).map_err(|e| e.to_string())
@@ -373,7 +444,8 @@ impl LedgerSession {
                 (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return failed(control, "error", e, sql),
             };
             let (resource, status, reason) = (resource.as_string::<i32>(), status.as_string::<i32>(), reason.as_string::<i32>());
-            let first = findings.len();
+            let mut judged_status = Vec::with_capacity(batch.num_rows());
+            let mut judged_exception = Vec::with_capacity(batch.num_rows());
             for i in 0..batch.num_rows() {
                 let text = |a: &StringArray| if a.is_null(i) { String::new() } else { a.value(i).to_string() };
                 let mut finding = Finding { resource: text(resource), status: text(status), reason: text(reason), exception: None };
@@ -387,46 +459,47 @@ impl LedgerSession {
                         finding.exception = Some(format!("{} (until {}): {}", e.owner, e.expires, e.justification));
                     }
                 }
-                findings.push(finding);
+                judged_status.push(finding.status.clone());
+                judged_exception.push(finding.exception.clone());
+                verdict.add(finding);
             }
-            match judged(batch, &findings[first..]) {
-                Ok(b) => evidence.push(b),
-                Err(e) => return failed(control, "error", e.to_string(), sql),
-            }
+            let judged = judged(&batch, &judged_status, &judged_exception)?;
+            sink.rows(&judged).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
+            sent = true;
         }
-        let expired = mine.into_iter().filter(|e| e.expires < period_last_day).cloned().collect();
-        Evaluation { verdict: Verdict::from_findings(&control.id, findings, expired), control, evidence, sql }
+        if !sent {
+            let empty = judged(&RecordBatch::new_empty(schema), &[], &[])?;
+            sink.rows(&empty).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
+        }
+        verdict.expired_exceptions = mine.into_iter().filter(|e| e.expires < period_last_day).cloned().collect();
+        verdict.settle();
+        Ok(Evaluation { verdict, control, sql })
     }
 
-    /// Runs trusted SQL with its rows sorted by every column, so that evidence is the same
-    /// bytes on every run whatever the partitioning.
-    async fn query_sorted(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
+    async fn sorted_stream(&self, sql: &str) -> Result<datafusion::physical_plan::SendableRecordBatchStream, QueryError> {
         let df = self.context().sql(sql).await?;
         let order: Vec<_> = df.schema().columns().into_iter().map(|c| datafusion::prelude::col(c).sort(true, true)).collect();
-        let schema = Arc::new(df.schema().as_arrow().clone());
-        let batches = df.sort(order)?.collect().await?;
-        // An empty result keeps its columns, so its evidence files still name them.
-        Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })
+        Ok(df.sort(order)?.execute_stream().await?)
     }
 }
 
 /// `batch` with its `status` column replaced by the judged statuses and an `exception`
 /// column added.
-fn judged(batch: &RecordBatch, findings: &[Finding]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+fn judged(batch: &RecordBatch, status: &[String], exception: &[Option<String>]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 1);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
     for (field, column) in schema.fields().iter().zip(batch.columns()) {
         if field.name() == "status" {
             fields.push(Field::new("status", DataType::Utf8, false));
-            columns.push(Arc::new(findings.iter().map(|f| Some(f.status.as_str())).collect::<StringArray>()));
+            columns.push(Arc::new(status.iter().map(|s| Some(s.as_str())).collect::<StringArray>()));
         } else {
             fields.push(field.as_ref().clone());
             columns.push(column.clone());
         }
     }
     fields.push(Field::new("exception", DataType::Utf8, true));
-    columns.push(Arc::new(findings.iter().map(|f| f.exception.as_deref()).collect::<StringArray>()));
+    columns.push(Arc::new(exception.iter().map(|e| e.as_deref()).collect::<StringArray>()));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }
 
@@ -449,7 +522,7 @@ pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
 }
 
 /// The integrity control: one finding per stream of the ledger's verification.
-fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, String>) -> Evaluation {
+fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, String>, sink: &mut dyn EvidenceSink) -> Result<Evaluation, QueryError> {
     let findings: Vec<Finding> = match integrity {
         Ok(report) => report
             .streams
@@ -470,8 +543,8 @@ fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, Strin
             .collect(),
         Err(e) => vec![Finding { resource: "ledger".into(), status: "error".into(), reason: format!("verify failed: {e}"), exception: None }],
     };
-    let evidence = vec![findings_batch(&findings)];
-    Evaluation { verdict: Verdict::from_findings(&control.id, findings, Vec::new()), control, evidence, sql: String::new() }
+    sink.rows(&findings_batch(&findings)).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
+    Ok(Evaluation { verdict: Verdict::from_findings(&control.id, findings, Vec::new()), control, sql: String::new() })
 }
 
 #[cfg(test)]

@@ -14,6 +14,8 @@ use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::{MemTable, TableProvider};
 use datafusion::execution::context::SQLOptions;
+use datafusion::execution::memory_pool::FairSpillPool;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use keytrail_ledger::{Ledger, StreamSchema};
 
@@ -28,6 +30,9 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];
+
+/// Memory a session's queries may hold before sorts and aggregations spill to disk.
+pub const QUERY_MEMORY_BYTES: usize = 2 << 30;
 
 /// The URL under which the ledger's store is registered with DataFusion.
 const LEDGER_URL: &str = "keytrail://ledger/";
@@ -52,6 +57,12 @@ pub enum QueryError {
     /// The statement would change something.
     #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
     NotReadOnly(String),
+    /// Evidence rows could not be handed on (writing evidence files failed).
+    #[error("evidence of control {0}")]
+    Evidence(String),
+    /// Building a result batch failed.
+    #[error(transparent)]
+    Arrow(#[from] datafusion::arrow::error::ArrowError),
     /// DataFusion refused or failed the query.
     #[error(transparent)]
     DataFusion(#[from] datafusion::error::DataFusionError),
@@ -90,7 +101,10 @@ impl LedgerSession {
     /// rows whose `event_time` is in `[period.0, period.1)` (microseconds) when given.
     pub async fn open_for(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>) -> Result<Self, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
-        let ctx = SessionContext::new_with_config(config);
+        // Sorts and aggregations spill to the temporary folder beyond this, so controls over
+        // any number of rows run in bounded memory.
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(QUERY_MEMORY_BYTES))).build_arc()?;
+        let ctx = SessionContext::new_with_config_rt(config, runtime);
         let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
         ctx.register_object_store(&url, ledger.object_store());
         let mut tables = Vec::new();

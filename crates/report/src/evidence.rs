@@ -2,6 +2,7 @@
 //! cells for the HTML report.
 
 use std::io::Write;
+use std::path::Path;
 use std::sync::Arc;
 
 use datafusion::arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
@@ -12,6 +13,8 @@ use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+
+use sha2::{Digest, Sha256};
 
 use crate::ReportError;
 
@@ -55,22 +58,119 @@ pub fn write_csv(batches: &[RecordBatch], sink: impl Write) -> Result<(), ArrowE
     Ok(())
 }
 
+/// A file being written whose size and SHA-256 are known when it is finished.
+pub(crate) struct HashingFile {
+    file: std::io::BufWriter<std::fs::File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl HashingFile {
+    pub fn create(path: &Path) -> Result<Self, ReportError> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(ReportError::io(parent))?;
+        }
+        let file = std::fs::File::create(path).map_err(ReportError::io(path))?;
+        Ok(Self { file: std::io::BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), bytes: 0 })
+    }
+
+    /// Flushes and returns (size, SHA-256 hex).
+    pub fn finish(mut self) -> std::io::Result<(u64, String)> {
+        self.file.flush()?;
+        Ok((self.bytes, hex::encode(self.hasher.finalize())))
+    }
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// The first rows of a control's evidence as text, for the HTML report.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Sample {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    pub total_rows: u64,
+}
+
+/// A control's evidence streamed into `evidence/<id>.csv` and `.parquet`, keeping only a
+/// sample in memory.
+pub(crate) struct EvidenceFiles {
+    csv_path: std::path::PathBuf,
+    parquet_path: std::path::PathBuf,
+    csv: datafusion::arrow::csv::Writer<HashingFile>,
+    parquet: Option<ArrowWriter<HashingFile>>,
+    sample: Sample,
+    sample_rows: usize,
+    max_chars: usize,
+}
+
+impl EvidenceFiles {
+    pub fn create(csv_path: &Path, parquet_path: &Path, sample_rows: usize, max_chars: usize) -> Result<Self, ReportError> {
+        Ok(Self {
+            csv: datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(HashingFile::create(csv_path)?),
+            csv_path: csv_path.to_path_buf(),
+            parquet_path: parquet_path.to_path_buf(),
+            parquet: None,
+            sample: Sample::default(),
+            sample_rows,
+            max_chars,
+        })
+    }
+
+    /// Closes both files; a control that sent no rows gets files with the findings
+    /// columns. Returns ((csv size, sha256), (parquet size, sha256), sample).
+    pub fn finish(mut self) -> Result<((u64, String), (u64, String), Sample), ReportError> {
+        if self.parquet.is_none() {
+            self.write(&keytrail_query::controls::findings_batch(&[])).map_err(ReportError::io(&self.parquet_path))?;
+        }
+        let csv = self.csv.into_inner().finish().map_err(ReportError::io(&self.csv_path))?;
+        let parquet = self.parquet.expect("created above").into_inner()?.finish().map_err(ReportError::io(&self.parquet_path))?;
+        Ok((csv, parquet, self.sample))
+    }
+
+    fn write(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
+        fn other<E: Into<Box<dyn std::error::Error + Send + Sync>>>(e: E) -> std::io::Error {
+            std::io::Error::other(e)
+        }
+        self.csv.write(&defuse_formulas(batch).map_err(other)?).map_err(other)?;
+        if self.parquet.is_none() {
+            let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3).map_err(other)?)).build();
+            self.parquet = Some(ArrowWriter::try_new(HashingFile::create(&self.parquet_path).map_err(other)?, batch.schema(), Some(props)).map_err(other)?);
+        }
+        self.parquet.as_mut().expect("created above").write(batch).map_err(other)?;
+        if self.sample.columns.is_empty() {
+            self.sample.columns = batch.schema().fields().iter().map(|f| f.name().clone()).collect();
+        }
+        let wanted = self.sample_rows.saturating_sub(self.sample.rows.len());
+        if wanted > 0 {
+            let (_, rows) = cells(std::slice::from_ref(batch), wanted, self.max_chars);
+            self.sample.rows.extend(rows);
+        }
+        self.sample.total_rows += batch.num_rows() as u64;
+        Ok(())
+    }
+}
+
+impl keytrail_query::controls::EvidenceSink for EvidenceFiles {
+    fn rows(&mut self, batch: &RecordBatch) -> std::io::Result<()> {
+        self.write(batch)
+    }
+}
+
 /// CSV bytes of `batches`.
 pub(crate) fn csv_bytes(batches: &[RecordBatch]) -> Result<Vec<u8>, ReportError> {
     let mut out = Vec::new();
     write_csv(batches, &mut out)?;
-    Ok(out)
-}
-
-/// Parquet bytes of `batches` (zstd); there must be at least one, for the schema.
-pub(crate) fn parquet_bytes(batches: &[RecordBatch]) -> Result<Vec<u8>, ReportError> {
-    let props = WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::try_new(3)?)).build();
-    let mut out = Vec::new();
-    let mut writer = ArrowWriter::try_new(&mut out, batches[0].schema(), Some(props))?;
-    for batch in batches {
-        writer.write(batch)?;
-    }
-    writer.close()?;
     Ok(out)
 }
 

@@ -6,9 +6,11 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use keytrail_ledger::{Ledger, SignedNote, Signer, VerifyOptions, VerifyReport};
 use keytrail_query::{LedgerSession, QueryError};
+use std::collections::BTreeMap;
+
 use keytrail_query::controls::Evaluation;
 
-use crate::evidence::cells;
+use crate::evidence::{Sample, cells};
 use crate::{ReportError, ReportOptions};
 
 /// One count per day and series, for a chart.
@@ -20,7 +22,10 @@ pub(crate) struct DailyCount {
 }
 
 pub(crate) struct Facts {
+    /// Filled while the evidence files are written.
     pub evaluations: Vec<Evaluation>,
+    /// Per control id, the first rows of its evidence.
+    pub samples: BTreeMap<String, Sample>,
     pub integrity: Result<VerifyReport, String>,
     pub checkpoints: Vec<SignedNote>,
     /// `coverage` view rows in the period: stream, day, rows, gaps.
@@ -33,12 +38,13 @@ pub(crate) struct Facts {
     pub streams: Vec<String>,
 }
 
-pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOptions) -> Result<Facts, ReportError> {
+/// Everything but the controls' evaluations, which stream into the pack's files; returns
+/// the session to evaluate them with.
+pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOptions) -> Result<(LedgerSession, Facts), ReportError> {
     let checkpoints = ledger.checkpoint(signer, &options.origin).await?;
     let verify_options = VerifyOptions { checkpoints: checkpoints.iter().map(|n| n.checkpoint.clone()).collect(), ..Default::default() };
     let integrity = ledger.verify(&verify_options).await.map_err(|e| e.to_string());
     let session = LedgerSession::open(ledger, &options.known_streams).await?;
-    let evaluations = session.evaluate_all(options.controls.clone(), options.period, &options.exceptions, &integrity).await?;
 
     let (start, end) = (options.period.0.format("%Y-%m-%dT%H:%M:%SZ"), options.period.1.format("%Y-%m-%dT%H:%M:%SZ"));
     let within = |column: &str| format!("{column} >= TIMESTAMP '{start}' AND {column} < TIMESTAMP '{end}'");
@@ -69,7 +75,9 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
     };
     let secret_reads = daily_counts(session.query(&daily("secret_access")).await?);
     let auth_failures = daily_counts(session.query(&daily("auth_failures")).await?);
-    Ok(Facts { evaluations, integrity, checkpoints, coverage, gaps, secret_reads, auth_failures, streams: ledger.streams().await? })
+    let streams = ledger.streams().await?;
+    let facts = Facts { evaluations: Vec::new(), samples: BTreeMap::new(), integrity, checkpoints, coverage, gaps, secret_reads, auth_failures, streams };
+    Ok((session, facts))
 }
 
 /// The rows of keytrail's own SQL; an empty result is one empty batch that keeps the

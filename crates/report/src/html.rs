@@ -16,7 +16,7 @@ use crate::outcome::{FrameworkOutcome, Status};
 use crate::{ReportError, ReportOptions};
 
 /// Longest cell shown in an evidence sample; the files hold the whole value.
-const MAX_CELL_CHARS: usize = 160;
+pub(crate) const MAX_CELL_CHARS: usize = 160;
 /// Most uncollected windows listed on the page; `data/collection-gaps.csv` has all.
 const MAX_GAPS_LISTED: usize = 500;
 
@@ -93,7 +93,7 @@ struct ControlView {
     mapped: String,
     columns: Vec<String>,
     rows: Vec<Vec<String>>,
-    total_rows: usize,
+    total_rows: u64,
     sql: String,
 }
 
@@ -232,7 +232,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
         .evaluations
         .iter()
         .map(|e| {
-            let (columns, rows) = cells(&e.evidence, options.sample_rows, MAX_CELL_CHARS);
+            let sample = facts.samples.get(&e.control.id).cloned().unwrap_or_default();
             ControlView {
                 id: e.control.id.clone(),
                 title: e.control.title.clone(),
@@ -243,9 +243,9 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
                 status: e.verdict.status.clone(),
                 summary: summary(e),
                 mapped: e.control.frameworks.iter().map(|(f, ids)| format!("{f}: {}", ids.join(", "))).collect::<Vec<_>>().join(" · "),
-                columns,
-                rows,
-                total_rows: e.evidence.iter().map(|b| b.num_rows()).sum(),
+                columns: sample.columns,
+                rows: sample.rows,
+                total_rows: sample.total_rows,
                 sql: e.sql.clone(),
             }
         })
@@ -336,6 +336,7 @@ mod tests {
     use keytrail_query::controls::{Control, Finding, Framework, Requirement, Verdict, findings_batch};
 
     use super::*;
+    use crate::evidence::Sample;
     use crate::outcome::outcomes;
 
     fn control(id: &str, requirement: &str) -> Control {
@@ -354,7 +355,7 @@ mod tests {
         }
     }
 
-    fn evaluation(id: &str, requirement: &str, findings: Vec<(&str, &str)>, status: Option<&str>) -> Evaluation {
+    fn evaluation(id: &str, requirement: &str, findings: Vec<(&str, &str)>, status: Option<&str>) -> (Evaluation, Sample) {
         let findings: Vec<Finding> = findings
             .into_iter()
             .map(|(resource, status)| Finding { resource: resource.into(), status: status.into(), reason: format!("because {resource}"), exception: None })
@@ -364,7 +365,9 @@ mod tests {
             verdict.status = s.into();
             verdict.detail = Some(format!("{s} detail"));
         }
-        Evaluation { control: control(id, requirement), verdict, evidence: vec![findings_batch(&findings)], sql: format!("SELECT 1 -- {id}") }
+        let (columns, rows) = cells(&[findings_batch(&findings)], 10, MAX_CELL_CHARS);
+        let sample = Sample { columns, total_rows: rows.len() as u64, rows };
+        (Evaluation { control: control(id, requirement), verdict, sql: format!("SELECT 1 -- {id}") }, sample)
     }
 
     #[test]
@@ -383,13 +386,16 @@ mod tests {
                 requirement("R-manual", true),
             ],
         }];
-        let evaluations = vec![
+        let (evaluations, samples): (Vec<Evaluation>, Vec<Sample>) = [
             evaluation("c-ok", "R-ok", vec![("a", "ok")], None),
             evaluation("c-alarm", "R-alarm", vec![("<script>alert(1)</script>", "alarm"), ("b", "ok")], None),
             evaluation("c-none", "R-none", vec![], Some("insufficient_evidence")),
             evaluation("c-excepted", "R-excepted", vec![("x", "excepted"), ("y", "ok")], None),
             evaluation("c-error", "R-error", vec![], Some("error")),
-        ];
+        ]
+        .into_iter()
+        .unzip();
+        let samples = evaluations.iter().map(|e| e.control.id.clone()).zip(samples).collect();
         let options = ReportOptions {
             label: "2026-11".into(),
             period: (Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 12, 1, 0, 0, 0).unwrap()),
@@ -407,6 +413,7 @@ mod tests {
         let gaps = RecordBatch::try_from_iter(vec![("stream", Arc::new(StringArray::from(vec!["<b>s</b>"])) as ArrayRef)]).unwrap();
         let facts = Facts {
             evaluations,
+            samples,
             integrity: Err("<i>disk</i> unreadable".into()),
             checkpoints: Vec::new(),
             coverage: Vec::new(),

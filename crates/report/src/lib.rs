@@ -121,6 +121,6 @@ pub struct PackSummary {
 /// `out/keytrail-evidence-<label>.tar.gz`, replacing a pack of the same period. The
 /// ledger's heads are checkpointed with `signer`, which also signs the manifest.
 pub async fn write_pack(ledger: &Ledger, signer: &Signer, options: &ReportOptions, out: &Path) -> Result<PackSummary, ReportError> {
-    let facts = gather::gather(ledger, signer, options).await?;
-    pack::write(&facts, signer, options, out)
+    let (session, facts) = gather::gather(ledger, signer, options).await?;
+    pack::write(&session, facts, signer, options, out).await
 }

@@ -6,11 +6,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use keytrail_ledger::{Signer, Verifier};
-use keytrail_query::controls::findings_batch;
+use keytrail_query::LedgerSession;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::evidence::{csv_bytes, parquet_bytes};
+use crate::evidence::{EvidenceFiles, csv_bytes};
 use crate::gather::Facts;
 use crate::outcome::outcomes;
 use crate::{PackSummary, ReportError, ReportOptions, html, oscal};
@@ -75,6 +75,11 @@ impl Files {
         Ok(())
     }
 
+    /// Notes a file written elsewhere: (size, SHA-256 hex).
+    fn record(&mut self, path: &str, (size, sha256): (u64, String)) {
+        self.entries.insert(path.to_string(), FileEntry { path: path.to_string(), size, sha256 });
+    }
+
     /// SHA-256 over `<sha256>  <path>\n` of every file so far, in path order.
     fn fingerprint(&self) -> String {
         let mut h = Sha256::new();
@@ -85,7 +90,7 @@ impl Files {
     }
 }
 
-pub(crate) fn write(facts: &Facts, signer: &Signer, options: &ReportOptions, out: &Path) -> Result<PackSummary, ReportError> {
+pub(crate) async fn write(session: &LedgerSession, mut facts: Facts, signer: &Signer, options: &ReportOptions, out: &Path) -> Result<PackSummary, ReportError> {
     let name = format!("keytrail-evidence-{}", options.label);
     std::fs::create_dir_all(out).map_err(ReportError::io(out))?;
     // Written aside and renamed into place, so a failed run leaves the previous pack.
@@ -95,15 +100,20 @@ pub(crate) fn write(facts: &Facts, signer: &Signer, options: &ReportOptions, out
     }
     let mut files = Files { root: partial.clone(), entries: BTreeMap::new() };
 
-    for e in &facts.evaluations {
-        // A control that did not run has no rows; its files still name the columns.
-        let evidence = if e.evidence.is_empty() { vec![findings_batch(&[])] } else { e.evidence.clone() };
-        files.put(&format!("evidence/{}.csv", e.control.id), &csv_bytes(&evidence)?)?;
-        files.put(&format!("evidence/{}.parquet", e.control.id), &parquet_bytes(&evidence)?)?;
+    for control in &options.controls {
+        let (csv, parquet) = (format!("evidence/{}.csv", control.id), format!("evidence/{}.parquet", control.id));
+        let mut sink = EvidenceFiles::create(&partial.join(&csv), &partial.join(&parquet), options.sample_rows, html::MAX_CELL_CHARS)?;
+        let e = session.evaluate(control.clone(), options.period, &options.exceptions, &facts.integrity, &mut sink).await?;
+        let (csv_file, parquet_file, sample) = sink.finish()?;
+        files.record(&csv, csv_file);
+        files.record(&parquet, parquet_file);
         if !e.sql.is_empty() {
             files.put(&format!("queries/{}.sql", e.control.id), e.sql.as_bytes())?;
         }
+        facts.samples.insert(control.id.clone(), sample);
+        facts.evaluations.push(e);
     }
+    let facts = &facts;
     for (view, sql) in keytrail_query::VIEWS {
         files.put(&format!("queries/views/{view}.sql"), sql.as_bytes())?;
     }
