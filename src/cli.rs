@@ -45,6 +45,9 @@ pub enum Command {
     /// Collect audit data from the configured sources into the ledger, from where the
     /// last run stopped.
     Collect(CollectArgs),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
     /// Append newline-delimited JSON records from files to a ledger stream.
     Ingest(IngestArgs),
     /// Re-check every row, segment, manifest and checkpoint of the ledger.
@@ -263,6 +266,20 @@ pub struct VerifyArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
     pub format: ReportFormat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Read a configuration as the jobs do and report every problem: unknown keys, wrong
+    /// types, missing files and variables, an unreadable signing key or exceptions file.
+    Check(ConfigCheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ConfigCheckArgs {
+    /// The configuration file.
+    #[arg(long, env = "KEYTRAIL_CONFIG")]
+    pub config: PathBuf,
 }
 
 #[derive(Debug, Args)]

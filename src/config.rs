@@ -66,7 +66,25 @@ impl Config {
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {}", path.display()))?;
-        let mut config: Config = toml::from_str(&text).with_context(|| format!("in the configuration {}", path.display()))?;
+        // The message and position only: toml's own rendering quotes the source line, which
+        // may hold a secret someone pasted by mistake.
+        let mut config: Config = toml::from_str(&text).map_err(|e| {
+            let at = e.span().map(|s| {
+                let before = &text[..s.start.min(text.len())];
+                format!(" at line {}, column {}", before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+            });
+            anyhow::anyhow!("in the configuration {}{}: {}", path.display(), at.unwrap_or_default(), e.message().trim())
+        })?;
+        if let Some(la) = config.log_analytics.as_mut() {
+            if let Some(r) = la.client_secret.take() {
+                r.assign("log_analytics.client_secret", &mut la.client_secret_env, &mut la.client_secret_file).map_err(anyhow::Error::msg)?;
+            }
+        }
+        if let Some(api) = config.akeyless_api.as_mut() {
+            if let Some(r) = api.access_key.take() {
+                r.assign("akeyless_api.access_key", &mut api.access_key_env, &mut api.access_key_file).map_err(anyhow::Error::msg)?;
+            }
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -110,8 +128,28 @@ mod tests {
         assert_eq!(la.client_secret_file.unwrap(), PathBuf::from("/abs/secret"));
         assert_eq!(la.window_minutes, 60);
 
-        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"oops\"\n").unwrap();
+        // A secret pasted into the file is refused, and the error never repeats it.
+        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"hunter2-value\"\n").unwrap();
         let err = format!("{:#}", Config::load(&path).unwrap_err());
-        assert!(err.contains("client_secret") && err.contains("keytrail.toml"), "{err}");
+        assert!(err.contains("by reference") && err.contains("line 3") && err.contains("keytrail.toml"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+
+        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"file:secret\"\n[akeyless_api]\naccess_id = \"p\"\naccess_key = \"env:AK\"\n").unwrap();
+        let config = Config::load(&path).unwrap();
+        assert_eq!(config.log_analytics.unwrap().client_secret_file.unwrap(), dir.path().join("secret"));
+        assert_eq!(config.akeyless_api.unwrap().access_key_env.as_deref(), Some("AK"));
+
+        std::fs::write(&path, "[report]\nsample_row = 5\n").unwrap();
+        let err = format!("{:#}", Config::load(&path).unwrap_err());
+        assert!(err.contains("sample_row") && err.contains("line 2, column 1"), "{err}");
+    }
+
+    #[test]
+    fn the_annotated_example_is_a_valid_configuration() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("keytrail.example.toml");
+        let config = Config::load(&path).unwrap();
+        assert!(config.log_analytics.is_some() && config.akeyless_logs.is_some() && config.akeyless_api.is_some());
+        assert_eq!(config.exceptions.unwrap(), path.parent().unwrap().join("exceptions.toml"));
+        assert_eq!(config.report.sample_rows, Some(20));
     }
 }

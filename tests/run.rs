@@ -57,7 +57,9 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     let config = job_config(&ws, &emulator);
     // The second window fails twice: a gap.
     emulator.faults().extend([Fault::Pass, Fault::ServerError { status: 503 }, Fault::ServerError { status: 503 }]);
-    let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11", "--json"]).expect(3);
+    let run = keytrail(&ws.ledger(), &["-vv", "run", "--config", config.to_str().unwrap(), "--period", "2026-11", "--json"]).expect(3);
+    let secret = std::fs::read_to_string(ws.path().join("client/client-secret")).unwrap();
+    assert!(!secret.trim().is_empty() && !run.stdout.contains(secret.trim()) && !run.stderr.contains(secret.trim()), "the client secret must never be logged");
     let summary: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
     assert_eq!(summary["period"], "2026-11");
     assert_eq!(summary["sources"], "incomplete");
@@ -66,10 +68,20 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     let pack = std::path::PathBuf::from(summary["pack"]["dir"].as_str().unwrap());
     assert!(pack.join("manifest.sig").is_file() && pack.starts_with(ws.path().join("packs")));
     assert!(run.stderr.contains("NOT COLLECTED"), "collection details go to stderr with --json: {}", run.stderr);
+    let html = std::fs::read_to_string(pack.join("index.html")).unwrap();
+    assert!(html.contains("class=\"gap\"") && html.contains("2026-11-02T00:00:00"), "the report shows the uncollected window");
 
-    // The next run fills the gap: complete.
+    // The next run fills the gap: complete. A run after that adds nothing.
     let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(0);
     assert!(run.stdout.contains("Run complete."), "{}", run.stdout);
+    let rows = || {
+        let verify = keytrail(&ws.ledger(), &["verify", "--format", "json"]).expect(0);
+        let report: Value = serde_json::from_str(&verify.stdout).unwrap();
+        report["streams"].as_array().unwrap().iter().map(|s| s["rows"].as_u64().unwrap()).sum::<u64>()
+    };
+    let before = rows();
+    keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(0);
+    assert_eq!(rows(), before, "running the same month again adds no rows");
 
     // A row removed from a committed segment: the pack is still written, exit 4.
     let segment = ws.ledger().join(&common::segments(&ws.ledger(), "kube_pod_inventory")[0]);
@@ -81,4 +93,34 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     let integrity: Value = serde_json::from_slice(&std::fs::read(pack.join("integrity.json")).unwrap()).unwrap();
     assert!(integrity["streams"].as_array().unwrap().iter().any(|s| s["findings"].as_array().unwrap().iter().any(|f| !f["problems"].as_array().unwrap().is_empty())));
     drop(emulator);
+}
+
+#[test]
+fn config_check_names_an_unknown_key_and_every_missing_reference() {
+    let ws = Workspace::new();
+    let config = ws.path().join("keytrail.toml");
+    std::fs::write(&config, "organisation = \"x\"\n\n[report]\nsample_row = 5\n").unwrap();
+    let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("sample_row") && run.stderr.contains("line 4"), "{}", run.stderr);
+
+    let (key, _) = common::keygen(&ws);
+    std::fs::write(
+        &config,
+        format!(
+            "signing_key = \"{}\"\nexceptions = \"exceptions.toml\"\n[report]\nframeworks = [\"soc2\", \"pci\"]\n[akeyless_api]\naccess_id = \"p-1\"\naccess_key_env = \"KEYTRAIL_TEST_UNSET_VARIABLE\"\n",
+            key.display()
+        ),
+    )
+    .unwrap();
+    let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(2);
+    let problems: Vec<&str> = run.stdout.lines().filter(|l| l.starts_with("problem: ")).collect();
+    assert_eq!(problems.len(), 3, "{}", run.stdout);
+    assert!(run.stdout.contains("exceptions.toml does not exist"), "{}", run.stdout);
+    assert!(run.stdout.contains("unknown framework 'pci'"), "{}", run.stdout);
+    assert!(run.stdout.contains("KEYTRAIL_TEST_UNSET_VARIABLE is not set"), "{}", run.stdout);
+
+    std::fs::write(ws.path().join("exceptions.toml"), "").unwrap();
+    std::fs::write(&config, format!("signing_key = \"{}\"\nexceptions = \"exceptions.toml\"\n", key.display())).unwrap();
+    let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(0);
+    assert!(run.stdout.contains("is valid"), "{}", run.stdout);
 }

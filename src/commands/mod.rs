@@ -4,6 +4,7 @@
 mod akeyless_logs;
 mod checkpoint;
 mod collect;
+mod config;
 mod demo;
 mod controls;
 mod emulator;
@@ -27,6 +28,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run::run(cli.ledger.as_deref(), args, out).await,
         Command::Demo(args) => demo::run(args, out).await,
+        Command::Config(crate::cli::ConfigCommand::Check(args)) => config::check(args, out),
         Command::Collect(args) => collect::run(cli.ledger.as_deref(), args, out).await,
         Command::Ingest(args) => ingest::run(&open(ledger, OpenMode::ReadWrite).await?, args, out).await,
         Command::Verify(args) => verify::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,

@@ -54,9 +54,11 @@ pub(crate) async fn execute(
 
     // Collection output is the per-source table; with --json it goes to stderr so stdout
     // stays one JSON document.
+    let progress = Progress::start();
     let mut collect_log = Vec::new();
     let has_sources = config.log_analytics.is_some() || config.akeyless_logs.is_some() || config.akeyless_api.is_some();
     let collected = if has_sources {
+        progress.step("collecting the sources");
         let args = CollectArgs { config: config_path.to_path_buf(), source: Vec::new(), since: Some(start), until, commit_rows: 200_000 };
         super::collect::run(ledger_flag, args, &mut collect_log).await.context("collecting the sources")?
     } else {
@@ -81,7 +83,10 @@ pub(crate) async fn execute(
         key,
         out: out_dir.or(config.report.out.clone()).unwrap_or_else(|| PathBuf::from("packs")),
     };
-    let summary = write_pack(&ledger, &settings).await?;
+    progress.step("verifying the ledger, evaluating the controls, writing the evidence pack");
+    let summary = write_pack(&ledger, &settings).await;
+    progress.finish();
+    let summary = summary?;
 
     let (code, outcome) = if !summary.ledger_valid {
         (ExitCode::IntegrityFailure, "the ledger failed verification: see the pack's integrity section and run `keytrail verify`")
@@ -112,6 +117,34 @@ pub(crate) async fn execute(
         writeln!(out, "Run {outcome}.")?;
     }
     Ok(code)
+}
+
+/// A spinner naming the step on a terminal; log lines otherwise (CronJobs, CI).
+struct Progress(Option<indicatif::ProgressBar>);
+
+impl Progress {
+    fn start() -> Self {
+        use std::io::IsTerminal;
+        if !std::io::stderr().is_terminal() {
+            return Self(None);
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.enable_steady_tick(std::time::Duration::from_millis(120));
+        Self(Some(bar))
+    }
+
+    fn step(&self, what: &str) {
+        match &self.0 {
+            Some(bar) => bar.set_message(what.to_string()),
+            None => tracing::info!(step = what, "keytrail run"),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.0 {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]

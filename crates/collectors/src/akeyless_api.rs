@@ -31,6 +31,10 @@ pub struct AkeylessApiConfig {
     /// `access_key`, `k8s` or `azure_ad`.
     #[serde(default = "default_access_type")]
     pub access_type: String,
+    /// Where the access key is (`access_key`): `"env:VAR"` or `"file:PATH"`; shorthand
+    /// for `access_key_env` / `access_key_file`.
+    #[serde(default)]
+    pub access_key: Option<crate::credential::SecretRef>,
     /// Environment variable holding the access key (`access_key`).
     pub access_key_env: Option<String>,
     /// File holding the access key (`access_key`).

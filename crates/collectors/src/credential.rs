@@ -18,3 +18,39 @@ pub(crate) fn read(section: &str, name: &str, what: &str, env: Option<&str>, fil
         (None, None) => Err(format!("{section} needs {name}_env or {name}_file (never the {what} itself)")),
     }
 }
+
+/// A secret given by reference in the configuration: `"env:VARIABLE"` or `"file:PATH"`.
+/// A value in any other form is refused, so a secret cannot be written into the file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SecretRef {
+    /// An environment variable holds it.
+    Env(String),
+    /// A file holds it.
+    File(std::path::PathBuf),
+}
+
+impl SecretRef {
+    /// Moves the reference into the `<name>_env` / `<name>_file` pair it is shorthand for.
+    pub fn assign(self, name: &str, env: &mut Option<String>, file: &mut Option<std::path::PathBuf>) -> Result<(), String> {
+        if env.is_some() || file.is_some() {
+            return Err(format!("{name} and {name}_env/{name}_file are alternatives: give one"));
+        }
+        match self {
+            SecretRef::Env(var) => *env = Some(var),
+            SecretRef::File(path) => *file = Some(path),
+        }
+        Ok(())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for SecretRef {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        match text.split_once(':') {
+            Some(("env", var)) if !var.is_empty() => Ok(SecretRef::Env(var.to_string())),
+            Some(("file", path)) if !path.is_empty() => Ok(SecretRef::File(path.into())),
+            // The value is not echoed: it may be the secret itself.
+            _ => Err(serde::de::Error::custom("secrets are given by reference: \"env:VARIABLE\" or \"file:PATH\", never the value itself")),
+        }
+    }
+}

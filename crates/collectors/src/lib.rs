@@ -19,7 +19,7 @@ pub mod akeyless;
 pub mod akeyless_api;
 pub mod akeyless_files;
 mod committer;
-mod credential;
+pub mod credential;
 pub mod http;
 pub mod jsonl;
 pub mod log_analytics;

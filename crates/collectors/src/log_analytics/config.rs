@@ -36,6 +36,10 @@ pub struct LogAnalyticsConfig {
     /// How to authenticate.
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
+    /// Where the client secret is (`client_secret` mode): `"env:VAR"` or `"file:PATH"`;
+    /// shorthand for `client_secret_env` / `client_secret_file`.
+    #[serde(default)]
+    pub client_secret: Option<crate::credential::SecretRef>,
     /// Environment variable holding the client secret (`client_secret` mode).
     pub client_secret_env: Option<String>,
     /// File holding the client secret (`client_secret` mode).
