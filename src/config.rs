@@ -37,6 +37,10 @@ pub struct Config {
     /// Evidence packs.
     #[serde(default)]
     pub report: ReportConfig,
+    /// Control parameters that differ from the catalog's defaults: `[controls.<id>]`
+    /// tables of `parameter = value`.
+    #[serde(default)]
+    pub controls: std::collections::BTreeMap<String, toml::Table>,
 }
 
 /// `[report]`: where and how `run` writes evidence packs.
@@ -63,6 +67,28 @@ pub struct AkeylessLogsConfig {
 }
 
 impl Config {
+    /// `catalog` with this configuration's parameter overrides applied. An unknown control
+    /// or parameter, or a value of another type than the default's, is an error.
+    pub fn apply_control_parameters(&self, catalog: &mut [keytrail_query::controls::Control]) -> anyhow::Result<()> {
+        for (id, overrides) in &self.controls {
+            let control = catalog
+                .iter_mut()
+                .find(|c| &c.id == id)
+                .with_context(|| format!("[controls.{id}]: no control has this id (see `keytrail controls`)"))?;
+            for (name, value) in overrides {
+                let default = control.parameters.get(name).with_context(|| {
+                    let known: Vec<&str> = control.parameters.keys().map(String::as_str).collect();
+                    format!("[controls.{id}] {name}: the control has no such parameter (it has: {})", known.join(", "))
+                })?;
+                if std::mem::discriminant(default) != std::mem::discriminant(value) {
+                    anyhow::bail!("[controls.{id}] {name}: expected a {} like the default {default}", default.type_str());
+                }
+                control.parameters.insert(name.clone(), value.clone());
+            }
+        }
+        Ok(())
+    }
+
     /// Reads and checks a configuration file.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {}", path.display()))?;
@@ -142,6 +168,24 @@ mod tests {
         std::fs::write(&path, "[report]\nsample_row = 5\n").unwrap();
         let err = format!("{:#}", Config::load(&path).unwrap_err());
         assert!(err.contains("sample_row") && err.contains("line 2, column 1"), "{err}");
+    }
+
+    #[test]
+    fn control_parameters_override_defaults_and_mistakes_are_named() {
+        let mut catalog = keytrail_query::controls::catalog().unwrap();
+        let config: Config = toml::from_str("[controls.rotation-overdue]\nmax_age_days = 30\n").unwrap();
+        config.apply_control_parameters(&mut catalog).unwrap();
+        let rotation = catalog.iter().find(|c| c.id == "rotation-overdue").unwrap();
+        assert_eq!(rotation.parameters["max_age_days"], toml::Value::Integer(30));
+        for (text, expected) in [
+            ("[controls.nope]\nx = 1\n", "no control has this id"),
+            ("[controls.rotation-overdue]\nmax_age = 1\n", "no such parameter"),
+            ("[controls.rotation-overdue]\nmax_age_days = \"30\"\n", "expected a integer"),
+        ] {
+            let config: Config = toml::from_str(text).unwrap();
+            let err = config.apply_control_parameters(&mut catalog).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+        }
     }
 
     #[test]

@@ -44,7 +44,11 @@ fn job_config(ws: &Workspace, emulator: &Emulator) -> std::path::PathBuf {
     let config = ws.path().join("client/job.toml");
     let packs = ws.path().join("packs");
     // Top-level keys come before the first [section].
-    let text = format!("signing_key = \"{}\"\norganisation = \"Job test\"\n{sources}\n[report]\nout = \"{}\"\n", key.display(), packs.display());
+    let text = format!(
+        "signing_key = \"{}\"\norganisation = \"Job test\"\n{sources}\n[report]\nout = \"{}\"\n[controls.rotation-overdue]\nmax_age_days = 45\n",
+        key.display(),
+        packs.display()
+    );
     std::fs::write(&config, text).unwrap();
     config
 }
@@ -68,6 +72,8 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     let pack = std::path::PathBuf::from(summary["pack"]["dir"].as_str().unwrap());
     assert!(pack.join("manifest.sig").is_file() && pack.starts_with(ws.path().join("packs")));
     assert!(run.stderr.contains("NOT COLLECTED"), "collection details go to stderr with --json: {}", run.stderr);
+    let rotation_sql = std::fs::read_to_string(pack.join("queries/rotation-overdue.sql")).unwrap();
+    assert!(rotation_sql.contains("45") && !rotation_sql.contains("$max_age_days"), "the configured parameter is used: {rotation_sql}");
     let html = std::fs::read_to_string(pack.join("index.html")).unwrap();
     assert!(html.contains("class=\"gap\"") && html.contains("2026-11-02T00:00:00"), "the report shows the uncollected window");
 

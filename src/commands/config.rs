@@ -58,6 +58,9 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
             problems.push(format!("exceptions: {e:#}"));
         }
     }
+    if let Err(e) = config.apply_control_parameters(&mut controls::catalog()?) {
+        problems.push(e.to_string());
+    }
     let known = controls::frameworks()?;
     for name in &config.report.frameworks {
         if !known.iter().any(|f| f.is(name)) {

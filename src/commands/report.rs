@@ -20,6 +20,8 @@ pub(crate) struct PackSettings {
     pub origin: String,
     pub key: PathBuf,
     pub out: PathBuf,
+    /// Parameter overrides from the configuration, if it was given one.
+    pub config: Option<crate::config::Config>,
 }
 
 pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
@@ -33,6 +35,7 @@ pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> a
         origin: args.origin,
         key: args.key,
         out: args.out,
+        config: None,
     };
     let summary = write_pack(ledger, &settings).await?;
     print_summary(&settings.label, &summary, out)?;
@@ -56,7 +59,11 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
             })
             .collect::<anyhow::Result<Vec<_>>>()?
     };
-    let controls = controls::catalog()?
+    let mut catalog = controls::catalog()?;
+    if let Some(config) = &settings.config {
+        config.apply_control_parameters(&mut catalog)?;
+    }
+    let controls = catalog
         .into_iter()
         .filter(|c| frameworks.iter().any(|f| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty())))
         .collect();

@@ -52,6 +52,9 @@ pub(crate) async fn execute(
         format!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display())
     })?;
 
+    // A mistake in the control parameters fails the job before it collects anything.
+    config.apply_control_parameters(&mut keytrail_query::controls::catalog()?)?;
+
     // Collection output is the per-source table; with --json it goes to stderr so stdout
     // stays one JSON document.
     let progress = Progress::start();
@@ -82,6 +85,7 @@ pub(crate) async fn execute(
         origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
         key,
         out: out_dir.or(config.report.out.clone()).unwrap_or_else(|| PathBuf::from("packs")),
+        config: Some(config),
     };
     progress.step("verifying the ledger, evaluating the controls, writing the evidence pack");
     let summary = write_pack(&ledger, &settings).await;
