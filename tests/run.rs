@@ -66,7 +66,12 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     assert!(!secret.trim().is_empty() && !run.stdout.contains(secret.trim()) && !run.stderr.contains(secret.trim()), "the client secret must never be logged");
     let summary: Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
     assert_eq!(summary["period"], "2026-11");
-    assert_eq!(summary["sources"], "incomplete");
+    assert_eq!(summary["collection"], "incomplete");
+    let tables = summary["sources"].as_array().unwrap();
+    assert_eq!(tables.len(), SAMPLE_TABLES.len(), "one entry per Log Analytics table: {tables:?}");
+    let gaps: Vec<&Value> = tables.iter().filter(|t| !t["gap"].is_null()).collect();
+    assert_eq!(gaps.len(), 1, "{tables:?}");
+    assert!(gaps[0]["gap"].as_str().unwrap().contains("503"), "{gaps:?}");
     assert_eq!(summary["exit_code"], 3);
     assert_eq!(summary["ledger_valid"], true);
     let pack = std::path::PathBuf::from(summary["pack"]["dir"].as_str().unwrap());

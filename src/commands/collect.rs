@@ -14,6 +14,13 @@ use crate::exit::ExitCode;
 const COMMIT_BYTES: usize = 16 << 20;
 
 pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    Ok(collect(ledger_flag, args, out).await?.0)
+}
+
+/// Collects every configured source; returns the outcome and, per source (per table for
+/// Log Analytics), what was collected, for `run`'s summary.
+pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Write) -> anyhow::Result<(ExitCode, Vec<serde_json::Value>)> {
+    let mut sources = Vec::new();
     let config = Config::load(&args.config)?;
     let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
     let ledger = super::open(ledger_url, OpenMode::ReadWrite).await?;
@@ -38,6 +45,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
             "akeyless api: snapshot of {} items, {} roles, {} auth methods ({} retries)",
             report.items, report.roles, report.auth_methods, report.retries
         )?;
+        sources.push(serde_json::json!({"source": "akeyless_api", "items": report.items, "roles": report.roles, "auth_methods": report.auth_methods}));
     }
     let mut files_rejected = 0;
     if let Some(logs) = logs {
@@ -45,10 +53,12 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
         if let Some(fields) = &logs.item_path_fields {
             options.item_path_fields = fields.clone();
         }
-        files_rejected = super::akeyless_logs::read(&ledger, &logs.locations, &options, out).await?.rejected;
+        let report = super::akeyless_logs::read(&ledger, &logs.locations, &options, out).await?;
+        files_rejected = report.rejected;
+        sources.push(serde_json::json!({"source": "akeyless_logs", "stream": "akeyless_audit", "files_read": report.files_read, "appended": report.appended, "rejected": report.rejected}));
     }
     let Some(la) = la else {
-        return Ok(if files_rejected > 0 { ExitCode::Rejected } else { ExitCode::Success });
+        return Ok((if files_rejected > 0 { ExitCode::Rejected } else { ExitCode::Success }, sources));
     };
     let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(la.timeout_secs))?;
     let options = CollectOptions {
@@ -64,17 +74,21 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
     .await
     .with_context(|| format!("collecting from Log Analytics workspace {}", la.workspace_id))?;
     print_summary(&reports, out)?;
+    for r in &reports {
+        let gap = r.gap.as_ref().map(|g| format!("not collected from {} to {}: {}", g.from.to_rfc3339(), g.to.to_rfc3339(), g.reason));
+        sources.push(serde_json::json!({"source": "log_analytics", "table": r.table, "stream": r.stream, "rows": r.rows, "appended": r.appended, "rejected": r.rejected, "gap": gap}));
+    }
     let gaps = reports.iter().filter(|r| r.gap.is_some()).count();
     let rejected: u64 = reports.iter().map(|r| r.rejected).sum::<u64>() + files_rejected;
     if gaps > 0 {
         writeln!(out, "{gaps} table(s) not fully collected; recorded in the collection_gaps stream. The next run retries from where each stopped.")?;
-        return Ok(ExitCode::Incomplete);
+        return Ok((ExitCode::Incomplete, sources));
     }
     if rejected > 0 {
         writeln!(out, "{rejected} rows were rejected and kept in the <stream>__rejected streams with the reason")?;
-        return Ok(ExitCode::Rejected);
+        return Ok((ExitCode::Rejected, sources));
     }
-    Ok(ExitCode::Success)
+    Ok((ExitCode::Success, sources))
 }
 
 fn print_summary(reports: &[TableReport], out: &mut impl Write) -> std::io::Result<()> {

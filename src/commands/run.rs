@@ -60,12 +60,12 @@ pub(crate) async fn execute(
     let progress = Progress::start();
     let mut collect_log = Vec::new();
     let has_sources = config.log_analytics.is_some() || config.akeyless_logs.is_some() || config.akeyless_api.is_some();
-    let collected = if has_sources {
+    let (collected, sources) = if has_sources {
         progress.step("collecting the sources");
         let args = CollectArgs { config: config_path.to_path_buf(), source: Vec::new(), since: Some(start), until, commit_rows: 200_000 };
-        super::collect::run(ledger_flag, args, &mut collect_log).await.context("collecting the sources")?
+        super::collect::collect(ledger_flag, args, &mut collect_log).await.context("collecting the sources")?
     } else {
-        ExitCode::Success
+        (ExitCode::Success, Vec::new())
     };
     if json {
         std::io::stderr().write_all(&collect_log)?;
@@ -102,7 +102,8 @@ pub(crate) async fn execute(
     if json {
         let document = serde_json::json!({
             "period": label,
-            "sources": match collected { ExitCode::Incomplete => "incomplete", ExitCode::Rejected => "complete, some records rejected", _ => "complete" },
+            "collection": match collected { ExitCode::Incomplete => "incomplete", ExitCode::Rejected => "complete, some records rejected", _ => "complete" },
+            "sources": sources,
             "pack": {
                 "dir": summary.dir, "archive": summary.archive, "index": summary.dir.join("index.html"),
                 "fingerprint": summary.fingerprint, "files": summary.files,
