@@ -101,6 +101,8 @@ for n in "${sizes[@]}"; do
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" report --period 2026-11 --out "$work/pack-$n" --key "$work/signing.key"
   pack="$work/pack-$n/keytrail-evidence-2026-11"
   [ -s "$pack/index.html" ] || { echo "bench: report wrote no index.html" >&2; cat "$work/err" >&2; exit 1; }
+  # A control that failed (a query out of memory, say) would make the figure meaningless.
+  python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$pack/controls.json"
   report_rows+=("$(python3 -c 'import sys; n, s, r, h, p = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]); print(f"| {n:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} | {h/1024:,.0f} | {p/(1<<20):,.1f} |")' \
     "$n" "$secs" "$rss_mib" "$(stat -c %s "$pack/index.html")" "$(stat -c %s "$work/pack-$n/keytrail-evidence-2026-11.tar.gz")")")
   rm -rf "$work/forwarded-ledger-$n" "$work/pack-$n"

@@ -336,6 +336,9 @@ pub struct ReportArgs {
     /// Origin prefix of the signed checkpoints (`<prefix>/<stream>`).
     #[arg(long, default_value = "keytrail")]
     pub origin: String,
+    /// MiB the queries may hold before sorts and aggregations spill to disk.
+    #[arg(long, default_value_t = 2048)]
+    pub query_memory_mb: usize,
 }
 
 #[derive(Debug, Args)]

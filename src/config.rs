@@ -34,6 +34,9 @@ pub struct Config {
     pub checkpoint_origin: Option<String>,
     /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
     pub exceptions: Option<PathBuf>,
+    /// MiB the queries of `run` may hold before sorts and aggregations spill to the
+    /// temporary folder; default 2048.
+    pub query_memory_mb: Option<usize>,
     /// Evidence packs.
     #[serde(default)]
     pub report: ReportConfig,

@@ -80,6 +80,7 @@ pub(crate) async fn execute(
         frameworks: config.report.frameworks.clone(),
         exceptions: config.exceptions.clone(),
         sample_rows: config.report.sample_rows.unwrap_or(20),
+        query_memory_mb: config.query_memory_mb.unwrap_or(2048),
         organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
         clusters: config.clusters.clone(),
         origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),

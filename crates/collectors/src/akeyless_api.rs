@@ -245,6 +245,11 @@ struct Kind {
     values: fn(&Json, i64, &str) -> Vec<Value>,
 }
 
+/// The snapshot streams' schemas, so queries over them plan before any snapshot is taken.
+pub fn stream_schemas() -> Result<Vec<StreamSchema>, keytrail_ledger::LedgerError> {
+    KINDS.iter().map(|kind| StreamSchema::new(kind.stream, (kind.columns)())).collect()
+}
+
 const KINDS: [Kind; 3] = [
     Kind { call: "list-items", field: "items", stream: "akeyless_items", columns: item_columns, values: item_values },
     Kind { call: "list-roles", field: "roles", stream: "akeyless_roles", columns: role_columns, values: role_values },

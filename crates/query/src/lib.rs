@@ -31,8 +31,9 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];
 
-/// Memory a session's queries may hold before sorts and aggregations spill to disk.
-pub const QUERY_MEMORY_BYTES: usize = 2 << 30;
+/// Memory a session's queries may hold, by default, before sorts and aggregations spill
+/// to the temporary folder.
+pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 2 << 30;
 
 /// The URL under which the ledger's store is registered with DataFusion.
 const LEDGER_URL: &str = "keytrail://ledger/";
@@ -100,10 +101,16 @@ impl LedgerSession {
     /// Like [`open`](Self::open), with every stream table (and so every view) limited to
     /// rows whose `event_time` is in `[period.0, period.1)` (microseconds) when given.
     pub async fn open_for(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>) -> Result<Self, QueryError> {
+        Self::open_with(ledger, known, period, DEFAULT_QUERY_MEMORY_BYTES).await
+    }
+
+    /// Like [`open_for`](Self::open_for), with queries holding at most `memory_bytes`
+    /// before they spill (a query that cannot spill fails with "Resources exhausted").
+    pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>, memory_bytes: usize) -> Result<Self, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(QUERY_MEMORY_BYTES))).build_arc()?;
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(memory_bytes))).build_arc()?;
         let ctx = SessionContext::new_with_config_rt(config, runtime);
         let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
         ctx.register_object_store(&url, ledger.object_store());

@@ -89,6 +89,8 @@ pub struct ReportOptions {
     pub clusters: Vec<String>,
     /// Evidence rows shown per control in the HTML report.
     pub sample_rows: usize,
+    /// Memory the queries may hold before they spill to disk.
+    pub query_memory_bytes: usize,
     /// Origin prefix of the signed checkpoint (`<origin>/<stream>`).
     pub origin: String,
     /// keytrail's version, shown on the cover and in the manifest.
