@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Whole-pipeline benchmarks: ledger ingest and verify throughput and peak memory (next to
 # single-core SHA-256 throughput measured in the same run), forwarded Akeyless files and
-# the evidence pack of the month they make, and `keytrail collect` of AKSAudit rows from
-# the loopback emulator over HTTPS.
+# the evidence pack of the month they make (and its control queries next to DuckDB on the
+# same Parquet files), and `keytrail collect` of AKSAudit rows from the loopback emulator
+# over HTTPS.
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size
@@ -78,6 +79,13 @@ done
 
 "$bin/keytrail" keygen --out "$work/signing.key" --name bench.keytrail > /dev/null
 report_rows=()
+duckdb_rows=()
+# DuckDB, pinned, in a virtual environment: the yardstick for the control queries.
+venv=$target/bench-venv
+if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r bench/requirements.txt
+fi
 echo
 echo "| forwarded Akeyless records | files | ingest s | records/s | peak RSS MiB |"
 echo "|---:|---:|---:|---:|---:|"
@@ -105,6 +113,8 @@ for n in "${sizes[@]}"; do
   python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$pack/controls.json"
   report_rows+=("$(python3 -c 'import sys; n, s, r, h, p = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]); print(f"| {n:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} | {h/1024:,.0f} | {p/(1<<20):,.1f} |")' \
     "$n" "$secs" "$rss_mib" "$(stat -c %s "$pack/index.html")" "$(stat -c %s "$work/pack-$n/keytrail-evidence-2026-11.tar.gz")")")
+  # The same control SQL on the same Parquet files, keytrail (DataFusion) next to DuckDB.
+  duckdb_rows+=("$("$venv/bin/python" bench/duckdb_controls.py "$bin/keytrail" "$work/forwarded-ledger-$n" "$pack" "$n")")
   rm -rf "$work/forwarded-ledger-$n" "$work/pack-$n"
 done
 
@@ -112,6 +122,13 @@ echo
 echo "| akeyless_audit rows | report s | rows/s | report peak RSS MiB | index.html KiB | pack .tar.gz MiB |"
 echo "|---:|---:|---:|---:|---:|---:|"
 for row in "${report_rows[@]}"; do
+  echo "$row"
+done
+
+echo
+echo "| akeyless_audit rows | findings | keytrail s | DuckDB s | keytrail / DuckDB | DuckDB |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for row in "${duckdb_rows[@]}"; do
   echo "$row"
 done
 
