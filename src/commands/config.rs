@@ -61,12 +61,8 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
     if let Err(e) = config.apply_control_parameters(&mut controls::catalog()?) {
         problems.push(e.to_string());
     }
-    let known = controls::frameworks()?;
-    for name in &config.report.frameworks {
-        if !known.iter().any(|f| f.is(name)) {
-            let ids: Vec<&str> = known.iter().map(|f| f.id.as_str()).collect();
-            problems.push(format!("report.frameworks: unknown framework '{name}' (known: {})", ids.join(", ")));
-        }
+    if let Err(e) = super::controls::frameworks_named(&config.report.frameworks) {
+        problems.push(format!("report.frameworks: {e}"));
     }
 
     let sources: Vec<&str> = [

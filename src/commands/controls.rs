@@ -9,22 +9,33 @@ use keytrail_query::LedgerSession;
 use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
 use crate::exit::ExitCode;
 
-/// The framework named on the command line (by file id or control key).
-fn framework(name: Option<&str>) -> anyhow::Result<Option<Framework>> {
-    let Some(name) = name else { return Ok(None) };
+/// The frameworks named (by file id or control key); all of them when none is.
+pub(crate) fn frameworks_named(names: &[String]) -> anyhow::Result<Vec<Framework>> {
     let all = controls::frameworks()?;
-    let known: Vec<String> = all.iter().map(|f| f.id.clone()).collect();
-    all.into_iter()
-        .find(|f| f.is(name))
-        .map(Some)
-        .ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", ")))
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let known: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
+    names
+        .iter()
+        .map(|name| all.iter().find(|f| f.is(name)).cloned().ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", "))))
+        .collect()
+}
+
+fn framework(name: Option<&str>) -> anyhow::Result<Option<Framework>> {
+    Ok(name.map(|n| frameworks_named(&[n.to_string()])).transpose()?.and_then(|mut f| f.pop()))
+}
+
+/// The controls of `catalog` mapped to any of `frameworks`.
+pub(crate) fn mapped_to(catalog: Vec<Control>, frameworks: &[Framework]) -> Vec<Control> {
+    catalog.into_iter().filter(|c| frameworks.iter().any(|f| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty()))).collect()
 }
 
 fn selected(framework: Option<&Framework>) -> anyhow::Result<Vec<Control>> {
     let catalog = controls::catalog()?;
     Ok(match framework {
         None => catalog,
-        Some(f) => catalog.into_iter().filter(|c| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty())).collect(),
+        Some(f) => mapped_to(catalog, std::slice::from_ref(f)),
     })
 }
 

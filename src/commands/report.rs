@@ -48,27 +48,12 @@ pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> a
 pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyhow::Result<PackSummary> {
     let period = super::controls::month(&settings.label)?;
     let signer = Signer::from_file(&settings.key).context("reading the signing key")?;
-    let all = controls::frameworks()?;
-    let frameworks = if settings.frameworks.is_empty() {
-        all
-    } else {
-        let known: Vec<String> = all.iter().map(|f| f.id.clone()).collect();
-        settings
-            .frameworks
-            .iter()
-            .map(|name| {
-                all.iter().find(|f| f.is(name)).cloned().ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", ")))
-            })
-            .collect::<anyhow::Result<Vec<_>>>()?
-    };
+    let frameworks = super::controls::frameworks_named(&settings.frameworks)?;
     let mut catalog = controls::catalog()?;
     if let Some(config) = &settings.config {
         config.apply_control_parameters(&mut catalog)?;
     }
-    let controls = catalog
-        .into_iter()
-        .filter(|c| frameworks.iter().any(|f| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty())))
-        .collect();
+    let controls = super::controls::mapped_to(catalog, &frameworks);
     let options = ReportOptions {
         label: settings.label.clone(),
         period,

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use keytrail_ledger::{Ledger, Signer, StreamSchema};
 use keytrail_query::controls::{Control, Exception, Framework};
 
-pub use evidence::{defuse_formulas, write_csv};
+pub use evidence::write_csv;
 pub use pack::{PackCheck, verify_pack};
 
 /// Why a pack could not be written or read.
