@@ -31,26 +31,7 @@ fn sample() -> &'static Sample {
         common::collect_sample_with_faults(&ws, keytrail_emulator::SAMPLE_TABLES, &["--source", "log-analytics"], &faults).expect(6);
         common::collect_sample(&ws, &[], &["--source", "akeyless-api"]);
         let (key, public) = common::keygen(&ws);
-        let exceptions = ws.path().join("exceptions.toml");
-        std::fs::write(
-            &exceptions,
-            r#"
-[[exception]]
-control = "role-shared-across-clusters"
-resource = "eso-reader"
-owner = "platform-team@contoso.com"
-justification = "One read-only role for both clusters until the split in Q1"
-expires = 2027-03-31
-
-[[exception]]
-control = "rotation-overdue"
-resource = "/prod/legacy/*"
-owner = "identity-team@contoso.com"
-justification = "LDAP bind account retired in October"
-expires = 2026-10-31
-"#,
-        )
-        .unwrap();
+        let exceptions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/exceptions.toml");
         Sample { ws, key, public, exceptions }
     })
 }
@@ -117,7 +98,7 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     assert_eq!(verdict("rotation-overdue")["status"], "alarm");
     let csv = String::from_utf8_lossy(&all["evidence/role-shared-across-clusters.csv"]);
     assert!(csv.lines().next().unwrap().ends_with(",exception"), "{csv}");
-    assert!(csv.contains("eso-reader,excepted,") && csv.contains("platform-team@contoso.com"), "{csv}");
+    assert!(csv.contains("eso-reader,excepted,") && csv.contains("platform-team@contoso.example"), "{csv}");
 
     // Log-derived values: the <script> item is escaped in HTML, the formula is defused in CSV.
     let html = String::from_utf8(all["index.html"].clone()).unwrap();
@@ -130,7 +111,7 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     assert!(!rotation_csv.lines().any(|l| l.starts_with("=") || l.starts_with("\"=")));
 
     // The page names every framework, the coverage gap and both exception lists.
-    for text in ["SOC 2", "HIPAA", "800-53", "27001", "Uncollected windows", "platform-team@contoso.com", "identity-team@contoso.com", "Signed checkpoints"] {
+    for text in ["SOC 2", "HIPAA", "800-53", "27001", "Uncollected windows", "platform-team@contoso.example", "identity-team@contoso.example", "Signed checkpoints"] {
         assert!(html.contains(text), "index.html lacks {text}");
     }
     let gaps = String::from_utf8_lossy(&all["data/collection-gaps.csv"]);

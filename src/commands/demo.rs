@@ -13,21 +13,7 @@ use crate::cli::DemoArgs;
 use crate::exit::ExitCode;
 
 /// Accepted risks for the demo: one in force, one expired, so the report shows both.
-const EXCEPTIONS: &str = r#"# Demo exceptions: kept in Git in real use.
-[[exception]]
-control = "role-shared-across-clusters"
-resource = "eso-reader"
-owner = "platform-team@contoso.example"
-justification = "One read-only role for both clusters until the split planned for Q1"
-expires = 2027-03-31
-
-[[exception]]
-control = "rotation-overdue"
-resource = "/prod/legacy/*"
-owner = "identity-team@contoso.example"
-justification = "LDAP bind account was to be retired in October"
-expires = 2026-10-31
-"#;
+const EXCEPTIONS: &str = include_str!("../../sample-data/exceptions.toml");
 
 pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
