@@ -310,35 +310,41 @@ pub struct ReportArgs {
     /// The month to report on (YYYY-MM, UTC).
     #[arg(long)]
     pub period: String,
+    /// Take the ledger, signing key, organisation, clusters, exceptions, control parameters
+    /// and report options from this configuration; flags given here win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Report on this framework (soc2, hipaa, fedramp-moderate, iso27001-2022); repeat
-    /// for several. Default: all of them.
+    /// for several. Default: the configuration's, else all of them.
     #[arg(long = "framework")]
     pub frameworks: Vec<String>,
     /// Folder that receives keytrail-evidence-<period>/ and keytrail-evidence-<period>.tar.gz
-    /// (a pack of the same period there is replaced).
+    /// (a pack of the same period there is replaced). Default: the configuration's
+    /// [report] out, else ./packs.
     #[arg(long)]
-    pub out: PathBuf,
-    /// Private key from `keytrail keygen`: signs the ledger checkpoint and the pack manifest.
+    pub out: Option<PathBuf>,
+    /// Private key from `keytrail keygen`: signs the ledger checkpoint and the pack manifest
+    /// (or the configuration's signing_key).
     #[arg(long, env = "KEYTRAIL_SIGNING_KEY")]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     /// Accepted risks: a TOML file of [[exception]] tables.
     #[arg(long)]
     pub exceptions: Option<PathBuf>,
-    /// Evidence rows shown per control in index.html (the files hold every row).
-    #[arg(long, default_value_t = 20)]
-    pub sample_rows: usize,
-    /// Organisation named on the cover.
-    #[arg(long, default_value = "keytrail")]
-    pub organisation: String,
+    /// Evidence rows shown per control in index.html (the files hold every row); default 20.
+    #[arg(long)]
+    pub sample_rows: Option<usize>,
+    /// Organisation named on the cover; default keytrail.
+    #[arg(long)]
+    pub organisation: Option<String>,
     /// Cluster named on the cover; repeat for several.
     #[arg(long = "cluster")]
     pub clusters: Vec<String>,
-    /// Origin prefix of the signed checkpoints (`<prefix>/<stream>`).
-    #[arg(long, default_value = "keytrail")]
-    pub origin: String,
-    /// MiB the queries may hold before sorts and aggregations spill to disk.
-    #[arg(long, default_value_t = 2048)]
-    pub query_memory_mb: usize,
+    /// Origin prefix of the signed checkpoints (`<prefix>/<stream>`); default keytrail.
+    #[arg(long)]
+    pub origin: Option<String>,
+    /// MiB the queries may hold before sorts and aggregations spill to disk; default 2048.
+    #[arg(long)]
+    pub query_memory_mb: Option<usize>,
 }
 
 #[derive(Debug, Args)]

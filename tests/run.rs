@@ -94,6 +94,16 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(0);
     assert_eq!(rows(), before, "running the same month again adds no rows");
 
+    // `report --config` takes the same settings; flags win.
+    let elsewhere = ws.path().join("elsewhere");
+    keytrail(&ws.ledger(), &["report", "--config", config.to_str().unwrap(), "--period", "2026-11", "--out", elsewhere.to_str().unwrap(), "--cluster", "aks-x"]).expect(0);
+    let again = elsewhere.join("keytrail-evidence-2026-11");
+    let html = std::fs::read_to_string(again.join("index.html")).unwrap();
+    assert!(html.contains("Job test") && html.contains("aks-x"), "organisation from the configuration, cluster from the flag");
+    assert!(std::fs::read_to_string(again.join("queries/rotation-overdue.sql")).unwrap().contains("45"));
+    let no_key = keytrail(&ws.ledger(), &["report", "--period", "2026-11", "--out", elsewhere.to_str().unwrap()]).expect(2);
+    assert!(no_key.stderr.contains("no signing key"), "{}", no_key.stderr);
+
     // A row removed from a committed segment: the pack is still written, exit 4.
     let segment = ws.ledger().join(&common::segments(&ws.ledger(), "kube_pod_inventory")[0]);
     let batches = common::read_parquet(&segment);

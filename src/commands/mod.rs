@@ -38,7 +38,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Sql(args) => sql::run(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
         Command::Controls(args) => controls::list(args, out),
         Command::Evaluate(args) => controls::evaluate(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
-        Command::Report(args) => report::write(&open(ledger, OpenMode::ReadOnly).await?, args, out).await,
+        Command::Report(args) => report::write(cli.ledger.as_deref(), args, out).await,
         Command::VerifyPack(args) => report::verify(args, out),
         Command::Keygen(args) => keygen::run(args, out),
         Command::Emulator(args) => emulator::run(args, out).await,

@@ -7,6 +7,7 @@ use keytrail_query::controls;
 use keytrail_report::{PackSummary, ReportOptions};
 
 use crate::cli::{ReportArgs, VerifyPackArgs};
+use crate::config::Config;
 use crate::exit::ExitCode;
 
 /// What a pack is made from, however it was asked for (flags or configuration).
@@ -25,21 +26,51 @@ pub(crate) struct PackSettings {
     pub config: Option<crate::config::Config>,
 }
 
-pub async fn write(ledger: &Ledger, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let settings = PackSettings {
-        label: args.period,
-        frameworks: args.frameworks,
-        exceptions: args.exceptions,
-        sample_rows: args.sample_rows,
-        query_memory_mb: args.query_memory_mb,
-        organisation: args.organisation,
-        clusters: args.clusters,
-        origin: args.origin,
-        key: args.key,
-        out: args.out,
-        config: None,
+impl PackSettings {
+    /// The settings a configuration gives; `key` must then be set.
+    pub(crate) fn from_config(config: Config, label: &str) -> Self {
+        Self {
+            label: label.to_string(),
+            frameworks: config.report.frameworks.clone(),
+            exceptions: config.exceptions.clone(),
+            sample_rows: config.report.sample_rows.unwrap_or(20),
+            query_memory_mb: config.query_memory_mb.unwrap_or(2048),
+            organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
+            clusters: config.clusters.clone(),
+            origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
+            key: config.signing_key.clone().unwrap_or_default(),
+            out: config.report.out.clone().unwrap_or_else(|| PathBuf::from("packs")),
+            config: Some(config),
+        }
+    }
+}
+
+pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref().map(Config::load).transpose()?;
+    let ledger_url = ledger_flag.map(str::to_string).or_else(|| config.as_ref().and_then(|c| c.ledger.clone())).unwrap_or_else(|| super::DEFAULT_LEDGER.into());
+    let mut settings = PackSettings::from_config(config.unwrap_or_default(), &args.period);
+    if args.config.is_none() {
+        settings.config = None;
+    }
+    if !args.frameworks.is_empty() {
+        settings.frameworks = args.frameworks;
+    }
+    if !args.clusters.is_empty() {
+        settings.clusters = args.clusters;
+    }
+    settings.exceptions = args.exceptions.or(settings.exceptions);
+    settings.sample_rows = args.sample_rows.unwrap_or(settings.sample_rows);
+    settings.query_memory_mb = args.query_memory_mb.unwrap_or(settings.query_memory_mb);
+    settings.organisation = args.organisation.unwrap_or(settings.organisation);
+    settings.origin = args.origin.unwrap_or(settings.origin);
+    settings.out = args.out.unwrap_or(settings.out);
+    settings.key = match args.key {
+        Some(key) => key,
+        None if !settings.key.as_os_str().is_empty() => settings.key,
+        None => anyhow::bail!("no signing key: give --key FILE (from `keytrail keygen`) or a --config with signing_key"),
     };
-    let summary = write_pack(ledger, &settings).await?;
+    let ledger = super::open(&ledger_url, keytrail_ledger::OpenMode::ReadOnly).await?;
+    let summary = write_pack(&ledger, &settings).await?;
     print_summary(&settings.label, &summary, out)?;
     Ok(ExitCode::Success)
 }

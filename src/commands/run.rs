@@ -75,19 +75,11 @@ pub(crate) async fn execute(
 
     let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
     let ledger = super::open(ledger_url, OpenMode::ReadOnly).await?;
-    let settings = PackSettings {
-        label: label.to_string(),
-        frameworks: config.report.frameworks.clone(),
-        exceptions: config.exceptions.clone(),
-        sample_rows: config.report.sample_rows.unwrap_or(20),
-        query_memory_mb: config.query_memory_mb.unwrap_or(2048),
-        organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
-        clusters: config.clusters.clone(),
-        origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
-        key,
-        out: out_dir.or(config.report.out.clone()).unwrap_or_else(|| PathBuf::from("packs")),
-        config: Some(config),
-    };
+    let mut settings = PackSettings::from_config(config, label);
+    settings.key = key;
+    if let Some(dir) = out_dir {
+        settings.out = dir;
+    }
     progress.step("verifying the ledger, evaluating the controls, writing the evidence pack");
     let summary = write_pack(&ledger, &settings).await;
     progress.finish();

@@ -66,7 +66,10 @@ pub fn keytrail_env(ledger: &Path, args: &[&str], env: &[(&str, String)]) -> Run
 /// The command for `keytrail --ledger <url> <args>`, to spawn or adjust.
 pub fn command(ledger_url: &str, args: &[&str]) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_keytrail"));
-    cmd.arg("--ledger").arg(ledger_url).args(args).env_remove("KEYTRAIL_LEDGER").env_remove("KEYTRAIL_FAILPOINT");
+    cmd.arg("--ledger").arg(ledger_url).args(args);
+    for var in ["KEYTRAIL_LEDGER", "KEYTRAIL_FAILPOINT", "KEYTRAIL_SIGNING_KEY", "KEYTRAIL_CONFIG"] {
+        cmd.env_remove(var);
+    }
     cmd
 }
 
