@@ -70,6 +70,11 @@ pub struct AkeylessLogsConfig {
 }
 
 impl Config {
+    /// The ledger to use: `--ledger` / `KEYTRAIL_LEDGER`, else `ledger`, else ./evidence.
+    pub fn ledger_url<'a>(&'a self, flag: Option<&'a str>) -> &'a str {
+        flag.or(self.ledger.as_deref()).unwrap_or(crate::commands::DEFAULT_LEDGER)
+    }
+
     /// `catalog` with this configuration's parameter overrides applied. An unknown control
     /// or parameter, or a value of another type than the default's, is an error.
     pub fn apply_control_parameters(&self, catalog: &mut [keytrail_query::controls::Control]) -> anyhow::Result<()> {

@@ -22,8 +22,7 @@ pub async fn run(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Wr
 pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &mut impl Write) -> anyhow::Result<(ExitCode, Vec<serde_json::Value>)> {
     let mut sources = Vec::new();
     let config = Config::load(&args.config)?;
-    let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
-    let ledger = super::open(ledger_url, OpenMode::ReadWrite).await?;
+    let ledger = super::open(config.ledger_url(ledger_flag), OpenMode::ReadWrite).await?;
     let wanted = |s: Source| args.source.is_empty() || args.source.contains(&s);
     let logs = config.akeyless_logs.as_ref().filter(|_| wanted(Source::AkeylessLogs));
     let la = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics));

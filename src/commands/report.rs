@@ -20,14 +20,14 @@ pub(crate) struct PackSettings {
     pub organisation: String,
     pub clusters: Vec<String>,
     pub origin: String,
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
     pub out: PathBuf,
-    /// Parameter overrides from the configuration, if it was given one.
-    pub config: Option<crate::config::Config>,
+    /// Where the control parameter overrides come from (the default has none).
+    pub config: Config,
 }
 
 impl PackSettings {
-    /// The settings a configuration gives; `key` must then be set.
+    /// The settings a configuration gives.
     pub(crate) fn from_config(config: Config, label: &str) -> Self {
         Self {
             label: label.to_string(),
@@ -38,20 +38,17 @@ impl PackSettings {
             organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
             clusters: config.clusters.clone(),
             origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
-            key: config.signing_key.clone().unwrap_or_default(),
+            key: config.signing_key.clone(),
             out: config.report.out.clone().unwrap_or_else(|| PathBuf::from("packs")),
-            config: Some(config),
+            config,
         }
     }
 }
 
 pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let config = args.config.as_deref().map(Config::load).transpose()?;
-    let ledger_url = ledger_flag.map(str::to_string).or_else(|| config.as_ref().and_then(|c| c.ledger.clone())).unwrap_or_else(|| super::DEFAULT_LEDGER.into());
-    let mut settings = PackSettings::from_config(config.unwrap_or_default(), &args.period);
-    if args.config.is_none() {
-        settings.config = None;
-    }
+    let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+    let ledger = super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
+    let mut settings = PackSettings::from_config(config, &args.period);
     if !args.frameworks.is_empty() {
         settings.frameworks = args.frameworks;
     }
@@ -64,12 +61,7 @@ pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl W
     settings.organisation = args.organisation.unwrap_or(settings.organisation);
     settings.origin = args.origin.unwrap_or(settings.origin);
     settings.out = args.out.unwrap_or(settings.out);
-    settings.key = match args.key {
-        Some(key) => key,
-        None if !settings.key.as_os_str().is_empty() => settings.key,
-        None => anyhow::bail!("no signing key: give --key FILE (from `keytrail keygen`) or a --config with signing_key"),
-    };
-    let ledger = super::open(&ledger_url, keytrail_ledger::OpenMode::ReadOnly).await?;
+    settings.key = args.key.or(settings.key);
     let summary = write_pack(&ledger, &settings).await?;
     print_summary(&settings.label, &summary, out)?;
     Ok(ExitCode::Success)
@@ -78,12 +70,11 @@ pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl W
 /// Evaluates the period and writes its pack.
 pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyhow::Result<PackSummary> {
     let period = super::controls::month(&settings.label)?;
-    let signer = Signer::from_file(&settings.key).context("reading the signing key")?;
+    let key = settings.key.as_deref().context("no signing key: give --key FILE (from `keytrail keygen`) or a --config with signing_key")?;
+    let signer = Signer::from_file(key).context("reading the signing key")?;
     let frameworks = super::controls::frameworks_named(&settings.frameworks)?;
     let mut catalog = controls::catalog()?;
-    if let Some(config) = &settings.config {
-        config.apply_control_parameters(&mut catalog)?;
-    }
+    settings.config.apply_control_parameters(&mut catalog)?;
     let controls = super::controls::mapped_to(catalog, &frameworks);
     let options = ReportOptions {
         label: settings.label.clone(),

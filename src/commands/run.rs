@@ -48,9 +48,9 @@ pub(crate) async fn execute(
 ) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
     let (start, _) = super::controls::month(label)?;
-    let key = config.signing_key.clone().with_context(|| {
-        format!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display())
-    })?;
+    if config.signing_key.is_none() {
+        anyhow::bail!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display());
+    }
 
     // A mistake in the control parameters fails the job before it collects anything.
     config.apply_control_parameters(&mut keytrail_query::controls::catalog()?)?;
@@ -73,10 +73,8 @@ pub(crate) async fn execute(
         out.write_all(&collect_log)?;
     }
 
-    let ledger_url = ledger_flag.or(config.ledger.as_deref()).unwrap_or(super::DEFAULT_LEDGER);
-    let ledger = super::open(ledger_url, OpenMode::ReadOnly).await?;
+    let ledger = super::open(config.ledger_url(ledger_flag), OpenMode::ReadOnly).await?;
     let mut settings = PackSettings::from_config(config, label);
-    settings.key = key;
     if let Some(dir) = out_dir {
         settings.out = dir;
     }
