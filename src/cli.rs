@@ -151,6 +151,8 @@ pub enum Source {
     AkeylessLogs,
     /// Akeyless API configuration snapshot (`[akeyless_api]`).
     AkeylessApi,
+    /// Kubernetes clusters: ESO events, ESO resources and RBAC (`[kubernetes]`).
+    Kubernetes,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use keytrail_collectors::akeyless_api::AkeylessApiConfig;
+use keytrail_collectors::kubernetes::KubernetesConfig;
 use keytrail_collectors::log_analytics::LogAnalyticsConfig;
 use serde::Deserialize;
 
@@ -23,6 +24,8 @@ pub struct Config {
     pub akeyless_logs: Option<AkeylessLogsConfig>,
     /// Akeyless API configuration snapshots.
     pub akeyless_api: Option<AkeylessApiConfig>,
+    /// Kubernetes clusters: ESO events, ESO resources, RBAC.
+    pub kubernetes: Option<KubernetesConfig>,
     /// Named on the evidence pack's cover.
     pub organisation: Option<String>,
     /// Cluster names shown on the cover.
@@ -138,6 +141,9 @@ impl Config {
             api.access_key_file.as_mut().map(resolve);
             api.k8s_service_account_token_file.as_mut().map(resolve);
             api.azure_ad_cloud_id_file.as_mut().map(resolve);
+        }
+        if let Some(kubernetes) = config.kubernetes.as_mut() {
+            kubernetes.kubeconfig.as_mut().map(resolve);
         }
         if let Some(la) = config.log_analytics.as_mut() {
             la.client_secret_file.as_mut().map(resolve);

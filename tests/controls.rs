@@ -61,6 +61,22 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     assert!(rotation.contains(&"/prod/payments/stripe-api-key".to_string()), "{rotation:?}");
     assert!(!rotation.iter().any(|r| r.contains("db-password")), "weekly-rotated secrets are on time: {rotation:?}");
 
+    // ESO and RBAC, from the clusters' Kubernetes API.
+    let sync = alarms(verdict(&report, "eso-sync-health"));
+    assert!(sync.contains(&"aks-dev/orders/legacy-config".to_string()), "never synced: {sync:?}");
+    assert!(sync.contains(&"aks-prod/payments/db-credentials".to_string()), "UpdateFailed burst: {sync:?}");
+    assert!(sync.contains(&"aks-dev/payments/db-credentials".to_string()), "authentication failed: {sync:?}");
+    assert!(!sync.contains(&"aks-prod/identity/oidc-client".to_string()), "{sync:?}");
+    let stores = alarms(verdict(&report, "eso-store-provider"));
+    assert_eq!(stores, ["aks-dev/SecretStore/orders/akeyless-legacy", "aks-prod/SecretStore/payments/aws-secrets"]);
+    assert_eq!(alarms(verdict(&report, "eso-refresh-interval")), ["aks-prod/identity/signing-key"], "24h in production; dev is not judged");
+    assert_eq!(alarms(verdict(&report, "k8s-secrets-wildcard-grant")), ["aks-prod/RoleBinding/orders/orders-api-secrets"], "cluster-admin for system:masters is ok");
+    let latency = verdict(&report, "rotation-sync-latency");
+    let late = alarms(latency);
+    assert_eq!(late.len(), 1, "{late:?}");
+    assert!(late[0].starts_with("/prod/payments/db-password -> aks-prod/payments/db-credentials at 2026-11-16"), "{late:?}");
+    assert!(latency["counts"]["ok"].as_u64().unwrap() >= 10, "the other weekly rotations synced within the hour");
+
     assert_eq!(verdict(&report, "collection-coverage")["status"], "ok");
     assert_eq!(verdict(&report, "ledger-integrity")["status"], "ok");
 

@@ -30,6 +30,7 @@ fn sample() -> &'static Sample {
         let faults = [Fault::Pass, Fault::ServerError { status: 503 }, Fault::ServerError { status: 503 }];
         common::collect_sample_with_faults(&ws, keytrail_emulator::SAMPLE_TABLES, &["--source", "log-analytics"], &faults).expect(6);
         common::collect_sample(&ws, &[], &["--source", "akeyless-api"]);
+        common::collect_sample(&ws, &[], &["--source", "kubernetes"]);
         let (key, public) = common::keygen(&ws);
         let exceptions = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data/exceptions.toml");
         Sample { ws, key, public, exceptions }
@@ -121,6 +122,12 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     assert!(html.contains("class=\"gap\""), "the coverage chart marks the day of the gap");
     assert!(html.contains("2026-11-02T00:00:00"), "the window is listed on the page");
     assert!(all["index.html"].len() < 5 * 1024 * 1024);
+
+    // The ESO charts: rotation-to-sync latency (one rotation synced 9 h late) and failed syncs.
+    assert!(html.contains("aria-label=\"Rotations per rotation-to-sync latency\""), "the latency chart is drawn");
+    assert!(html.contains("<title>8-24 h: 1</title>"), "the late sync is in its bucket");
+    assert!(html.contains("aria-label=\"Failed syncs per ExternalSecret\""));
+    assert!(html.contains("<title>aks-prod/payments/db-credentials: 5</title>"), "the UpdateFailed burst, repeats counted");
 
     // The manifest lists every other file with its hash, and the pack verifies.
     let manifest: Value = serde_json::from_slice(&all["manifest.json"]).unwrap();

@@ -18,7 +18,9 @@ fn demo_writes_a_verifiable_pack_offline_and_runs_again_safely() {
     assert!(run.stdout.contains(&format!("Open the report: {}", index.display())), "{}", run.stdout);
     assert!(run.stdout.contains("ledger:      valid"), "{}", run.stdout);
     let html = std::fs::read_to_string(&index).unwrap();
-    assert!(html.contains("Contoso (demo)") && html.contains("aks-prod-weu"), "the configuration reaches the cover");
+    assert!(html.contains("Contoso (demo)") && html.contains("aks-prod"), "the configuration reaches the cover");
+    assert!(run.stdout.contains("kubernetes aks-prod"), "the clusters are collected: {}", run.stdout);
+    assert!(html.contains("aria-label=\"Failed syncs per ExternalSecret\""), "the ESO charts are drawn");
     assert!(html.contains("platform-team@contoso.example"), "the demo's exception in force is shown");
 
     let archive = dir.join("packs/keytrail-evidence-2026-11.tar.gz");
@@ -29,6 +31,7 @@ fn demo_writes_a_verifiable_pack_offline_and_runs_again_safely() {
     // files), the key is kept, the pack is replaced and still verifies.
     let again = keytrail(&ws.ledger(), &["demo", "--out", dir.to_str().unwrap()]).expect(0);
     assert!(again.stdout.contains("0 records appended to akeyless_audit"), "{}", again.stdout);
+    assert!(again.stdout.contains("0 new observations"), "{}", again.stdout);
     keytrail(&ws.ledger(), &["verify-pack", archive.to_str().unwrap(), "--public-key", public.to_str().unwrap()]).expect(0);
     keytrail(&dir.join("ledger"), &["verify"]).expect(0);
 }

@@ -94,6 +94,7 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let ws = Workspace::new();
     sample_ledger(&ws);
     common::collect_sample(&ws, &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL"], &["--source", "log-analytics"]);
+    common::collect_sample(&ws, &[], &["--source", "kubernetes"]);
 
     // What the emulator's data implies.
     let month = sample_month::generate(sample_month::SEED);
@@ -116,8 +117,27 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(rows[0]["source"], "akeyless");
     assert_eq!(rows[0]["n"].as_u64().unwrap(), akeyless, "each Akeyless read once, though it arrived through two sinks");
-    assert_eq!(rows[1]["source"], "kubernetes");
-    assert_eq!(rows[1]["n"].as_u64().unwrap(), kubernetes);
+    let eso = keytrail_emulator::KubernetesApi::default()
+        .clusters
+        .values()
+        .flat_map(|c| &c["events"])
+        .filter(|e| e["involvedObject"]["kind"] == "ExternalSecret" && ["Updated", "UpdateFailed"].contains(&e["reason"].as_str().unwrap()))
+        .count() as u64;
+    assert_eq!(rows[1]["source"], "eso");
+    assert_eq!(rows[1]["n"].as_u64().unwrap(), eso, "one row per ESO sync event");
+    assert_eq!(rows[2]["source"], "kubernetes");
+    assert_eq!(rows[2]["n"].as_u64().unwrap(), kubernetes);
+
+    // Lineage: each Akeyless item to the ExternalSecrets reading it, their Secrets and the pods around them.
+    let lineage = keytrail(
+        &ws.ledger(),
+        &["sql", "SELECT cluster_name, external_secret, kubernetes_secret FROM secret_lineage WHERE akeyless_item = '/prod/payments/stripe-api-key' ORDER BY cluster_name", "--format", "json"],
+    )
+    .expect(0);
+    let lineage: serde_json::Value = serde_json::from_str(&lineage.stdout).unwrap();
+    assert_eq!(lineage.as_array().unwrap().len(), 2, "read by both clusters (dev by mistake): {lineage}");
+    assert_eq!(lineage[0]["cluster_name"], "aks-dev");
+    assert_eq!(lineage[1]["kubernetes_secret"], "stripe-api-key");
 
     let humans = keytrail(&ws.ledger(), &["sql", "SELECT count(*) AS n FROM secret_access WHERE actor = 'alice@contoso.com'", "--format", "json"]).expect(0);
     let alice = month["AKSAudit"].iter().filter(|r| r["User"]["username"] == "alice@contoso.com" && r["ObjectRef"]["resource"] == "secrets").count();

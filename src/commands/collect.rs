@@ -27,9 +27,10 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
     let logs = config.akeyless_logs.as_ref().filter(|_| wanted(Source::AkeylessLogs));
     let la = config.log_analytics.as_ref().filter(|_| wanted(Source::LogAnalytics));
     let api = config.akeyless_api.as_ref().filter(|_| wanted(Source::AkeylessApi));
-    if logs.is_none() && la.is_none() && api.is_none() {
+    let kubernetes = config.kubernetes.as_ref().filter(|_| wanted(Source::Kubernetes));
+    if logs.is_none() && la.is_none() && api.is_none() && kubernetes.is_none() {
         anyhow::bail!(
-            "{} configures none of the sources asked for: add a [log_analytics], [akeyless_logs] or [akeyless_api] section (see docs/SOURCES.md)",
+            "{} configures none of the sources asked for: add a [log_analytics], [akeyless_logs], [akeyless_api] or [kubernetes] section (see docs/SOURCES.md)",
             args.config.display()
         );
     }
@@ -47,6 +48,33 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
         sources.push(serde_json::json!({"source": "akeyless_api", "items": report.items, "roles": report.roles, "auth_methods": report.auth_methods}));
     }
     let mut files_rejected = 0;
+    if let Some(kubernetes) = kubernetes {
+        let reports = keytrail_collectors::kubernetes::collect(&ledger, kubernetes, &run_id, |r| {
+            tracing::info!(cluster = %r.cluster, events = r.events_appended, restarts = r.restarts, "cluster done");
+        })
+        .await
+        .context("collecting from Kubernetes")?;
+        for r in reports {
+            let snapshot: Vec<String> = r.snapshots.iter().map(|(stream, n)| format!("{n} {stream}")).collect();
+            let written = if r.snapshot_written { "" } else { " (unchanged today: not written again)" };
+            writeln!(
+                out,
+                "kubernetes {} ({}): {} events listed, {} new observations, {} rejected, {} list restarts; snapshot of {}{written}",
+                r.cluster,
+                r.server_version,
+                r.events_listed,
+                r.events_appended,
+                r.events_rejected,
+                r.restarts,
+                snapshot.join(", ")
+            )?;
+            files_rejected += r.events_rejected;
+            let snapshots: serde_json::Map<String, serde_json::Value> = r.snapshots.iter().map(|(s, n)| (s.clone(), (*n).into())).collect();
+            sources.push(serde_json::json!({"source": "kubernetes", "cluster": r.cluster, "server_version": r.server_version,
+                "events_listed": r.events_listed, "appended": r.events_appended, "rejected": r.events_rejected, "restarts": r.restarts,
+                "snapshot": snapshots, "snapshot_written": r.snapshot_written}));
+        }
+    }
     if let Some(logs) = logs {
         let mut options = keytrail_collectors::akeyless_files::FilesOptions::default();
         if let Some(fields) = &logs.item_path_fields {

@@ -31,6 +31,9 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
         file("akeyless_api.k8s_service_account_token_file", api.k8s_service_account_token_file.as_deref());
         file("akeyless_api.azure_ad_cloud_id_file", api.azure_ad_cloud_id_file.as_deref());
     }
+    if let Some(kubernetes) = &config.kubernetes {
+        file("kubernetes.kubeconfig", kubernetes.kubeconfig.as_deref());
+    }
     if let Some(logs) = &config.akeyless_logs {
         for location in logs.locations.iter().filter(|l| !l.contains("://")) {
             file("akeyless_logs.locations", Some(Path::new(location)));

@@ -1,5 +1,6 @@
 //! `keytrail demo`: the whole job, offline, against an in-process emulator serving the
-//! sample month (Log Analytics, Akeyless API) plus that month's forwarded Akeyless files.
+//! sample month (Log Analytics, Akeyless API, the clusters' Kubernetes API) plus that
+//! month's forwarded Akeyless files.
 
 use std::io::Write;
 use std::path::Path;
@@ -45,7 +46,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
              signing_key = \"signing.key\"\n\
              exceptions = \"exceptions.toml\"\n\
              organisation = \"Contoso (demo)\"\n\
-             clusters = [\"aks-prod-weu\", \"aks-dev-weu\"]\n\
+             clusters = [\"aks-prod\", \"aks-dev\"]\n\
              {sources}\n\
              [akeyless_logs]\n\
              locations = [\"forwarded\"]\n\n\
@@ -53,7 +54,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
              out = \"packs\"\n",
             dir = dir.display(),
             ledger = dir.join("ledger").display(),
-            sources = sources.replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"").replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"").replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\""),
+            sources = sources.replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"").replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"").replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\"").replace("kubeconfig = \"kubeconfig\"", "kubeconfig = \"emulator/kubeconfig\""),
         ),
     )?;
     writeln!(out, "keytrail demo: emulator on {}, configuration {}", emulator.url(), config.display())?;

@@ -156,6 +156,7 @@ pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchem
         keytrail_ledger::StreamSchema::new(log_analytics::GAPS_STREAM, log_analytics::gap_columns())?,
     ];
     known.extend(akeyless_api::stream_schemas()?);
+    known.extend(keytrail_collectors::kubernetes::stream_schemas()?);
     for table in ["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin"] {
         let spec = log_analytics::tables::TableSpec::for_table(table).map_err(anyhow::Error::msg)?;
         known.push(keytrail_ledger::StreamSchema::new(spec.stream, spec.columns())?);

@@ -11,6 +11,7 @@
 //! - [`akeyless`]: the Akeyless audit record, whichever sink it arrives through.
 //! - [`akeyless_files`]: Akeyless Gateway forwarded JSON-lines files (folder, Blob, S3).
 //! - [`akeyless_api`]: configuration snapshots from the Akeyless REST API.
+//! - [`kubernetes`]: ESO events and snapshots of ESO resources and RBAC, per cluster.
 //! - [`http`]: the outbound HTTPS client they share (extra CA bundle, timeouts).
 //! - [`time`]: the event-time formats audit sources use.
 #![deny(missing_docs)]
@@ -22,5 +23,6 @@ mod committer;
 pub mod credential;
 pub mod http;
 pub mod jsonl;
+pub mod kubernetes;
 pub mod log_analytics;
 pub mod time;

@@ -1,5 +1,6 @@
-//! Faults a test can switch on: each queued fault answers the next Log Analytics query in
-//! place of (or, for `PartialError`, alongside) the real reply.
+//! Faults a test can switch on: each queued fault answers the next Log Analytics query,
+//! Akeyless list call or Kubernetes list in place of (or, for `PartialError`, alongside)
+//! the real reply.
 
 use std::collections::VecDeque;
 use std::sync::Mutex;
@@ -29,6 +30,9 @@ pub enum Fault {
     /// `200 OK` with half the rows and a `PartialError`, as the service does when a query
     /// fails part-way.
     PartialError,
+    /// `410 Gone` (`reason: Expired`) for a Kubernetes list request that presents a
+    /// continue token; a request without one is answered normally.
+    ExpiredContinue,
 }
 
 /// The queue of faults still to serve.

@@ -1,7 +1,8 @@
 //! A loopback emulator of the cloud APIs keytrail collects from: the Microsoft Entra token
 //! endpoint (client secret, client assertion / workload identity, and the App Service
-//! managed-identity endpoint), the Azure Monitor Log Analytics query API and the Akeyless
-//! API (auth and the list calls under `/akeyless`), with their
+//! managed-identity endpoint), the Azure Monitor Log Analytics query API, the Akeyless
+//! API (auth and the list calls under `/akeyless`) and each sample cluster's Kubernetes API
+//! (discovery, events, External Secrets Operator resources, RBAC under `/k8s/<cluster>`), with their
 //! real request and reply shapes, limits and errors, and faults a test can switch on.
 //!
 //! It owns nothing of keytrail's own logic: collectors are tested against it exactly as
@@ -22,7 +23,9 @@ pub mod dataset;
 mod entra;
 pub mod faults;
 mod kql;
+mod kubernetes;
 mod log_analytics;
+pub mod sample_kubernetes;
 pub mod sample_month;
 mod tls;
 
@@ -102,6 +105,27 @@ pub struct EmulatorConfig {
     pub identity: Identity,
     /// The Akeyless account: its API identity and configuration.
     pub akeyless: AkeylessAccount,
+    /// The Kubernetes clusters and the token their API servers accept.
+    pub kubernetes: KubernetesApi,
+}
+
+/// What the emulated Kubernetes API servers hold. The default is the sample month's two
+/// clusters (`sample-data/kubernetes/`), with the demo's published bearer token.
+#[derive(Clone, Debug)]
+pub struct KubernetesApi {
+    /// The bearer token every cluster accepts.
+    pub token: String,
+    /// Objects per cluster name and resource.
+    pub clusters: std::collections::BTreeMap<String, sample_kubernetes::ClusterObjects>,
+}
+
+impl Default for KubernetesApi {
+    fn default() -> Self {
+        Self {
+            token: "emulator-kubernetes-token".into(),
+            clusters: sample_kubernetes::clusters(&sample_month::generate(sample_month::SEED)),
+        }
+    }
 }
 
 /// What the emulated Akeyless API knows. The default is the sample account
@@ -150,6 +174,7 @@ impl EmulatorConfig {
             token_lifetime_secs: 3599,
             identity: Identity::default(),
             akeyless: AkeylessAccount::default(),
+            kubernetes: KubernetesApi::default(),
         }
     }
 }
@@ -172,6 +197,8 @@ pub struct Stats {
     pub rows_served: AtomicU64,
     /// Faults served.
     pub faults_served: AtomicU64,
+    /// Requests for Kubernetes Secrets (always refused).
+    pub secret_requests: AtomicU64,
 }
 
 impl Stats {
@@ -267,17 +294,21 @@ impl Emulator {
     }
 
     /// Writes what a keytrail client needs into `dir`: `ca.pem`, the tenant's client secret
-    /// (`client-secret`) and a `keytrail.toml` collecting `tables` from this emulator with
-    /// client-secret authentication; `extra` lines are added to its `[log_analytics]`.
+    /// (`client-secret`), the Akeyless access key, a `kubeconfig` for the clusters, and a
+    /// `keytrail.toml` collecting `tables` from this emulator with client-secret
+    /// authentication, the Akeyless API and every cluster; `extra` lines are added to its
+    /// `[log_analytics]`.
     pub fn write_client_files(&self, dir: &std::path::Path, tables: &[&str], extra: &str) -> std::io::Result<std::path::PathBuf> {
         std::fs::create_dir_all(dir)?;
         std::fs::write(dir.join("ca.pem"), &self.ca_pem)?;
         let identity = &self.state.config.identity;
         std::fs::write(dir.join("client-secret"), &identity.client_secret)?;
         std::fs::write(dir.join("akeyless-access-key"), &self.state.config.akeyless.access_key)?;
+        self.write_kubeconfig(dir)?;
+        let clusters: String = self.state.config.kubernetes.clusters.keys().map(|c| format!("\n[[kubernetes.clusters]]\nname = \"{c}\"\ncontext = \"{c}\"\n")).collect();
         let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
         let toml = format!(
-            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
+            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[kubernetes]\nkubeconfig = \"kubeconfig\"\n{clusters}\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
             url = self.url(),
             tenant = identity.tenant_id,
             client = identity.client_id,
@@ -286,6 +317,28 @@ impl Emulator {
         );
         let path = dir.join("keytrail.toml");
         std::fs::write(&path, toml)?;
+        Ok(path)
+    }
+
+    /// Writes `kubeconfig` into `dir`: one context per emulated cluster (named after it),
+    /// the emulator's CA, and the accepted bearer token. Returns its path.
+    pub fn write_kubeconfig(&self, dir: &std::path::Path) -> std::io::Result<std::path::PathBuf> {
+        use base64::Engine;
+        std::fs::create_dir_all(dir)?;
+        let ca = base64::engine::general_purpose::STANDARD.encode(&self.ca_pem);
+        let kubernetes = &self.state.config.kubernetes;
+        let mut text = String::from("apiVersion: v1\nkind: Config\nclusters:\n");
+        for name in kubernetes.clusters.keys() {
+            text += &format!("- name: {name}\n  cluster:\n    server: {url}/k8s/{name}\n    certificate-authority-data: {ca}\n", url = self.url());
+        }
+        text += "contexts:\n";
+        for name in kubernetes.clusters.keys() {
+            text += &format!("- name: {name}\n  context:\n    cluster: {name}\n    user: keytrail\n");
+        }
+        let first = kubernetes.clusters.keys().next().map(String::as_str).unwrap_or_default();
+        text += &format!("current-context: {first}\nusers:\n- name: keytrail\n  user:\n    token: {}\n", kubernetes.token);
+        let path = dir.join("kubeconfig");
+        std::fs::write(&path, text)?;
         Ok(path)
     }
 }
@@ -301,6 +354,7 @@ fn router(state: Arc<State>) -> Router {
         .route("/v1/workspaces/{workspace}/query", post(log_analytics::query))
         .route("/akeyless/auth", post(akeyless::auth))
         .route("/akeyless/{call}", post(akeyless::list))
+        .route("/k8s/{cluster}/{*path}", get(kubernetes::serve))
         .route("/_emulator/faults", post(control_faults))
         .route("/_emulator/stats", get(control_stats))
         .with_state(state)

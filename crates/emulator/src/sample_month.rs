@@ -234,8 +234,10 @@ impl Generator {
                     "remote_addr": "10.0.0.4", "component": "gateway", "severity": "info",
                     "request_parameters": {"access_type": "api_key", "operation": "rotate", "user_agent": "akeyless-gateway/4.21.0"},
                     "client_sub_claims": {}}));
-                // ESO picks up the new value at its next refresh: the Secret is updated.
-                let t = t + Duration::minutes(61);
+                // ESO picks up the new value at its next refresh: the Secret is updated. Once,
+                // ESO cannot reach Akeyless for hours and the Secret is updated late.
+                let late = c.env == "prod" && *ns == "payments" && hour.day() == 16;
+                let t = t + if late { Duration::minutes(9 * 60 + 20) } else { Duration::minutes(61) };
                 self.kube_audit(c, t, "update", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
                 self.kube_event(c, t, ns, "ExternalSecret", name, "Normal", "Updated", "Updated Secret");
             }
@@ -345,11 +347,27 @@ impl Generator {
 
     #[allow(clippy::too_many_arguments)]
     fn kube_event(&mut self, c: &Cluster, t: DateTime<Utc>, ns: &str, kind: &str, name: &str, event_type: &str, reason: &str, message: &str) {
-        let t_ingest = t + Duration::seconds(self.rng.i64(30..90));
+        self.kube_event_repeated(c, (t, t, 1), ns, kind, name, event_type, reason, message);
+    }
+
+    /// An event the API server merged: seen `count` times from `first` to `last`.
+    #[allow(clippy::too_many_arguments)]
+    fn kube_event_repeated(
+        &mut self,
+        c: &Cluster,
+        (first, last, count): (DateTime<Utc>, DateTime<Utc>, u32),
+        ns: &str,
+        kind: &str,
+        name: &str,
+        event_type: &str,
+        reason: &str,
+        message: &str,
+    ) {
+        let t_ingest = last + Duration::seconds(self.rng.i64(30..90));
         self.push("KubeEvents", json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
             "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
-            "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": 1,
-            "FirstSeen": ts(t), "LastSeen": ts(t)}));
+            "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count,
+            "FirstSeen": ts(first), "LastSeen": ts(last)}));
     }
 
     fn violations(&mut self) {
@@ -400,6 +418,16 @@ impl Generator {
         self.kube_audit(prod, at(5, 11, 1), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "roles", "payments", "secret-reader", 201);
         self.kube_audit(prod, at(23, 9, 45), "patch", "bob@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "clusterroles", "", "eso-secrets-admin", 200);
         self.kube_event(prod, at(2, 10, 0), "default", "ClusterSecretStore", "akeyless-prod", "Normal", "Valid", "store validated");
+        // The week's rotation of /prod/payments/db-password reaches the Secret 9 h late: ESO's
+        // Akeyless identity was refused meanwhile.
+        self.kube_event_repeated(prod, (at(16, 4, 1), at(16, 12, 1), 5), "payments", "ExternalSecret", "db-credentials", "Warning", "UpdateFailed",
+            "error processing spec.data[0] (key: /prod/payments/db-password), err: can't get secret value: UnauthorizedAccess: access denied to path /prod/payments/db-password");
+        // A dev store that never validates, a store of another provider, a PushSecret.
+        self.kube_event_repeated(dev, (at(3, 9, 0), at(30, 21, 0), 665), "orders", "SecretStore", "akeyless-legacy", "Warning", "InvalidProviderConfig",
+            "unable to validate store: missing accessID in authSecretRef");
+        self.kube_event(prod, at(4, 9, 30), "payments", "SecretStore", "aws-secrets", "Normal", "Valid", "store validated");
+        self.kube_event(prod, at(6, 13, 0), "payments", "PushSecret", "push-db-dsn", "Normal", "Synced", "PushSecret synced successfully");
+        self.kube_event(dev, at(2, 10, 0), "default", "ClusterSecretStore", "akeyless-dev", "Normal", "Valid", "store validated");
     }
 }
 
@@ -435,6 +463,19 @@ mod tests {
         for (path, text) in forwarded_files(&month).into_iter().chain(api) {
             let actual = std::fs::read_to_string(forwarded.join(&path)).unwrap_or_default();
             assert!(actual == text, "sample-data/akeyless/{path} differs from the generator; run with KEYTRAIL_REGENERATE=1");
+        }
+        let kubernetes = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sample-data/kubernetes");
+        let clusters = crate::sample_kubernetes::clusters(&month);
+        if std::env::var_os("KEYTRAIL_REGENERATE").is_some() {
+            crate::sample_kubernetes::write(&clusters, &kubernetes).unwrap();
+        }
+        for (cluster, objects) in &clusters {
+            for (resource, list) in objects {
+                let path = format!("{cluster}/{resource}.json");
+                let actual = std::fs::read_to_string(kubernetes.join(&path)).unwrap_or_default();
+                let expected = serde_json::to_string_pretty(list).unwrap() + "\n";
+                assert!(actual == expected, "sample-data/kubernetes/{path} differs from the generator; run with KEYTRAIL_REGENERATE=1");
+            }
         }
         for (table, rows) in &month {
             let expected: String = rows.iter().map(|r| serde_json::to_string(r).unwrap() + "\n").collect();

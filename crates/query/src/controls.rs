@@ -67,6 +67,11 @@ const SOURCES: &[(&str, &str)] = &[
     control!("privileged-change-without-mfa"),
     control!("role-shared-across-clusters"),
     control!("rotation-overdue"),
+    control!("rotation-sync-latency"),
+    control!("eso-sync-health"),
+    control!("eso-store-provider"),
+    control!("eso-refresh-interval"),
+    control!("k8s-secrets-wildcard-grant"),
     control!("collection-coverage"),
     (include_str!("../../../queries/controls/ledger-integrity.toml"), ""),
 ];

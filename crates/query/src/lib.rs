@@ -23,10 +23,13 @@ use keytrail_ledger::{Ledger, StreamSchema};
 /// works on its own.
 pub const VIEWS: &[(&str, &str)] = &[
     ("akeyless_events", include_str!("../../../queries/views/akeyless_events.sql")),
+    ("eso_syncs", include_str!("../../../queries/views/eso_syncs.sql")),
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
+    ("secret_lineage", include_str!("../../../queries/views/secret_lineage.sql")),
     ("auth_failures", include_str!("../../../queries/views/auth_failures.sql")),
     ("privileged_ops", include_str!("../../../queries/views/privileged_ops.sql")),
     ("rotations", include_str!("../../../queries/views/rotations.sql")),
+    ("rotation_syncs", include_str!("../../../queries/views/rotation_syncs.sql")),
     ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];

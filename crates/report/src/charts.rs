@@ -119,6 +119,22 @@ pub(crate) fn coverage_grid(days: &[String], streams: &[String], cells: &BTreeMa
     Chart { width, height, label: "Rows collected per source and day".into(), rects, texts }
 }
 
+/// One labelled horizontal bar per item, longest for the largest count.
+pub(crate) fn labelled_bars(label: &str, bars: &[(String, i64)], class: &str) -> Chart {
+    let (name_width, bar_width) = (260, 300);
+    let max = bars.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let mut rects = Vec::new();
+    let mut texts = Vec::new();
+    for (row, (name, n)) in bars.iter().enumerate() {
+        let y = 4 + 20 * row as u32;
+        let w = ((*n as f64 / max as f64) * bar_width as f64).round() as u32;
+        texts.push(Text { x: name_width - 6, y: y + 12, anchor: "end", text: name.clone() });
+        rects.push(Rect { x: name_width, y, w: w.max(u32::from(*n > 0)), h: 14, class: class.into(), title: format!("{name}: {n}") });
+        texts.push(Text { x: name_width + w + 4, y: y + 12, anchor: "start", text: n.to_string() });
+    }
+    Chart { width: name_width + bar_width + 60, height: 8 + 20 * bars.len().max(1) as u32, label: label.to_string(), rects, texts }
+}
+
 /// One horizontal bar split by status.
 pub(crate) fn status_bar(label: &str, parts: &[(String, &'static str, usize)]) -> Chart {
     let total: usize = parts.iter().map(|p| p.2).sum::<usize>().max(1);
@@ -151,6 +167,15 @@ mod tests {
         let svg = chart.render().unwrap();
         assert!(svg.contains("&#60;b&#62;akeyless") || svg.contains("&lt;b&gt;akeyless"), "{svg}");
         assert!(!svg.contains("<b>"));
+    }
+
+    #[test]
+    fn labelled_bars_scale_to_the_largest_and_escape_names() {
+        let chart = labelled_bars("failures", &[("<i>es</i>".to_string(), 8), ("b".to_string(), 2), ("c".to_string(), 0)], "s1");
+        let widths: Vec<u32> = chart.rects.iter().map(|r| r.w).collect();
+        assert_eq!(widths, vec![300, 75, 0]);
+        let svg = chart.render().unwrap();
+        assert!(!svg.contains("<i>"), "{svg}");
     }
 
     #[test]

@@ -34,6 +34,10 @@ pub(crate) struct Facts {
     pub gaps: Vec<RecordBatch>,
     pub secret_reads: Vec<DailyCount>,
     pub auth_failures: Vec<DailyCount>,
+    /// Rotations in the period per rotation-to-sync latency bucket (`rotation_syncs`).
+    pub sync_latencies: Vec<(String, i64)>,
+    /// Failed syncs in the period per ExternalSecret, most first (`eso_syncs`).
+    pub sync_failures: Vec<(String, i64)>,
     /// Streams the ledger has (not the empty tables of sources never collected).
     pub streams: Vec<String>,
 }
@@ -75,9 +79,57 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
     };
     let secret_reads = daily_counts(session.query(&daily("secret_access")).await?);
     let auth_failures = daily_counts(session.query(&daily("auth_failures")).await?);
+    let latencies = pairs(
+        &session,
+        &format!(
+            "SELECT CASE WHEN latency_secs IS NULL THEN 'never' WHEN latency_secs < 900 THEN '< 15 min' WHEN latency_secs < 3600 THEN '15-60 min' \
+                    WHEN latency_secs < 7200 THEN '1-2 h' WHEN latency_secs < 14400 THEN '2-4 h' WHEN latency_secs < 28800 THEN '4-8 h' \
+                    WHEN latency_secs < 86400 THEN '8-24 h' ELSE '> 24 h' END AS bucket, count(*) AS n \
+             FROM rotation_syncs WHERE {} GROUP BY 1",
+            within("rotated_at")
+        ),
+    )
+    .await?;
+    let sync_latencies = LATENCY_BUCKETS
+        .iter()
+        .map(|b| ((*b).to_string(), latencies.iter().find(|(l, _)| l == b).map_or(0, |(_, n)| *n)))
+        .collect();
+    let sync_failures = pairs(
+        &session,
+        &format!(
+            "SELECT cluster_name || '/' || namespace || '/' || external_secret AS external_secret, CAST(sum(count) AS BIGINT) AS n \
+             FROM eso_syncs WHERE reason = 'UpdateFailed' AND {} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT {MAX_CHART_BARS}",
+            within("time")
+        ),
+    )
+    .await?;
     let streams = ledger.streams().await?;
-    let facts = Facts { evaluations: Vec::new(), samples: BTreeMap::new(), integrity, checkpoints, coverage, gaps, secret_reads, auth_failures, streams };
+    let facts = Facts {
+        evaluations: Vec::new(),
+        samples: BTreeMap::new(),
+        integrity,
+        checkpoints,
+        coverage,
+        gaps,
+        secret_reads,
+        auth_failures,
+        sync_latencies,
+        sync_failures,
+        streams,
+    };
     Ok((session, facts))
+}
+
+/// The latency buckets of the rotation-to-sync chart, in order.
+const LATENCY_BUCKETS: [&str; 8] = ["< 15 min", "15-60 min", "1-2 h", "2-4 h", "4-8 h", "8-24 h", "> 24 h", "never"];
+
+/// Bars at most in a per-object chart (the evidence files hold the rest).
+const MAX_CHART_BARS: usize = 20;
+
+/// (label, count) rows of a two-column query.
+async fn pairs(session: &LedgerSession, sql: &str) -> Result<Vec<(String, i64)>, ReportError> {
+    let (_, rows) = cells(&rows(session, sql).await?, usize::MAX, usize::MAX);
+    Ok(rows.into_iter().map(|r| (r[0].clone(), r[1].parse().unwrap_or(0))).collect())
 }
 
 /// The rows of keytrail's own SQL; an empty result is one empty batch that keeps the

@@ -204,7 +204,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
     let charts = vec![
         ChartView {
             title: "Secret reads per day".into(),
-            caption: "Akeyless secret-value reads and Kubernetes Secret reads (secret_access view).".into(),
+            caption: "Akeyless secret-value reads, Kubernetes Secret reads and ESO syncs (secret_access view).".into(),
             svg: (!facts.secret_reads.is_empty()).then(|| charts::daily_bars("Secret reads per day", &days, &facts.secret_reads).render()).transpose()?,
             empty: "No secret reads recorded in the period.".into(),
         },
@@ -216,15 +216,22 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
         },
         ChartView {
             title: "Rotation-to-sync latency".into(),
-            caption: "Time from an Akeyless rotation to the ExternalSecret refresh that delivered it.".into(),
-            svg: None,
-            empty: if has("eso_events") { "No rotations were followed by a recorded sync in the period.".into() } else { eso_missing.into() },
+            caption: "Akeyless rotations in the period of items ExternalSecrets read, by how long ESO took to update each Secret (rotation_syncs view; `never`: no update followed).".into(),
+            svg: facts
+                .sync_latencies
+                .iter()
+                .any(|(_, n)| *n > 0)
+                .then(|| charts::labelled_bars("Rotations per rotation-to-sync latency", &facts.sync_latencies, "s0").render())
+                .transpose()?,
+            empty: if has("eso_events") { "No rotation of an item that an ExternalSecret reads in the period.".into() } else { eso_missing.into() },
         },
         ChartView {
             title: "Sync failures per ExternalSecret".into(),
-            caption: "ExternalSecret sync errors reported by the operator.".into(),
-            svg: None,
-            empty: if has("eso_events") { "No sync failures recorded in the period.".into() } else { eso_missing.into() },
+            caption: "Failed syncs (UpdateFailed events, repeats counted) per ExternalSecret in the period, most first (eso_syncs view).".into(),
+            svg: (!facts.sync_failures.is_empty())
+                .then(|| charts::labelled_bars("Failed syncs per ExternalSecret", &facts.sync_failures, "s1").render())
+                .transpose()?,
+            empty: if has("eso_events") { "No failed sync in the period.".into() } else { eso_missing.into() },
         },
     ];
 
@@ -421,6 +428,8 @@ mod tests {
             gaps: vec![gaps],
             secret_reads: Vec::new(),
             auth_failures: Vec::new(),
+            sync_latencies: Vec::new(),
+            sync_failures: Vec::new(),
             streams: Vec::new(),
         };
         let outcomes = outcomes(&frameworks, &facts.evaluations);

@@ -1,0 +1,215 @@
+//! `eso_events`: core/v1 Events about ESO objects, listed per involved kind with a field
+//! selector and paged with `limit` + `continue`.
+//!
+//! The API server merges repeats of an event into one object whose `count` and
+//! `lastTimestamp` grow, each change with a new `resourceVersion`. A row is one
+//! *observation*: an event (`event_uid`) at one `resource_version`. Seen again unchanged it
+//! adds nothing; seen with a higher count it adds a row, so the number of occurrences is
+//! the largest `count` per `event_uid` (see docs/SOURCES.md).
+//!
+//! Events expire (about an hour, `--event-ttl`), so the cursor only remembers what it saw
+//! within [`HORIZON_MICROS`] of the newest event: anything older was collected by an earlier
+//! run or will never change again.
+
+use std::collections::{HashMap, HashSet};
+
+use k8s_openapi::api::core::v1::Event;
+use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Rejected, StreamSchema, Value};
+use kube::api::{Api, ListParams};
+use serde_json::{Value as Json, json};
+
+use super::{ClusterReport, KubernetesError, api_error, cluster_cursor, with_cluster_cursor};
+
+/// The stream of ESO event observations.
+pub const EVENTS_STREAM: &str = "eso_events";
+
+/// The kinds whose events are collected (`involvedObject.kind`).
+const KINDS: [&str; 4] = ["ExternalSecret", "SecretStore", "ClusterSecretStore", "PushSecret"];
+
+/// How far before the newest event seen the cursor remembers events: a day, far more than
+/// the API server keeps them, to absorb clock skew and late runs.
+pub const HORIZON_MICROS: i64 = 24 * 3600 * 1_000_000;
+
+/// Restarts of one list in a row before giving up.
+const MAX_RESTARTS: u32 = 5;
+
+/// Observations gathered before a commit, bounding memory.
+const COMMIT_ROWS: usize = 50_000;
+
+pub(super) fn schema() -> Result<StreamSchema, keytrail_ledger::LedgerError> {
+    use FieldType::*;
+    let columns = [
+        ("cluster_name", Str),
+        ("namespace", Str),
+        ("involved_kind", Str),
+        ("involved_name", Str),
+        ("involved_uid", Str),
+        ("reason", Str),
+        ("event_type", Str),
+        ("message", Str),
+        ("count", Int),
+        ("first_timestamp", Time),
+        ("last_timestamp", Time),
+        ("reporting_component", Str),
+        ("event_name", Str),
+        ("event_uid", Str),
+        ("resource_version", Str),
+    ];
+    StreamSchema::new(EVENTS_STREAM, columns.iter().map(|(n, t)| Column::new(*n, *t)).collect())
+}
+
+/// What the cursor remembers: event uid → (resourceVersion, event time).
+struct Seen {
+    /// The newest event time seen, this run included.
+    newest: i64,
+    /// Events before this were collected by an earlier run (fixed when the run starts).
+    horizon: i64,
+    events: HashMap<String, (String, i64)>,
+}
+
+impl Seen {
+    fn from_cursor(part: &Json) -> Self {
+        let events = part["seen"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(uid, v)| Some((uid.clone(), (v[0].as_str()?.to_string(), v[1].as_i64()?))))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let newest = part["newest"].as_i64().unwrap_or(i64::MIN);
+        Self { newest, horizon: newest.saturating_sub(HORIZON_MICROS), events }
+    }
+
+    /// Whether an earlier run recorded this observation (or the event is past the horizon).
+    fn recorded(&self, uid: &str, resource_version: &str, time: Option<i64>) -> bool {
+        match self.events.get(uid) {
+            Some((rv, _)) if rv == resource_version => true,
+            Some(_) => false,
+            None => time.is_some_and(|t| t < self.horizon),
+        }
+    }
+
+    fn to_cursor(&self) -> Json {
+        let horizon = self.newest.saturating_sub(HORIZON_MICROS);
+        let seen: serde_json::Map<String, Json> =
+            self.events.iter().filter(|(_, (_, t))| *t >= horizon).map(|(uid, (rv, t))| (uid.clone(), json!([rv, t]))).collect();
+        json!({"newest": self.newest, "seen": seen})
+    }
+}
+
+pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &str, page_size: u32, report: &mut ClusterReport) -> Result<(), KubernetesError> {
+    let schema = schema()?;
+    let mut seen = Seen::from_cursor(&cluster_cursor(ledger, EVENTS_STREAM, cluster).await?);
+    let api: Api<Event> = Api::all(client.clone());
+    let mut batch = Batch::default();
+    // Observations met in this run, so that a list restarted after a 410 adds nothing twice.
+    let mut this_run: HashSet<(String, String)> = HashSet::new();
+    for kind in KINDS {
+        let mut continue_token: Option<String> = None;
+        let mut restarts = 0;
+        loop {
+            let mut params = ListParams::default().fields(&format!("involvedObject.kind={kind}")).limit(page_size.max(1));
+            if let Some(token) = &continue_token {
+                params = params.continue_token(token);
+            }
+            let page = match api.list(&params).await {
+                Ok(page) => page,
+                Err(kube::Error::Api(status)) if status.code == 410 && continue_token.is_some() => {
+                    restarts += 1;
+                    report.restarts += 1;
+                    if restarts > MAX_RESTARTS {
+                        return Err(KubernetesError::Api {
+                            cluster: cluster.into(),
+                            what: format!("listing {kind} events"),
+                            message: format!("the continue token expired {restarts} times in a row: raise kubernetes.page_size so a list needs fewer pages"),
+                        });
+                    }
+                    tracing::warn!(cluster, kind, restarts, "the list's continue token expired (410 Gone); listing again from the start");
+                    continue_token = None;
+                    continue;
+                }
+                Err(e) => return Err(api_error(cluster, &format!("listing {kind} events"), e)),
+            };
+            for event in page.items {
+                report.events_listed += 1;
+                let uid = event.metadata.uid.clone().unwrap_or_default();
+                let rv = event.metadata.resource_version.clone().unwrap_or_default();
+                if !this_run.insert((uid.clone(), rv.clone())) {
+                    continue;
+                }
+                let time = event_time(&event);
+                if seen.recorded(&uid, &rv, time) {
+                    continue;
+                }
+                let raw = serde_json::to_vec(&event).expect("events serialize");
+                match time {
+                    Some(t) => {
+                        batch.records.push(Record { event_time: t, raw, values: values(cluster, &event) });
+                        seen.newest = seen.newest.max(t);
+                        seen.events.insert(uid, (rv, t));
+                    }
+                    None => batch.rejected.push(Rejected {
+                        raw,
+                        reason: "the event has no lastTimestamp, eventTime, series.lastObservedTime or creationTimestamp".into(),
+                        origin: format!("kubernetes cluster {cluster}: event {}/{}", event.metadata.namespace.as_deref().unwrap_or_default(), event.metadata.name.as_deref().unwrap_or_default()),
+                        event_time: None,
+                    }),
+                }
+                if batch.records.len() >= COMMIT_ROWS {
+                    commit(ledger, &schema, cluster, std::mem::take(&mut batch), &seen, report).await?;
+                }
+            }
+            continue_token = page.metadata.continue_.filter(|c| !c.is_empty());
+            if continue_token.is_none() {
+                break;
+            }
+        }
+    }
+    commit(ledger, &schema, cluster, batch, &seen, report).await
+}
+
+async fn commit(ledger: &Ledger, schema: &StreamSchema, cluster: &str, mut batch: Batch, seen: &Seen, report: &mut ClusterReport) -> Result<(), KubernetesError> {
+    batch.cursor = Some(with_cluster_cursor(ledger, EVENTS_STREAM, cluster, seen.to_cursor()).await?);
+    let outcome = ledger.append(schema, batch).await?;
+    report.events_appended += outcome.committed.map_or(0, |c| c.rows);
+    report.events_rejected += outcome.rejected.map_or(0, |c| c.rows);
+    Ok(())
+}
+
+/// When the event last happened: `lastTimestamp`, else the newer API's `series` or
+/// `eventTime`, else when the object was made.
+fn event_time(event: &Event) -> Option<i64> {
+    event
+        .last_timestamp
+        .as_ref()
+        .map(|t| t.0.as_microsecond())
+        .or_else(|| event.series.as_ref().and_then(|s| s.last_observed_time.as_ref()).map(|t| t.0.as_microsecond()))
+        .or_else(|| event.event_time.as_ref().map(|t| t.0.as_microsecond()))
+        .or_else(|| event.metadata.creation_timestamp.as_ref().map(|t| t.0.as_microsecond()))
+}
+
+fn values(cluster: &str, event: &Event) -> Vec<Value> {
+    let text = |s: Option<&String>| s.map_or(Value::Null, |s| Value::Str(s.clone()));
+    let involved = &event.involved_object;
+    let first = event.first_timestamp.as_ref().map(|t| t.0.as_microsecond()).or_else(|| event.event_time.as_ref().map(|t| t.0.as_microsecond()));
+    let count = event.count.or_else(|| event.series.as_ref().and_then(|s| s.count)).unwrap_or(1);
+    let reporter = event.reporting_component.as_ref().filter(|c| !c.is_empty()).or_else(|| event.source.as_ref().and_then(|s| s.component.as_ref()));
+    vec![
+        Value::Str(cluster.into()),
+        text(event.metadata.namespace.as_ref()),
+        text(involved.kind.as_ref()),
+        text(involved.name.as_ref()),
+        text(involved.uid.as_ref()),
+        text(event.reason.as_ref()),
+        text(event.type_.as_ref()),
+        text(event.message.as_ref()),
+        Value::Int(i64::from(count)),
+        first.map_or(Value::Null, Value::Time),
+        event_time(event).map_or(Value::Null, Value::Time),
+        text(reporter),
+        text(event.metadata.name.as_ref()),
+        text(event.metadata.uid.as_ref()),
+        text(event.metadata.resource_version.as_ref()),
+    ]
+}

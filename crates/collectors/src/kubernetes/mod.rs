@@ -1,0 +1,204 @@
+//! The Kubernetes API of each configured cluster, through `kube`: the External Secrets
+//! Operator's events (`eso_events`), snapshots of its resources (`eso_externalsecrets`,
+//! `eso_secretstores`, `eso_pushsecrets`) and of the RBAC that grants anything on Secrets
+//! or ESO resources (`k8s_rbac`).
+//!
+//! Credentials are whatever the kubeconfig says (a token, a client certificate, an exec
+//! plugin such as AKS `kubelogin`) or the pod's service account in the cluster; `kube`
+//! handles them and keytrail never sees them in clear outside its client. The collector
+//! lists events, ESO resources and RBAC objects only: it never requests a Secret, so it
+//! cannot read secret data, and its ClusterRole (`deploy/base/rbac.yaml`) grants nothing
+//! on Secrets.
+//!
+//! Every row carries the configured cluster name (`cluster_name`), so several clusters
+//! share the streams.
+
+mod events;
+mod snapshots;
+
+use std::path::PathBuf;
+
+use keytrail_ledger::{Ledger, LedgerError, StreamSchema};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use serde::Deserialize;
+use serde_json::{Value as Json, json};
+
+pub use events::EVENTS_STREAM;
+pub use snapshots::{parse_go_duration, snapshot_schemas};
+
+/// This source's key in stream cursors.
+const SOURCE: &str = "kubernetes";
+
+/// `[kubernetes]` in `keytrail.toml`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KubernetesConfig {
+    /// Kubeconfig file; default `$KUBECONFIG`, then `~/.kube/config`.
+    pub kubeconfig: Option<PathBuf>,
+    /// Objects per list request (`limit`).
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
+    /// The clusters to collect from (at least one).
+    #[serde(deserialize_with = "at_least_one")]
+    pub clusters: Vec<ClusterConfig>,
+}
+
+fn default_page_size() -> u32 {
+    500
+}
+
+fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ClusterConfig>, D::Error> {
+    let clusters = Vec::<ClusterConfig>::deserialize(deserializer)?;
+    if clusters.is_empty() {
+        return Err(serde::de::Error::custom("name at least one [[kubernetes.clusters]]"));
+    }
+    Ok(clusters)
+}
+
+/// One `[[kubernetes.clusters]]` entry.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterConfig {
+    /// The name recorded with every row (`cluster_name`), as in the other sources.
+    pub name: String,
+    /// Kubeconfig context; default the current context.
+    pub context: Option<String>,
+    /// Use the pod's service account instead of a kubeconfig (keytrail running in the
+    /// cluster it collects from).
+    #[serde(default)]
+    pub in_cluster: bool,
+}
+
+/// Why a cluster could not be collected.
+#[derive(Debug, thiserror::Error)]
+pub enum KubernetesError {
+    /// The kubeconfig or in-cluster configuration is unusable.
+    #[error("cluster {cluster}: {message}")]
+    Config {
+        /// The configured cluster name.
+        cluster: String,
+        /// What is wrong and what to do.
+        message: String,
+    },
+    /// The API server refused the credentials.
+    #[error(
+        "cluster {cluster}: the Kubernetes API refused the credentials ({code} {reason}): check the kubeconfig user, or run `kubelogin convert-kubeconfig` for AKS with Entra ID"
+    )]
+    Unauthorized {
+        /// The configured cluster name.
+        cluster: String,
+        /// 401 or 403.
+        code: u16,
+        /// The API's reason.
+        reason: String,
+    },
+    /// A call failed.
+    #[error("cluster {cluster}: {what}: {message}")]
+    Api {
+        /// The configured cluster name.
+        cluster: String,
+        /// The call.
+        what: String,
+        /// Why.
+        message: String,
+    },
+    /// Writing failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// What one run did for one cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterReport {
+    /// The configured cluster name.
+    pub cluster: String,
+    /// The API server's version (`gitVersion`).
+    pub server_version: String,
+    /// Event observations listed.
+    pub events_listed: u64,
+    /// New observations appended to `eso_events` (new events and higher counts).
+    pub events_appended: u64,
+    /// Events without a usable time, kept in `eso_events__rejected`.
+    pub events_rejected: u64,
+    /// List restarts after an expired continue token.
+    pub restarts: u64,
+    /// Objects per snapshot stream, in snapshot order.
+    pub snapshots: Vec<(String, u64)>,
+    /// Whether the snapshot was written (false: identical to the one taken earlier today).
+    pub snapshot_written: bool,
+}
+
+/// Every stream this source writes, so queries plan before anything is collected.
+pub fn stream_schemas() -> Result<Vec<StreamSchema>, LedgerError> {
+    let mut schemas = vec![events::schema()?];
+    schemas.extend(snapshot_schemas()?);
+    Ok(schemas)
+}
+
+/// Collects every configured cluster, one after the other; stops at the first failure
+/// (what earlier clusters appended stays committed).
+pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str, mut done: impl FnMut(&ClusterReport)) -> Result<Vec<ClusterReport>, KubernetesError> {
+    let mut reports = Vec::new();
+    for cluster in &config.clusters {
+        let client = client(config, cluster).await?;
+        let mut report = ClusterReport { cluster: cluster.name.clone(), ..Default::default() };
+        report.server_version = client.apiserver_version().await.map_err(|e| api_error(&cluster.name, "GET /version", e))?.git_version;
+        events::collect(ledger, &client, &cluster.name, config.page_size, &mut report).await?;
+        snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, &mut report).await?;
+        done(&report);
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
+/// A client for the cluster: in-cluster, or the kubeconfig's context.
+async fn client(config: &KubernetesConfig, cluster: &ClusterConfig) -> Result<kube::Client, KubernetesError> {
+    let fail = |message: String| KubernetesError::Config { cluster: cluster.name.clone(), message };
+    let client_config = if cluster.in_cluster {
+        kube::Config::incluster().map_err(|e| fail(format!("in_cluster = true, but this is not a pod with a service account: {e}")))?
+    } else {
+        let options = KubeConfigOptions { context: cluster.context.clone(), ..Default::default() };
+        let loaded = match &config.kubeconfig {
+            Some(path) => {
+                let kubeconfig = Kubeconfig::read_from(path).map_err(|e| fail(format!("cannot read the kubeconfig {}: {e}", path.display())))?;
+                kube::Config::from_custom_kubeconfig(kubeconfig, &options).await
+            }
+            None => kube::Config::from_kubeconfig(&options).await,
+        };
+        let context = cluster.context.as_deref().unwrap_or("(current context)");
+        loaded.map_err(|e| fail(format!("kubeconfig context {context}: {e}")))?
+    };
+    kube::Client::try_from(client_config).map_err(|e| fail(format!("cannot build the Kubernetes client: {e}")))
+}
+
+/// A kube error as the collector reports it: credentials refused apart from the rest.
+fn api_error(cluster: &str, what: &str, error: kube::Error) -> KubernetesError {
+    match error {
+        kube::Error::Api(status) if status.code == 401 || (status.code == 403 && what.contains("/version")) => {
+            KubernetesError::Unauthorized { cluster: cluster.into(), code: status.code, reason: status.reason.clone() }
+        }
+        kube::Error::Api(status) => KubernetesError::Api {
+            cluster: cluster.into(),
+            what: what.into(),
+            message: format!("{} {}: {}", status.code, status.reason, status.message),
+        },
+        other => KubernetesError::Api { cluster: cluster.into(), what: what.into(), message: other.to_string() },
+    }
+}
+
+/// This cluster's part of a stream's cursor.
+async fn cluster_cursor(ledger: &Ledger, stream: &str, cluster: &str) -> Result<Json, LedgerError> {
+    let cursor = ledger.cursor(stream).await?;
+    Ok(cursor.and_then(|c| c.pointer(&format!("/{SOURCE}/{cluster}")).cloned()).unwrap_or(Json::Null))
+}
+
+/// The stream's cursor with this cluster's part replaced, the other clusters' kept.
+async fn with_cluster_cursor(ledger: &Ledger, stream: &str, cluster: &str, part: Json) -> Result<Json, LedgerError> {
+    let mut cursor = ledger.cursor(stream).await?.filter(Json::is_object).unwrap_or_else(|| json!({}));
+    let clusters = cursor.as_object_mut().expect("an object").entry(SOURCE).or_insert_with(|| json!({}));
+    if !clusters.is_object() {
+        *clusters = json!({});
+    }
+    clusters[cluster] = part;
+    Ok(cursor)
+}

@@ -1,0 +1,210 @@
+//! The Kubernetes API of each emulated cluster, under `/k8s/<cluster>/` (a kubeconfig's
+//! `server` may carry a path, as behind Rancher or a proxy):
+//! - discovery: `/version`, `/api`, `/apis`, and the resource lists of `v1`,
+//!   `rbac.authorization.k8s.io/v1`, `external-secrets.io/v1` and `/v1alpha1`;
+//! - lists across namespaces: core/v1 `events` (with `fieldSelector`), the ESO resources,
+//!   and the four RBAC kinds, in key order, paged with `limit` + `continue`;
+//! - `Authorization: Bearer` checked on every call (`401` Status otherwise);
+//! - `secrets` answered `403 Forbidden`, as keytrail's ClusterRole would, and counted.
+//!
+//! Continue tokens are opaque; a queued [`Fault::ExpiredContinue`] makes the next request
+//! that presents one fail with `410 Gone` (`reason: Expired`), as an API server does once
+//! etcd compacted the list's revision.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, Query, State as AxumState};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::faults::Fault;
+use crate::{State, Stats};
+
+/// `(group/version path, kind, plural, namespaced)` of every listable resource served.
+const RESOURCES: &[(&str, &str, &str, bool)] = &[
+    ("api/v1", "Event", "events", true),
+    ("api/v1", "Secret", "secrets", true),
+    ("apis/external-secrets.io/v1", "ExternalSecret", "externalsecrets", true),
+    ("apis/external-secrets.io/v1", "SecretStore", "secretstores", true),
+    ("apis/external-secrets.io/v1", "ClusterSecretStore", "clustersecretstores", false),
+    ("apis/external-secrets.io/v1alpha1", "PushSecret", "pushsecrets", true),
+    ("apis/rbac.authorization.k8s.io/v1", "Role", "roles", true),
+    ("apis/rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", false),
+    ("apis/rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", true),
+    ("apis/rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
+];
+
+/// The list revision the emulated etcd is at.
+const LIST_RESOURCE_VERSION: &str = "812345";
+
+pub(crate) async fn serve(
+    AxumState(state): AxumState<Arc<State>>,
+    Path((cluster, path)): Path<(String, String)>,
+    Query(params): Query<std::collections::HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(objects) = state.config.kubernetes.clusters.get(&cluster) else {
+        return status(StatusCode::NOT_FOUND, "NotFound", &format!("no cluster {cluster} here"), None);
+    };
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    if bearer != Some(state.config.kubernetes.token.as_str()) {
+        Stats::add(&state.stats.unauthorized, 1);
+        return status(StatusCode::UNAUTHORIZED, "Unauthorized", "Unauthorized", None);
+    }
+    let path = path.trim_end_matches('/');
+    match path {
+        "version" => return Json(version()).into_response(),
+        "api" => return Json(json!({"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:443"}]}))
+        .into_response(),
+        "apis" => return Json(groups()).into_response(),
+        _ => {}
+    }
+    if let Some(list) = resource_list(path) {
+        return Json(list).into_response();
+    }
+    let Some((group_version, kind, plural, _)) = RESOURCES.iter().find(|(gv, _, plural, _)| path == format!("{gv}/{plural}")) else {
+        return status(StatusCode::NOT_FOUND, "NotFound", &format!("the server could not find the requested resource ({path})"), None);
+    };
+    Stats::add(&state.stats.queries, 1);
+    if *plural == "secrets" {
+        Stats::add(&state.stats.secret_requests, 1);
+        return status(StatusCode::FORBIDDEN, "Forbidden", "secrets is forbidden: User cannot list resource \"secrets\" in API group \"\" at the cluster scope", None);
+    }
+    let continue_token = params.get("continue").filter(|c| !c.is_empty());
+    match state.faults.next().filter(|f| *f != Fault::Pass) {
+        Some(Fault::ExpiredContinue) if continue_token.is_some() => {
+            Stats::add(&state.stats.faults_served, 1);
+            return status(
+                StatusCode::GONE,
+                "Expired",
+                "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+                Some(json!({"continue": continue_token})),
+            );
+        }
+        Some(Fault::Throttle { .. }) => {
+            Stats::add(&state.stats.faults_served, 1);
+            return status(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", "too many requests, please try again later", None);
+        }
+        Some(Fault::ServerError { status: code }) => {
+            Stats::add(&state.stats.faults_served, 1);
+            let code = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return status(code, "InternalError", "an error on the server has prevented the request from succeeding", None);
+        }
+        _ => {}
+    }
+    let selector = match params.get("fieldSelector").map(|s| FieldSelector::parse(s)).transpose() {
+        Ok(selector) => selector,
+        Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
+    };
+    let mut items: Vec<&Value> = objects
+        .get(*plural)
+        .into_iter()
+        .flatten()
+        .filter(|o| selector.as_ref().is_none_or(|s| s.matches(o)))
+        .collect();
+    items.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
+    let start = match continue_token.map(|t| decode_continue(t, plural)) {
+        None => 0,
+        Some(Some(start)) => start,
+        Some(None) => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid", None),
+    };
+    let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
+    let end = start.saturating_add(limit).min(items.len());
+    let page: Vec<&Value> = items.get(start..end).unwrap_or_default().to_vec();
+    let mut metadata = json!({"resourceVersion": LIST_RESOURCE_VERSION});
+    if end < items.len() {
+        metadata["continue"] = json!(encode_continue(plural, end));
+        metadata["remainingItemCount"] = json!(items.len() - end);
+    }
+    Stats::add(&state.stats.rows_served, page.len() as u64);
+    let api_version = group_version.strip_prefix("api/").or_else(|| group_version.strip_prefix("apis/")).unwrap_or(group_version);
+    Json(json!({"kind": format!("{kind}List"), "apiVersion": api_version, "metadata": metadata, "items": page})).into_response()
+}
+
+fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
+    o.pointer(pointer).and_then(Value::as_str).unwrap_or_default()
+}
+
+/// A `fieldSelector`: `a=b`, `a==b` and `a!=b` terms joined by commas, over the fields the
+/// API server indexes for events.
+struct FieldSelector(Vec<(String, bool, String)>);
+
+impl FieldSelector {
+    fn parse(text: &str) -> Result<Self, String> {
+        let mut terms = Vec::new();
+        for term in text.split(',').filter(|t| !t.is_empty()) {
+            let (field, equal, value) = if let Some((f, v)) = term.split_once("!=") {
+                (f, false, v)
+            } else if let Some((f, v)) = term.split_once("==").or_else(|| term.split_once('=')) {
+                (f, true, v)
+            } else {
+                return Err(format!("invalid field selector term {term:?}"));
+            };
+            if !["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "type", "metadata.namespace", "metadata.name"]
+                .contains(&field)
+            {
+                return Err(format!("field label not supported: {field}"));
+            }
+            terms.push((field.to_string(), equal, value.to_string()));
+        }
+        Ok(Self(terms))
+    }
+
+    fn matches(&self, o: &Value) -> bool {
+        self.0.iter().all(|(field, equal, value)| {
+            let pointer = format!("/{}", field.replace('.', "/"));
+            (text(o, &pointer) == value) == *equal
+        })
+    }
+}
+
+fn encode_continue(plural: &str, start: usize) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "rv": LIST_RESOURCE_VERSION, "r": plural, "start": start}).to_string())
+}
+
+fn decode_continue(token: &str, plural: &str) -> Option<usize> {
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
+    let json: Value = serde_json::from_slice(&bytes).ok()?;
+    (json["r"] == plural).then(|| json["start"].as_u64()).flatten().map(|s| s as usize)
+}
+
+fn status(code: StatusCode, reason: &str, message: &str, metadata: Option<Value>) -> Response {
+    let body = json!({"kind": "Status", "apiVersion": "v1", "metadata": metadata.unwrap_or(json!({})), "status": "Failure",
+                      "message": message, "reason": reason, "code": code.as_u16()});
+    (code, Json(body)).into_response()
+}
+
+fn version() -> Value {
+    json!({"major": "1", "minor": "33", "emulationMajor": "1", "emulationMinor": "33", "gitVersion": "v1.33.5",
+           "gitCommit": "0a2b4c6d8e0f1a3b5c7d9e1f3a5b7c9d1e3f5a7b", "gitTreeState": "clean", "buildDate": "2026-10-14T10:00:00Z",
+           "goVersion": "go1.24.6", "compiler": "gc", "platform": "linux/amd64"})
+}
+
+fn groups() -> Value {
+    let group = |name: &str, versions: &[&str]| {
+        let list: Vec<Value> = versions.iter().map(|v| json!({"groupVersion": format!("{name}/{v}"), "version": v})).collect();
+        json!({"name": name, "versions": list, "preferredVersion": list[0]})
+    };
+    json!({"kind": "APIGroupList", "apiVersion": "v1", "groups": [
+        group("rbac.authorization.k8s.io", &["v1"]),
+        group("external-secrets.io", &["v1", "v1alpha1"]),
+    ]})
+}
+
+/// The `APIResourceList` of a group version, for discovery.
+fn resource_list(path: &str) -> Option<Value> {
+    let resources: Vec<Value> = RESOURCES
+        .iter()
+        .filter(|(gv, ..)| *gv == path)
+        .map(|(_, kind, plural, namespaced)| {
+            json!({"name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced, "kind": kind,
+                   "verbs": ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]})
+        })
+        .collect();
+    let group_version = path.strip_prefix("api/").or_else(|| path.strip_prefix("apis/"))?;
+    (!resources.is_empty()).then(|| json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version, "resources": resources}))
+}

@@ -1,0 +1,13 @@
+SELECT s.cluster_name || '/' || s.kind || '/' || COALESCE(s.namespace || '/', '') || s.name AS resource,
+       CASE WHEN NOT array_has(string_to_array($allowed_providers, ','), COALESCE(s.provider, '')) THEN 'alarm'
+            WHEN s.ready_status IS DISTINCT FROM 'True' THEN 'alarm'
+            ELSE 'ok' END AS status,
+       CASE WHEN NOT array_has(string_to_array($allowed_providers, ','), COALESCE(s.provider, ''))
+                THEN 'provider ' || COALESCE(s.provider, 'none') || ' is not one of ' || $allowed_providers
+            WHEN s.ready_status IS DISTINCT FROM 'True'
+                THEN 'does not validate: ' || COALESCE(s.ready_reason, 'no Ready condition') || COALESCE(' (' || s.ready_message || ')', '')
+            ELSE s.provider || ' store, validated' END AS reason,
+       s.cluster_name, s.kind, s.namespace, s.name, s.provider, s.akeyless_auth_kind, s.akeyless_access_id, s.ready_status
+FROM eso_secretstores s
+JOIN (SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM eso_secretstores GROUP BY cluster_name) AS l
+  ON s.cluster_name = l.cluster_name AND s.snapshot_time = l.snapshot_time

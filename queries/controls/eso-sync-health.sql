@@ -1,0 +1,19 @@
+WITH latest AS (
+    SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM eso_externalsecrets GROUP BY cluster_name
+), failures AS (
+    SELECT cluster_name, namespace, external_secret, sum(count) AS failures, max(time) AS last_failure, min(message) AS example
+    FROM eso_syncs
+    WHERE reason = 'UpdateFailed' AND time >= $period_start AND time < $period_end
+    GROUP BY cluster_name, namespace, external_secret
+)
+SELECT e.cluster_name || '/' || e.namespace || '/' || e.name AS resource,
+       CASE WHEN (e.ready_status IS DISTINCT FROM 'True') OR COALESCE(f.failures, 0) > 0 THEN 'alarm' ELSE 'ok' END AS status,
+       CASE WHEN e.ready_status IS DISTINCT FROM 'True'
+                THEN 'not synced: ' || COALESCE(e.ready_reason, 'no Ready condition') || COALESCE(' (' || e.ready_message || ')', '')
+            WHEN f.failures > 0
+                THEN CAST(f.failures AS VARCHAR) || ' failed syncs in the period, the last at ' || CAST(f.last_failure AS VARCHAR) || ': ' || f.example
+            ELSE 'Ready; no failed sync in the period' END AS reason,
+       e.cluster_name, e.namespace, e.name, e.store_kind, e.store_name, e.ready_status, e.ready_reason, f.failures, f.last_failure
+FROM eso_externalsecrets e
+JOIN latest l ON e.cluster_name = l.cluster_name AND e.snapshot_time = l.snapshot_time
+LEFT JOIN failures f ON f.cluster_name = e.cluster_name AND f.namespace = e.namespace AND f.external_secret = e.name

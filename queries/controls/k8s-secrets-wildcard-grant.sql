@@ -1,0 +1,20 @@
+WITH latest AS (
+    SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM k8s_rbac GROUP BY cluster_name
+), bindings AS (
+    SELECT b.* FROM k8s_rbac b JOIN latest l ON b.cluster_name = l.cluster_name AND b.snapshot_time = l.snapshot_time
+    WHERE b.kind IN ('RoleBinding', 'ClusterRoleBinding') AND b.grants_secrets
+), subjects AS (
+    SELECT cluster_name, uid, bool_and(subject LIKE 'Group:system:%') AS system_only
+    FROM (SELECT cluster_name, uid, unnest(subjects) AS subject FROM bindings) AS s
+    GROUP BY cluster_name, uid
+)
+SELECT r.cluster_name || '/' || r.kind || '/' || COALESCE(r.namespace || '/', '') || r.name AS resource,
+       CASE WHEN r.wildcard AND NOT COALESCE(s.system_only, true) THEN 'alarm' ELSE 'ok' END AS status,
+       CASE WHEN r.wildcard AND NOT COALESCE(s.system_only, true)
+                THEN r.role_ref_kind || ' ' || r.role_ref_name || ' grants ' || array_to_string(r.verbs, ',') || ' on ' || array_to_string(r.resources, ',')
+                     || ' to ' || array_to_string(r.subjects, ', ')
+            WHEN r.wildcard THEN 'wildcard granted to built-in system groups only: ' || array_to_string(r.subjects, ', ')
+            ELSE 'grants ' || array_to_string(r.verbs, ',') || ' on ' || array_to_string(r.resources, ',') || ', no wildcard' END AS reason,
+       r.cluster_name, r.kind, r.namespace, r.name, r.role_ref_name, r.verbs, r.resources, r.subjects
+FROM bindings r
+LEFT JOIN subjects s ON s.cluster_name = r.cluster_name AND s.uid = r.uid
