@@ -161,3 +161,72 @@ fn clean_activity_is_ok() {
     assert_eq!(verdict(&report, "auth-failure-burst")["status"], "ok");
     assert_eq!(verdict(&report, "human-k8s-secret-read")["status"], "insufficient_evidence", "no Kubernetes data at all");
 }
+
+/// The sample month done right in every source (Log Analytics, forwarded Akeyless
+/// records, the Akeyless API, both clusters' Kubernetes API): every control is ok.
+#[test]
+fn a_clean_month_is_ok_on_every_control() {
+    use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES};
+    let ws = Workspace::new();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let emulator = runtime.block_on(Emulator::start(EmulatorConfig::clean_month())).unwrap();
+    let config = emulator.write_client_files(&ws.path().join("client"), SAMPLE_TABLES, "window_minutes = 1440\n").unwrap();
+    keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--since", "2026-11-01", "--until", "2026-12-02"]).expect(0);
+    let report = evaluate(&ws, &[]);
+    for control in &report {
+        assert_eq!(control["verdict"]["status"], "ok", "{}: {}", control["control"], control["verdict"]);
+    }
+    assert!(report.len() >= 13, "every control of the catalog ran");
+}
+
+/// No evidence at all: every control but the ledger's own check says so.
+#[test]
+fn an_empty_ledger_is_insufficient_evidence_on_every_control() {
+    let ws = Workspace::new();
+    let file = ws.path().join("notes.jsonl");
+    std::fs::write(&file, "{\"time\":\"2026-11-02T10:00:00Z\",\"note\":\"unrelated\"}\n").unwrap();
+    keytrail(&ws.ledger(), &["ingest", "--stream", "notes", "--time-field", "time", file.to_str().unwrap()]).expect(0);
+    for control in evaluate(&ws, &[]) {
+        let expected = if control["control"] == "ledger-integrity" { "ok" } else { "insufficient_evidence" };
+        assert_eq!(control["verdict"]["status"], expected, "{}: {}", control["control"], control["verdict"]);
+    }
+}
+
+/// For every control that finds something in the sample month: an exception in force turns
+/// its finding into `excepted`, an expired one leaves the finding an alarm and is reported.
+#[test]
+fn exceptions_apply_to_every_control_until_they_expire() {
+    let ws = sample_ledger();
+    let report = evaluate(&ws, &[]);
+    let mut file = String::new();
+    let mut cases = Vec::new();
+    let exception = |control: &str, resource: &str, expires: &str| {
+        let quoted = serde_json::to_string(resource).unwrap();
+        format!("[[exception]]\ncontrol = \"{control}\"\nresource = {quoted}\nowner = \"owner@contoso.example\"\njustification = \"test\"\nexpires = {expires}\n\n")
+    };
+    for control in &report {
+        let id = control["control"].as_str().unwrap();
+        let found = alarms(&control["verdict"]);
+        let Some(first) = found.first() else { continue };
+        file += &exception(id, first, "2099-12-31");
+        let second = found.iter().find(|r| *r != first).cloned();
+        if let Some(second) = &second {
+            file += &exception(id, second, "2026-10-01");
+        }
+        cases.push((id.to_string(), first.clone(), second));
+    }
+    assert!(cases.len() >= 10, "the sample month finds something for most controls: {cases:?}");
+    let path = ws.path().join("every-exception.toml");
+    std::fs::write(&path, file).unwrap();
+    let excepted = evaluate(&ws, &["--exceptions", path.to_str().unwrap()]);
+    for (id, first, second) in cases {
+        let v = verdict(&excepted, &id);
+        let findings = v["findings"].as_array().unwrap();
+        assert!(findings.iter().filter(|f| f["resource"] == first.as_str()).all(|f| f["status"] == "excepted"), "{id}: {first} is excepted");
+        assert!(!alarms(v).contains(&first), "{id}");
+        if let Some(second) = second {
+            assert!(alarms(v).contains(&second), "{id}: an expired exception does not apply to {second}");
+            assert!(v["expired_exceptions"].as_array().unwrap().iter().any(|e| e["resource"] == second.as_str()), "{id}");
+        }
+    }
+}

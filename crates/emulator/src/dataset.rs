@@ -152,8 +152,13 @@ impl Dataset {
 
     /// The built-in sample month: the rows of `sample-data/log-analytics`.
     pub fn sample_month() -> Self {
+        Self::from_month(crate::sample_month::generate(crate::sample_month::SEED))
+    }
+
+    /// The tables of a generated month.
+    pub fn from_month(month: crate::sample_month::Month) -> Self {
         let mut dataset = Self::new();
-        for (table, rows) in crate::sample_month::generate(crate::sample_month::SEED) {
+        for (table, rows) in month {
             dataset.insert_objects(&table, rows).expect("the generator makes rows that fit the schemas");
         }
         dataset

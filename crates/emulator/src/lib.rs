@@ -177,6 +177,17 @@ impl EmulatorConfig {
             kubernetes: KubernetesApi::default(),
         }
     }
+
+    /// The sample month done right, in every source: no control finds anything in it
+    /// ([`sample_month::Planted::No`]).
+    pub fn clean_month() -> Self {
+        use sample_month::{Planted, SEED};
+        let month = sample_month::generate_with(SEED, Planted::No);
+        let mut config = Self::new(Dataset::from_month(month.clone()));
+        (config.akeyless.items, config.akeyless.roles, config.akeyless.auth_methods) = sample_month::akeyless_config_with(Planted::No);
+        config.kubernetes.clusters = sample_kubernetes::clusters_with(&month, Planted::No);
+        config
+    }
 }
 
 /// The workspace ID the emulator serves unless told otherwise.

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use crate::sample_month::Month;
+use crate::sample_month::{Month, Planted};
 
 /// One cluster's API objects, per resource (`events`, `externalsecrets`, `secretstores`,
 /// `clustersecretstores`, `pushsecrets`, `roles`, `clusterroles`, `rolebindings`,
@@ -28,10 +28,17 @@ const REFRESHED: &str = "2026-11-30T22:00:00Z";
 
 /// Every sample cluster's objects, by cluster name.
 pub fn clusters(month: &Month) -> BTreeMap<String, ClusterObjects> {
-    CLUSTERS.iter().map(|c| (c.to_string(), cluster(month, c))).collect()
+    clusters_with(month, Planted::Yes)
 }
 
-fn cluster(month: &Month, name: &str) -> ClusterObjects {
+/// [`clusters`], with or without the planted problems (clean: no store of another
+/// provider or that fails to validate, no dev ExternalSecret reading production, hourly
+/// refreshes in production, no wildcard on Secrets).
+pub fn clusters_with(month: &Month, planted: Planted) -> BTreeMap<String, ClusterObjects> {
+    CLUSTERS.iter().map(|c| (c.to_string(), cluster(month, c, planted == Planted::Yes))).collect()
+}
+
+fn cluster(month: &Month, name: &str, planted: bool) -> ClusterObjects {
     let env = if name == "aks-prod" { "prod" } else { "dev" };
     let mut objects = ClusterObjects::new();
     objects.insert("events".into(), events(month, name));
@@ -44,12 +51,18 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
             ("payments", "stripe-api-key", "/prod/payments/stripe-api-key", "2h"),
             ("orders", "db-credentials", "/prod/orders/db-password", "2h"),
             ("identity", "oidc-client", "/prod/identity/oidc-client-secret", "1h0m0s"),
-            ("identity", "signing-key", "/prod/identity/jwt-signing-key", "24h"),
+            ("identity", "signing-key", "/prod/identity/jwt-signing-key", if planted { "24h" } else { "1h" }),
+        ]
+    } else if planted {
+        &[
+            ("payments", "db-credentials", "/dev/payments/db-password", "2h"),
+            ("payments", "stripe-api-key", "/prod/payments/stripe-api-key", "2h"),
+            ("orders", "db-credentials", "/dev/orders/db-password", "2h"),
+            ("identity", "oidc-client", "/dev/identity/oidc-client-secret", "2h"),
         ]
     } else {
         &[
             ("payments", "db-credentials", "/dev/payments/db-password", "2h"),
-            ("payments", "stripe-api-key", "/prod/payments/stripe-api-key", "2h"),
             ("orders", "db-credentials", "/dev/orders/db-password", "2h"),
             ("identity", "oidc-client", "/dev/identity/oidc-client-secret", "2h"),
         ]
@@ -68,7 +81,7 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
                                        "lastTransitionTime": "2026-11-16T12:21:00Z"}]},
         }));
     }
-    if env == "dev" {
+    if env == "dev" && planted {
         // Uses the store that never validates: never synced. No refreshInterval set.
         external.push(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
@@ -93,7 +106,7 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
         })],
     );
     let mut stores = vec![];
-    if env == "prod" {
+    if planted && env == "prod" {
         stores.push(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
             "metadata": meta(name, "SecretStore", Some("payments"), "aws-secrets", 4300),
@@ -102,7 +115,7 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
                                        "secretAccessKeySecretRef": {"name": "aws-credentials", "key": "secret-access-key"}}}}}},
             "status": {"capabilities": "ReadOnly", "conditions": [{"type": "Ready", "status": "True", "reason": "Valid", "message": "store validated"}]},
         }));
-    } else {
+    } else if planted {
         stores.push(json!({
             "apiVersion": "external-secrets.io/v1", "kind": "SecretStore",
             "metadata": meta(name, "SecretStore", Some("orders"), "akeyless-legacy", 4301),
@@ -127,11 +140,11 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
         vec![]
     };
     objects.insert("pushsecrets".into(), pushes);
-    rbac(name, env, &mut objects);
+    rbac(name, env, planted, &mut objects);
     objects
 }
 
-fn rbac(cluster: &str, env: &str, objects: &mut ClusterObjects) {
+fn rbac(cluster: &str, env: &str, planted: bool, objects: &mut ClusterObjects) {
     let rule = |groups: &[&str], resources: &[&str], verbs: &[&str]| json!({"apiGroups": groups, "resources": resources, "verbs": verbs});
     let mut cluster_roles = vec![
         json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole", "metadata": meta(cluster, "ClusterRole", None, "cluster-admin", 5000),
@@ -169,6 +182,8 @@ fn rbac(cluster: &str, env: &str, objects: &mut ClusterObjects) {
         bindings.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(cluster, "RoleBinding", Some("payments"), "secret-reader-alice", 5300),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice@contoso.com"}]}));
+    }
+    if env == "prod" && planted {
         // An application allowed everything on its namespace's Secrets.
         roles.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("orders"), "orders-api-secrets", 5202),
             "rules": [rule(&[""], &["secrets"], &["*"])]}));

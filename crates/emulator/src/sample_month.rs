@@ -72,6 +72,25 @@ const CLUSTERS: [Cluster; 2] = [
 /// rotated for over 90 days, a static production secret never rotated, and item names
 /// that must be escaped in HTML and defused in CSV.
 pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    akeyless_config_with(Planted::Yes)
+}
+
+/// Whether a generated month carries the violations the controls must find, or is the
+/// same operation done right (every control judges it ok).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Planted {
+    /// The sample month, with its violations.
+    Yes,
+    /// A clean month.
+    No,
+}
+
+/// [`akeyless_config`], with or without its planted problems: clean, every secret is
+/// rotated, each cluster has its own role, and only the SAML admins (with MFA) administer.
+pub fn akeyless_config_with(planted: Planted) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    if planted == Planted::No {
+        return clean_akeyless_config();
+    }
     let mut items = Vec::new();
     for cluster in &CLUSTERS {
         for (_, name, item) in cluster.secrets {
@@ -116,6 +135,35 @@ pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     (items, roles, auth_methods)
 }
 
+fn clean_akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
+    let mut items = Vec::new();
+    for cluster in &CLUSTERS {
+        for (_, _, item) in cluster.secrets {
+            items.push(json!({"item_name": item, "item_type": "ROTATED_SECRET", "item_id": 1000 + items.len(), "last_version": 3,
+                "creation_date": "2025-01-10T09:00:00Z", "modification_date": "2026-10-02T12:00:00Z", "auto_rotate": true, "rotation_interval": 7,
+                "item_general_info": {"rotated_secret_details": {"last_rotation_date": "2026-11-23T03:00:00Z"}}}));
+        }
+    }
+    let reader = |env: &str, access_id: &str| {
+        json!({"role_name": format!("eso-reader-{env}"), "rules": {"path_rules": [{"path": format!("/{env}/*"), "capabilities": ["read", "list"], "type": "item-rule"}]},
+               "role_auth_methods_assoc": [{"assoc_id": format!("ass-{env}"), "auth_method_name": format!("/k8s/aks-{env}"), "auth_method_access_id": access_id,
+                                            "auth_method_sub_claims": {"namespace": ["external-secrets"]}}]})
+    };
+    let roles = vec![
+        reader("prod", "p-prodk8s01"),
+        reader("dev", "p-devk8s01"),
+        json!({"role_name": "platform-admin", "rules": {"path_rules": [{"path": "/*", "capabilities": ["create", "read", "update", "delete", "list"], "type": "item-rule"}]},
+               "role_auth_methods_assoc": [{"assoc_id": "ass-4", "auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "auth_method_sub_claims": {"groups": ["platform-admins"]}}]}),
+    ];
+    let auth_methods = vec![
+        json!({"auth_method_name": "/k8s/aks-prod", "auth_method_access_id": "p-prodk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
+        json!({"auth_method_name": "/k8s/aks-dev", "auth_method_access_id": "p-devk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
+        json!({"auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "access_info": {"rules_type": "saml2", "mfa_required": true}}),
+        json!({"auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "access_info": {"rules_type": "api_key", "mfa_required": false}}),
+    ];
+    (items, roles, auth_methods)
+}
+
 /// The sample month as `[start, end)` in microseconds.
 pub fn bounds() -> (i64, i64) {
     let start = Utc.with_ymd_and_hms(MONTH.0, MONTH.1, 1, 0, 0, 0).unwrap();
@@ -128,21 +176,31 @@ pub type Month = BTreeMap<String, Vec<Map<String, Value>>>;
 
 /// Generates the month. The same seed gives the same rows, byte for byte.
 pub fn generate(seed: u64) -> Month {
-    let mut g = Generator { rng: fastrand::Rng::with_seed(seed), tables: BTreeMap::new(), audit_seq: 0 };
+    generate_with(seed, Planted::Yes)
+}
+
+/// [`generate`], with or without the violations: clean, the same operation without the
+/// humans, the cross-environment reads, the failure bursts, the late sync and the silent
+/// hours, plus a role change by an administrator with MFA.
+pub fn generate_with(seed: u64, planted: Planted) -> Month {
+    let mut g = Generator { rng: fastrand::Rng::with_seed(seed), tables: BTreeMap::new(), audit_seq: 0, planted };
     let (start, end) = bounds();
     let (start, end) = (DateTime::from_timestamp_micros(start).unwrap(), DateTime::from_timestamp_micros(end).unwrap());
     let gap = (Utc.with_ymd_and_hms(2026, 11, 14, 1, 0, 0).unwrap(), Utc.with_ymd_and_hms(2026, 11, 14, 7, 0, 0).unwrap());
     for cluster in &CLUSTERS {
         let mut t = start;
         while t < end {
-            let in_gap = cluster.env == "prod" && t >= gap.0 && t < gap.1;
+            let in_gap = planted == Planted::Yes && cluster.env == "prod" && t >= gap.0 && t < gap.1;
             if !in_gap {
                 g.hour(cluster, t);
             }
             t += Duration::hours(1);
         }
     }
-    g.violations();
+    match planted {
+        Planted::Yes => g.violations(),
+        Planted::No => g.clean_administration(),
+    }
     for rows in g.tables.values_mut() {
         rows.sort_by(|a, b| a["TimeGenerated"].as_str().cmp(&b["TimeGenerated"].as_str()));
     }
@@ -193,6 +251,7 @@ struct Generator {
     rng: fastrand::Rng,
     tables: Month,
     audit_seq: u64,
+    planted: Planted,
 }
 
 fn ts(t: DateTime<Utc>) -> String {
@@ -236,7 +295,7 @@ impl Generator {
                     "client_sub_claims": {}}));
                 // ESO picks up the new value at its next refresh: the Secret is updated. Once,
                 // ESO cannot reach Akeyless for hours and the Secret is updated late.
-                let late = c.env == "prod" && *ns == "payments" && hour.day() == 16;
+                let late = self.planted == Planted::Yes && c.env == "prod" && *ns == "payments" && hour.day() == 16;
                 let t = t + if late { Duration::minutes(9 * 60 + 20) } else { Duration::minutes(61) };
                 self.kube_audit(c, t, "update", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
                 self.kube_event(c, t, ns, "ExternalSecret", name, "Normal", "Updated", "Updated Secret");
@@ -368,6 +427,21 @@ impl Generator {
             "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
             "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count,
             "FirstSeen": ts(first), "LastSeen": ts(last)}));
+    }
+
+    /// The clean month's administration: a role change by the SAML admins (MFA required),
+    /// and a few failed logins that stay under any alarm threshold.
+    fn clean_administration(&mut self) {
+        let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
+        self.akeyless(at(10, 21, 30), json!({"access_id": "p-saml0bob01", "action": "update_role", "item_name": "eso-reader-prod", "status": 200,
+            "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
+            "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
+            "client_sub_claims": {"email": "bob@contoso.com"}}));
+        for i in 0..3 {
+            self.akeyless(at(18, 9, 5 + i), json!({"access_id": "p-saml0bob01", "action": "Authentication", "status": 401, "remote_addr": "198.51.100.23",
+                "component": "saas", "severity": "error", "request_parameters": {"access_type": "saml", "user_agent": "Mozilla/5.0"},
+                "client_sub_claims": {}}));
+        }
     }
 
     fn violations(&mut self) {
