@@ -2,8 +2,9 @@
 # Whole-pipeline benchmarks: ledger ingest and verify throughput and peak memory (next to
 # single-core SHA-256 throughput measured in the same run), forwarded Akeyless files and
 # the evidence pack of the month they make (and its control queries next to DuckDB on the
-# same Parquet files), and `keytrail collect` of AKSAudit rows from the loopback emulator
-# over HTTPS.
+# same Parquet files), `keytrail collect` of AKSAudit rows from the loopback emulator
+# over HTTPS, and `keytrail collect --source kubernetes` of generated ESO events from the
+# emulated Kubernetes API. Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size
@@ -15,12 +16,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 sizes=(1000000 10000000)
-collect_sizes=(1000000 3000000)
+collect_sizes=(1000000 10000000)
+kubernetes_sizes=(100000 1000000)
 profile=release
 while [ $# -gt 0 ]; do
   case "$1" in
-    --smoke) sizes=(20000); collect_sizes=(20000); profile=dev ;;
-    --records) sizes=("$2"); collect_sizes=("$2"); shift ;;
+    --smoke) sizes=(20000); collect_sizes=(20000); kubernetes_sizes=(2000); profile=dev ;;
+    --records) sizes=("$2"); collect_sizes=("$2"); kubernetes_sizes=($(($2 / 10))); shift ;;
     *) echo "usage: bench/run.sh [--smoke | --records N]" >&2; exit 2 ;;
   esac
   shift
@@ -149,4 +151,24 @@ for n in "${collect_sizes[@]}"; do
   kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
   python3 -c 'import sys; n, w, s, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]; print(f"| {n:,} | {w} | {n*w//43200:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$window" "$secs" "$rss_mib"
   rm -rf "$work/collect-$n"
+done
+
+echo
+echo "| ESO events | clusters | ExternalSecrets | collect s | events/s | collect peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|---:|"
+for n in "${kubernetes_sizes[@]}"; do
+  k8s="$work/kubernetes-$n"
+  "$bin/keytrail-bench" gen-kubernetes --events "$n" --out "$k8s"
+  externals=$(python3 -c 'import json,sys,glob; print(sum(len(json.load(open(f))) for f in glob.glob(sys.argv[1] + "/*/externalsecrets.json")))' "$k8s")
+  emu="$work/emulator-k8s-$n"
+  "$bin/keytrail" emulator --kubernetes "$k8s" --out "$emu" > "$work/emulator.out" 2>&1 &
+  emulator_pid=$!
+  for _ in $(seq 600); do [ -s "$emu/keytrail.toml" ] && break; sleep 0.1; done
+  [ -s "$emu/keytrail.toml" ] || { echo "bench: the emulator did not start:" >&2; cat "$work/emulator.out" >&2; exit 1; }
+  measure "$bin/keytrail" --ledger "$work/collect-k8s-$n" collect --config "$emu/keytrail.toml" --source kubernetes
+  appended=$(grep -oE "[0-9]+ new observations" "$work/out" | awk '{s += $1} END {print s}')
+  [ "$appended" = "$n" ] || { echo "bench: kubernetes collect appended $appended of $n events" >&2; cat "$work/out" >&2; exit 1; }
+  kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
+  python3 -c 'import sys; n, e, s, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]; print(f"| {n:,} | 2 | {e:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$externals" "$secs" "$rss_mib"
+  rm -rf "$k8s" "$work/collect-k8s-$n"
 done

@@ -188,6 +188,10 @@ pub struct EmulatorArgs {
     /// Serve this many generated AKSAudit rows over the sample month instead (benchmarks).
     #[arg(long)]
     pub synthetic_audit_rows: Option<u64>,
+    /// Folder of `<cluster>/<resource>.json` Kubernetes objects to serve instead of the
+    /// sample clusters (as `keytrail-bench gen-kubernetes` writes them).
+    #[arg(long)]
+    pub kubernetes: Option<PathBuf>,
     /// Rows per query before the reply is cut with PartialError.
     #[arg(long, default_value_t = 500_000)]
     pub row_cap: usize,

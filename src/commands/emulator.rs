@@ -17,6 +17,9 @@ pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<Exi
         dataset.insert_table("AKSAudit", Table::SyntheticAudit { start, end, count });
     }
     let mut config = EmulatorConfig::new(dataset);
+    if let Some(dir) = &args.kubernetes {
+        config.kubernetes = keytrail_emulator::KubernetesApi::load(dir)?;
+    }
     config.port = args.port;
     config.row_cap = args.row_cap;
     let emulator = Emulator::start(config).await?;
@@ -27,6 +30,9 @@ pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<Exi
     writeln!(out, "emulator listening on {}", emulator.url())?;
     for (table, rows) in emulator.config().dataset.summary() {
         writeln!(out, "  {table}: {rows} rows")?;
+    }
+    for (cluster, objects) in &emulator.config().kubernetes.clusters {
+        writeln!(out, "  cluster {cluster}: {} events", objects.get("events").map_or(0, Vec::len))?;
     }
     writeln!(out, "collect from it with: keytrail collect --config {}", toml.display())?;
     out.flush()?;

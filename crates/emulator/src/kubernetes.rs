@@ -3,7 +3,8 @@
 //! - discovery: `/version`, `/api`, `/apis`, and the resource lists of `v1`,
 //!   `rbac.authorization.k8s.io/v1`, `external-secrets.io/v1` and `/v1alpha1`;
 //! - lists across namespaces: core/v1 `events` (with `fieldSelector`), the ESO resources,
-//!   and the four RBAC kinds, in key order, paged with `limit` + `continue`;
+//!   and the four RBAC kinds, in key order (namespace, name), paged with `limit` +
+//!   `continue`;
 //! - `Authorization: Bearer` checked on every call (`401` Status otherwise);
 //! - `secrets` answered `403 Forbidden`, as keytrail's ClusterRole would, and counted.
 //!
@@ -100,25 +101,30 @@ pub(crate) async fn serve(
         Ok(selector) => selector,
         Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
     };
-    let mut items: Vec<&Value> = objects
-        .get(*plural)
-        .into_iter()
-        .flatten()
-        .filter(|o| selector.as_ref().is_none_or(|s| s.matches(o)))
-        .collect();
-    items.sort_by_key(|o| (text(o, "/metadata/namespace"), text(o, "/metadata/name")));
+    // Objects are kept in key order (namespace, name) from the start, and a continue
+    // token is the position after the last object served, so paging is linear.
+    let items: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
     let start = match continue_token.map(|t| decode_continue(t, plural)) {
         None => 0,
         Some(Some(start)) => start,
         Some(None) => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid", None),
     };
     let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
-    let end = start.saturating_add(limit).min(items.len());
-    let page: Vec<&Value> = items.get(start..end).unwrap_or_default().to_vec();
+    let mut page: Vec<&Value> = Vec::new();
+    let mut next = start;
+    while next < items.len() && page.len() < limit {
+        if selector.as_ref().is_none_or(|s| s.matches(&items[next])) {
+            page.push(&items[next]);
+        }
+        next += 1;
+    }
     let mut metadata = json!({"resourceVersion": LIST_RESOURCE_VERSION});
-    if end < items.len() {
-        metadata["continue"] = json!(encode_continue(plural, end));
-        metadata["remainingItemCount"] = json!(items.len() - end);
+    if next < items.len() {
+        metadata["continue"] = json!(encode_continue(plural, next));
+        if selector.is_none() {
+            // As the API server does: a count only for lists without a selector.
+            metadata["remainingItemCount"] = json!(items.len() - next);
+        }
     }
     Stats::add(&state.stats.rows_served, page.len() as u64);
     let api_version = group_version.strip_prefix("api/").or_else(|| group_version.strip_prefix("apis/")).unwrap_or(group_version);
@@ -130,7 +136,7 @@ fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {
 }
 
 /// A `fieldSelector`: `a=b`, `a==b` and `a!=b` terms joined by commas, over the fields the
-/// API server indexes for events.
+/// API server indexes for events. Each term is (JSON pointer of the field, equal?, value).
 struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
@@ -149,16 +155,13 @@ impl FieldSelector {
             {
                 return Err(format!("field label not supported: {field}"));
             }
-            terms.push((field.to_string(), equal, value.to_string()));
+            terms.push((format!("/{}", field.replace('.', "/")), equal, value.to_string()));
         }
         Ok(Self(terms))
     }
 
     fn matches(&self, o: &Value) -> bool {
-        self.0.iter().all(|(field, equal, value)| {
-            let pointer = format!("/{}", field.replace('.', "/"));
-            (text(o, &pointer) == value) == *equal
-        })
+        self.0.iter().all(|(pointer, equal, value)| (text(o, pointer) == value) == *equal)
     }
 }
 

@@ -119,12 +119,44 @@ pub struct KubernetesApi {
     pub clusters: std::collections::BTreeMap<String, sample_kubernetes::ClusterObjects>,
 }
 
+impl KubernetesApi {
+    /// Clusters from a folder of `<cluster>/<resource>.json` files (JSON arrays of API
+    /// objects, as in `sample-data/kubernetes/`), with the default token.
+    pub fn load(dir: &std::path::Path) -> Result<Self, EmulatorError> {
+        let data = |path: &std::path::Path, e: &dyn std::fmt::Display| EmulatorError::Data(format!("{}: {e}", path.display()));
+        let mut clusters = std::collections::BTreeMap::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| data(dir, &e))? {
+            let cluster = entry.map_err(|e| data(dir, &e))?.path();
+            if !cluster.is_dir() {
+                continue;
+            }
+            let mut objects = sample_kubernetes::ClusterObjects::new();
+            for file in std::fs::read_dir(&cluster).map_err(|e| data(&cluster, &e))? {
+                let path = file.map_err(|e| data(&cluster, &e))?.path();
+                let Some(resource) = path.file_stem().and_then(|s| s.to_str()).filter(|_| path.extension().is_some_and(|x| x == "json")) else {
+                    continue;
+                };
+                let reader = std::io::BufReader::new(std::fs::File::open(&path).map_err(|e| data(&path, &e))?);
+                let list: Vec<serde_json::Value> = serde_json::from_reader(reader).map_err(|e| data(&path, &e))?;
+                objects.insert(resource.to_string(), list);
+            }
+            let name = cluster.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
+            clusters.insert(name, objects);
+        }
+        if clusters.is_empty() {
+            return Err(EmulatorError::Data(format!("{}: no cluster folders (<cluster>/<resource>.json)", dir.display())));
+        }
+        Ok(Self { clusters, ..Self::default_token() })
+    }
+
+    fn default_token() -> Self {
+        Self { token: "emulator-kubernetes-token".into(), clusters: Default::default() }
+    }
+}
+
 impl Default for KubernetesApi {
     fn default() -> Self {
-        Self {
-            token: "emulator-kubernetes-token".into(),
-            clusters: sample_kubernetes::clusters(&sample_month::generate(sample_month::SEED)),
-        }
+        Self { clusters: sample_kubernetes::clusters(&sample_month::generate(sample_month::SEED)), ..Self::default_token() }
     }
 }
 
@@ -237,8 +269,16 @@ pub struct Emulator {
 impl Emulator {
     /// Binds 127.0.0.1, makes a fresh TLS identity and starts serving on the current
     /// Tokio runtime.
-    pub async fn start(config: EmulatorConfig) -> Result<Self, EmulatorError> {
+    pub async fn start(mut config: EmulatorConfig) -> Result<Self, EmulatorError> {
         let port = config.port;
+        // The Kubernetes API lists objects in key order; sorting once keeps paging linear.
+        for list in config.kubernetes.clusters.values_mut().flat_map(|objects| objects.values_mut()) {
+            let key = |o: &serde_json::Value| {
+                let field = |k: &str| o.pointer(&format!("/metadata/{k}")).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
+                (field("namespace"), field("name"))
+            };
+            list.sort_by_cached_key(key);
+        }
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .map_err(|source| EmulatorError::Bind { port, source })?;
