@@ -103,8 +103,10 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
     let mut seen = Seen::from_cursor(&cluster_cursor(ledger, EVENTS_STREAM, cluster).await?);
     let api: Api<Event> = Api::all(client.clone());
     let mut batch = Batch::default();
-    // Observations met in this run, so that a list restarted after a 410 adds nothing twice.
-    let mut this_run: HashSet<(String, String)> = HashSet::new();
+    // Observations met in this run, so that a list restarted after a 410 adds nothing twice:
+    // 128 bits of SHA-256 of (uid, resourceVersion) each, not the strings, to keep a run
+    // over a busy cluster small.
+    let mut this_run: HashSet<[u8; 16]> = HashSet::new();
     for kind in KINDS {
         let mut continue_token: Option<String> = None;
         let mut restarts = 0;
@@ -135,7 +137,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 report.events_listed += 1;
                 let uid = event.metadata.uid.clone().unwrap_or_default();
                 let rv = event.metadata.resource_version.clone().unwrap_or_default();
-                if !this_run.insert((uid.clone(), rv.clone())) {
+                if !this_run.insert(observation_key(&uid, &rv)) {
                     continue;
                 }
                 let time = event_time(&event);
@@ -175,6 +177,12 @@ async fn commit(ledger: &Ledger, schema: &StreamSchema, cluster: &str, mut batch
     report.events_appended += outcome.committed.map_or(0, |c| c.rows);
     report.events_rejected += outcome.rejected.map_or(0, |c| c.rows);
     Ok(())
+}
+
+fn observation_key(uid: &str, resource_version: &str) -> [u8; 16] {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(uid).chain_update([0]).chain_update(resource_version).finalize();
+    digest[..16].try_into().expect("16 of 32 bytes")
 }
 
 /// When the event last happened: `lastTimestamp`, else the newer API's `series` or
