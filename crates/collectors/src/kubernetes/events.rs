@@ -64,12 +64,16 @@ struct Seen {
     newest: i64,
     /// Events before this were collected by an earlier run (fixed when the run starts).
     horizon: i64,
-    events: HashMap<String, (String, i64)>,
+    /// What the last run's cursor remembered (never pruned during the run).
+    prior: HashMap<String, (String, i64)>,
+    /// What this run recorded, pruned to [`HORIZON_MICROS`] at each commit so a long run
+    /// holds a day of events, not all it listed.
+    current: HashMap<String, (String, i64)>,
 }
 
 impl Seen {
     fn from_cursor(part: &Json) -> Self {
-        let events = part["seen"]
+        let prior = part["seen"]
             .as_object()
             .map(|m| {
                 m.iter()
@@ -78,22 +82,36 @@ impl Seen {
             })
             .unwrap_or_default();
         let newest = part["newest"].as_i64().unwrap_or(i64::MIN);
-        Self { newest, horizon: newest.saturating_sub(HORIZON_MICROS), events }
+        Self { newest, horizon: newest.saturating_sub(HORIZON_MICROS), prior, current: HashMap::new() }
     }
 
     /// Whether an earlier run recorded this observation (or the event is past the horizon).
     fn recorded(&self, uid: &str, resource_version: &str, time: Option<i64>) -> bool {
-        match self.events.get(uid) {
+        match self.current.get(uid).or_else(|| self.prior.get(uid)) {
             Some((rv, _)) if rv == resource_version => true,
             Some(_) => false,
             None => time.is_some_and(|t| t < self.horizon),
         }
     }
 
+    fn record(&mut self, uid: String, resource_version: String, time: i64) {
+        self.newest = self.newest.max(time);
+        self.current.insert(uid, (resource_version, time));
+    }
+
+    /// Forgets this run's events older than a day before the newest; the run's restart
+    /// check still knows them.
+    fn prune(&mut self) {
+        let horizon = self.newest.saturating_sub(HORIZON_MICROS);
+        self.current.retain(|_, (_, t)| *t >= horizon);
+    }
+
     fn to_cursor(&self) -> Json {
         let horizon = self.newest.saturating_sub(HORIZON_MICROS);
-        let seen: serde_json::Map<String, Json> =
-            self.events.iter().filter(|(_, (_, t))| *t >= horizon).map(|(uid, (rv, t))| (uid.clone(), json!([rv, t]))).collect();
+        let mut seen = serde_json::Map::new();
+        for (uid, (rv, t)) in self.prior.iter().chain(&self.current).filter(|(_, (_, t))| *t >= horizon) {
+            seen.insert(uid.clone(), json!([rv, t]));
+        }
         json!({"newest": self.newest, "seen": seen})
     }
 }
@@ -148,8 +166,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 match time {
                     Some(t) => {
                         batch.records.push(Record { event_time: t, raw, values: values(cluster, &event) });
-                        seen.newest = seen.newest.max(t);
-                        seen.events.insert(uid, (rv, t));
+                        seen.record(uid, rv, t);
                     }
                     None => batch.rejected.push(Rejected {
                         raw,
@@ -160,6 +177,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 }
                 if batch.records.len() >= COMMIT_ROWS {
                     commit(ledger, &schema, cluster, std::mem::take(&mut batch), &seen, report).await?;
+                    seen.prune();
                 }
             }
             continue_token = page.metadata.continue_.filter(|c| !c.is_empty());
@@ -220,4 +238,29 @@ fn values(cluster: &str, event: &Event) -> Vec<Value> {
         text(event.metadata.uid.as_ref()),
         text(event.metadata.resource_version.as_ref()),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: i64 = 3600 * 1_000_000;
+
+    #[test]
+    fn pruning_keeps_the_last_run_and_a_day_of_this_one() {
+        let cursor = json!({"newest": 100 * HOUR, "seen": {"old": ["7", 90 * HOUR]}});
+        let mut seen = Seen::from_cursor(&cursor);
+        assert!(seen.recorded("old", "7", Some(90 * HOUR)), "remembered by the last run");
+        assert!(!seen.recorded("old", "8", Some(101 * HOUR)), "a higher count is a new observation");
+        assert!(seen.recorded("gone", "1", Some(50 * HOUR)), "older than the last run's horizon");
+        for hour in 100..200 {
+            seen.record(format!("e{hour}"), "1".into(), hour * HOUR);
+        }
+        seen.prune();
+        assert_eq!(seen.current.len(), 25, "hours 175..=199: a day before the newest");
+        assert!(seen.recorded("old", "7", Some(90 * HOUR)), "the last run's events are never pruned in a run");
+        let cursor = seen.to_cursor();
+        assert_eq!(cursor["newest"], 199 * HOUR);
+        assert_eq!(cursor["seen"].as_object().unwrap().len(), 25, "the last run's old event falls out of the new cursor");
+    }
 }
