@@ -130,12 +130,22 @@ fn a_refused_token_names_the_cluster_and_what_to_do_and_never_the_token() {
     let wrong = "wrong-token-9b8c7d6e";
     let text = std::fs::read_to_string(&kubeconfig).unwrap().replace("emulator-kubernetes-token", wrong);
     std::fs::write(&kubeconfig, text).unwrap();
+    // Only aks-dev's user is wrong: aks-prod is still collected, and the run says it is
+    // incomplete (exit 6) rather than losing every cluster's evidence.
+    let text = std::fs::read_to_string(&kubeconfig).unwrap().replace(
+        "- name: aks-prod\n  context:\n    cluster: aks-prod\n    user: keytrail\n",
+        "- name: aks-prod\n  context:\n    cluster: aks-prod\n    user: good\n",
+    );
+    let text = format!("{text}- name: good\n  user:\n    token: emulator-kubernetes-token\n");
+    std::fs::write(&kubeconfig, text).unwrap();
     let run = h.collect();
-    assert_eq!(run.code, 2, "{}\n{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("cluster aks-dev") && run.stderr.contains("401"), "{}", run.stderr);
-    assert!(run.stderr.contains("refused the credentials"), "{}", run.stderr);
+    assert_eq!(run.code, 6, "{}\n{}", run.stdout, run.stderr);
+    let failed = run.stdout.lines().find(|l| l.starts_with("kubernetes aks-dev: NOT COLLECTED")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(failed.contains("401") && failed.contains("refused the credentials"), "{failed}");
+    assert!(run.stdout.contains("kubernetes aks-prod (v1.33.5)"), "{}", run.stdout);
     assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong));
-    assert!(!h.ws.ledger().join("_manifests/eso_events").exists(), "nothing is written");
+    let clusters = string_column(&h.ws.ledger(), "eso_events", "cluster_name");
+    assert!(!clusters.is_empty() && clusters.iter().all(|c| c == "aks-prod"), "only the cluster that answered is written");
 }
 
 #[cfg(unix)]

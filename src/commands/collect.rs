@@ -48,13 +48,21 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
         sources.push(serde_json::json!({"source": "akeyless_api", "items": report.items, "roles": report.roles, "auth_methods": report.auth_methods}));
     }
     let mut files_rejected = 0;
+    let mut clusters_failed = 0;
     if let Some(kubernetes) = kubernetes {
-        let reports = keytrail_collectors::kubernetes::collect(&ledger, kubernetes, &run_id, |r| {
-            tracing::info!(cluster = %r.cluster, events = r.events_appended, restarts = r.restarts, "cluster done");
-        })
-        .await
-        .context("collecting from Kubernetes")?;
-        for r in reports {
+        let outcomes = keytrail_collectors::kubernetes::collect(&ledger, kubernetes, &run_id).await.context("collecting from Kubernetes")?;
+        for (cluster, outcome) in outcomes {
+            let r = match outcome {
+                Ok(r) => r,
+                Err(e) => {
+                    // One cluster down must not cost the others' evidence: report it, go on.
+                    tracing::error!(cluster = %cluster, "Kubernetes collection failed: {e}");
+                    writeln!(out, "kubernetes {cluster}: NOT COLLECTED: {e}")?;
+                    sources.push(serde_json::json!({"source": "kubernetes", "cluster": cluster, "error": e.to_string()}));
+                    clusters_failed += 1;
+                    continue;
+                }
+            };
             let snapshot: Vec<String> = r.snapshots.iter().map(|(stream, n)| format!("{n} {stream}")).collect();
             let written = if r.snapshot_written { "" } else { " (unchanged today: not written again)" };
             writeln!(
@@ -74,6 +82,9 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
                 "events_listed": r.events_listed, "appended": r.events_appended, "rejected": r.events_rejected, "restarts": r.restarts,
                 "snapshot": snapshots, "snapshot_written": r.snapshot_written}));
         }
+        if clusters_failed > 0 {
+            writeln!(out, "{clusters_failed} Kubernetes cluster(s) not collected (above); the next run tries again.")?;
+        }
     }
     if let Some(logs) = logs {
         let mut options = keytrail_collectors::akeyless_files::FilesOptions::default();
@@ -85,7 +96,12 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
         sources.push(serde_json::json!({"source": "akeyless_logs", "stream": "akeyless_audit", "files_read": report.files_read, "appended": report.appended, "rejected": report.rejected}));
     }
     let Some(la) = la else {
-        return Ok((if files_rejected > 0 { ExitCode::Rejected } else { ExitCode::Success }, sources));
+        let code = match (clusters_failed, files_rejected) {
+            (0, 0) => ExitCode::Success,
+            (0, _) => ExitCode::Rejected,
+            _ => ExitCode::Incomplete,
+        };
+        return Ok((code, sources));
     };
     let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(la.timeout_secs))?;
     let options = CollectOptions {
@@ -109,6 +125,8 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
     let rejected: u64 = reports.iter().map(|r| r.rejected).sum::<u64>() + files_rejected;
     if gaps > 0 {
         writeln!(out, "{gaps} table(s) not fully collected; recorded in the collection_gaps stream. The next run retries from where each stopped.")?;
+    }
+    if gaps > 0 || clusters_failed > 0 {
         return Ok((ExitCode::Incomplete, sources));
     }
     if rejected > 0 {

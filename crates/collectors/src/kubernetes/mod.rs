@@ -135,20 +135,27 @@ pub fn stream_schemas() -> Result<Vec<StreamSchema>, LedgerError> {
     Ok(schemas)
 }
 
-/// Collects every configured cluster, one after the other; stops at the first failure
-/// (what earlier clusters appended stays committed).
-pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str, mut done: impl FnMut(&ClusterReport)) -> Result<Vec<ClusterReport>, KubernetesError> {
-    let mut reports = Vec::new();
+/// Collects every configured cluster, one after the other. A cluster that fails (refused
+/// credentials, an unreachable API server) does not stop the others: its error is in its
+/// place in the result. A ledger failure stops everything.
+pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str) -> Result<Vec<(String, Result<ClusterReport, KubernetesError>)>, LedgerError> {
+    let mut outcomes = Vec::new();
     for cluster in &config.clusters {
-        let client = client(config, cluster).await?;
-        let mut report = ClusterReport { cluster: cluster.name.clone(), ..Default::default() };
-        report.server_version = client.apiserver_version().await.map_err(|e| api_error(&cluster.name, "GET /version", e))?.git_version;
-        events::collect(ledger, &client, &cluster.name, config.page_size, &mut report).await?;
-        snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, &mut report).await?;
-        done(&report);
-        reports.push(report);
+        match collect_cluster(ledger, config, cluster, run_id).await {
+            Err(KubernetesError::Ledger(e)) => return Err(e),
+            outcome => outcomes.push((cluster.name.clone(), outcome)),
+        }
     }
-    Ok(reports)
+    Ok(outcomes)
+}
+
+async fn collect_cluster(ledger: &Ledger, config: &KubernetesConfig, cluster: &ClusterConfig, run_id: &str) -> Result<ClusterReport, KubernetesError> {
+    let client = client(config, cluster).await?;
+    let mut report = ClusterReport { cluster: cluster.name.clone(), ..Default::default() };
+    report.server_version = client.apiserver_version().await.map_err(|e| api_error(&cluster.name, "GET /version", e))?.git_version;
+    events::collect(ledger, &client, &cluster.name, config.page_size, &mut report).await?;
+    snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, &mut report).await?;
+    Ok(report)
 }
 
 /// A client for the cluster: in-cluster, or the kubeconfig's context.
