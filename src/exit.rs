@@ -11,15 +11,15 @@ pub enum ExitCode {
     /// Usage, configuration, storage or I/O error: the command could not do its job.
     Error = 2,
     /// `run` wrote the pack, but some source windows or clusters could not be collected
-    /// (the pack's coverage section lists the windows; the next run retries them).
+    /// (the pack's coverage section lists them; the next run retries them).
     SourcesIncomplete = 3,
     /// `run` wrote the pack, but the ledger failed verification.
     IntegrityFailure = 4,
     /// `ingest` or `collect` finished, but some records were rejected (kept in
     /// `<stream>__rejected`).
     Rejected = 5,
-    /// `collect` finished, but some windows (recorded in the `collection_gaps` stream) or
-    /// Kubernetes clusters could not be collected; the next run retries them.
+    /// `collect` finished, but some windows or Kubernetes clusters could not be collected
+    /// (recorded in the `collection_gaps` stream; the next run retries them).
     Incomplete = 6,
 }
 

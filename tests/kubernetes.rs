@@ -146,6 +146,10 @@ fn a_refused_token_names_the_cluster_and_what_to_do_and_never_the_token() {
     assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong));
     let clusters = string_column(&h.ws.ledger(), "eso_events", "cluster_name");
     assert!(!clusters.is_empty() && clusters.iter().all(|c| c == "aks-prod"), "only the cluster that answered is written");
+    // The hole is on record where the coverage view, its control and the pack look.
+    assert_eq!(string_column(&h.ws.ledger(), "collection_gaps", "workspace"), ["aks-dev"]);
+    let reason = string_column(&h.ws.ledger(), "collection_gaps", "reason");
+    assert!(reason[0].contains("401") && !reason[0].contains(wrong), "{reason:?}");
 }
 
 #[cfg(unix)]

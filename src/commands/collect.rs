@@ -83,7 +83,7 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
                 "snapshot": snapshots, "snapshot_written": r.snapshot_written}));
         }
         if clusters_failed > 0 {
-            writeln!(out, "{clusters_failed} Kubernetes cluster(s) not collected (above); the next run tries again.")?;
+            writeln!(out, "{clusters_failed} Kubernetes cluster(s) not collected (above); recorded in the collection_gaps stream. The next run tries again.")?;
         }
     }
     if let Some(logs) = logs {

@@ -12,6 +12,7 @@
 //! - [`akeyless_files`]: Akeyless Gateway forwarded JSON-lines files (folder, Blob, S3).
 //! - [`akeyless_api`]: configuration snapshots from the Akeyless REST API.
 //! - [`kubernetes`]: ESO events and snapshots of ESO resources and RBAC, per cluster.
+//! - [`gaps`]: `collection_gaps`, the ranges a run could not collect, from any source.
 //! - [`http`]: the outbound HTTPS client they share (extra CA bundle, timeouts).
 //! - [`time`]: the event-time formats audit sources use.
 #![deny(missing_docs)]
@@ -21,6 +22,7 @@ pub mod akeyless_api;
 pub mod akeyless_files;
 mod committer;
 pub mod credential;
+pub mod gaps;
 pub mod http;
 pub mod jsonl;
 pub mod kubernetes;

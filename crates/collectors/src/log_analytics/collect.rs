@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, StreamSchema, Value};
+use keytrail_ledger::{Batch, Ledger, StreamSchema};
 use serde_json::{Map, Value as Json, json};
 
 use super::client::{QueryClient, RetryPolicy};
@@ -13,13 +13,12 @@ use super::config::LogAnalyticsConfig;
 use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_names};
 use super::{CollectError, auth};
 use crate::committer::Committer;
+use crate::gaps::{GapSource, append_gap};
 use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
 
 /// This source's key in stream cursors.
 const SOURCE: &str = "log_analytics";
 
-/// The stream recording every window a run could not collect.
-pub const GAPS_STREAM: &str = "collection_gaps";
 
 /// The shortest window a truncated one is split down to.
 const MIN_WINDOW_MICROS: i64 = 1_000_000;
@@ -304,14 +303,6 @@ async fn fetch_windows(
     }
 }
 
-/// The columns of the `collection_gaps` stream.
-pub fn gap_columns() -> Vec<Column> {
-    ["source", "workspace", "table_name", "stream", "window_start", "window_end", "reason", "run_id"]
-        .into_iter()
-        .map(|n| Column::new(n, if n.starts_with("window") { FieldType::Time } else { FieldType::Str }))
-        .collect()
-}
-
 async fn record_gap(
     ledger: &Ledger,
     config: &LogAnalyticsConfig,
@@ -321,25 +312,8 @@ async fn record_gap(
     origin: &str,
 ) -> Result<(), CollectError> {
     tracing::warn!(table = spec.table, from = %gap.from, to = %gap.to, "window not collected: {}", gap.reason);
-    let schema = StreamSchema::new(GAPS_STREAM, gap_columns())?;
-    let raw = json!({"source": "log_analytics", "workspace": config.workspace_id, "table": spec.table, "stream": spec.stream,
-        "window_start": format_time(gap.from.timestamp_micros()), "window_end": format_time(gap.to.timestamp_micros()),
-        "reason": gap.reason, "run_id": run_id, "origin": origin});
-    let record = Record {
-        event_time: gap.from.timestamp_micros(),
-        raw: raw.to_string().into_bytes(),
-        values: vec![
-            Value::Str("log_analytics".into()),
-            Value::Str(config.workspace_id.clone()),
-            Value::Str(spec.table.into()),
-            Value::Str(spec.stream.into()),
-            Value::Time(gap.from.timestamp_micros()),
-            Value::Time(gap.to.timestamp_micros()),
-            Value::Str(gap.reason.clone()),
-            Value::Str(run_id.into()),
-        ],
-    };
-    ledger.append(&schema, Batch::new(vec![record])).await?;
+    let where_ = GapSource { source: SOURCE, workspace: &config.workspace_id, table: spec.table, stream: spec.stream };
+    append_gap(ledger, &where_, (gap.from.timestamp_micros(), gap.to.timestamp_micros()), &gap.reason, run_id, origin).await?;
     Ok(())
 }
 

@@ -18,7 +18,8 @@ pub mod tables;
 
 pub use auth::{credential, SCOPE};
 pub use client::{Fetched, QueryClient, RetryPolicy};
-pub use collect::{collect, gap_columns, CollectOptions, TableReport, GAPS_STREAM};
+pub use crate::gaps::{gap_columns, GAPS_STREAM};
+pub use collect::{collect, CollectOptions, TableReport};
 pub use config::{AuthMode, LogAnalyticsConfig};
 
 /// Why collection failed.
