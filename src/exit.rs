@@ -10,16 +10,17 @@ pub enum ExitCode {
     Invalid = 1,
     /// Usage, configuration, storage or I/O error: the command could not do its job.
     Error = 2,
-    /// `run` wrote the pack, but some source windows or clusters could not be collected
-    /// (the pack's coverage section lists them; the next run retries them).
+    /// `run` wrote the pack, but some source windows, clusters or snapshots could not be
+    /// collected (the pack's coverage section lists them; the next run retries them).
     SourcesIncomplete = 3,
     /// `run` wrote the pack, but the ledger failed verification.
     IntegrityFailure = 4,
     /// `ingest` or `collect` finished, but some records were rejected (kept in
     /// `<stream>__rejected`).
     Rejected = 5,
-    /// `collect` finished, but some windows or Kubernetes clusters could not be collected
-    /// (recorded in the `collection_gaps` stream; the next run retries them).
+    /// `collect` finished, but some windows, Kubernetes clusters or the Akeyless API snapshot
+    /// could not be collected (recorded in the `collection_gaps` stream; the next run
+    /// retries them).
     Incomplete = 6,
 }
 

@@ -81,10 +81,12 @@ fn a_wrong_access_key_fails_clearly_and_the_key_never_appears_anywhere() {
         &["-vv", "collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"],
         &[("KEYTRAIL_LOG", "debug".to_string())],
     )
-    .expect(2);
-    assert!(run.stderr.contains("Akeyless authentication failed for access ID p-keytrail01"), "{}", run.stderr);
-    assert!(run.stderr.contains("401"), "{}", run.stderr);
+    .expect(6);
+    let failed = run.stdout.lines().find(|l| l.starts_with("akeyless api: NOT COLLECTED")).unwrap_or_else(|| panic!("{}", run.stdout));
+    assert!(failed.contains("Akeyless authentication failed for access ID p-keytrail01") && failed.contains("401"), "{failed}");
     assert!(!run.stderr.contains(wrong) && !run.stdout.contains(wrong), "the access key must never be shown");
+    let gap = string_column(&h.ws.ledger(), "collection_gaps", "reason");
+    assert!(gap.len() == 1 && gap[0].contains("401") && !gap[0].contains(wrong), "the failed snapshot is on record: {gap:?}");
 
     // With the right key, the key is in no ledger object either.
     let right = h.emulator.config().akeyless.access_key.clone();
@@ -116,8 +118,8 @@ fn kubernetes_service_account_auth_is_sent_as_the_api_expects() {
     assert_eq!(manifests(&h.ws.ledger(), "akeyless_items").len(), 1);
 
     std::fs::write(&h.config, text.replace("k8s_auth_config_name = \"aks-prod\"", "k8s_auth_config_name = \"aks-other\"")).unwrap();
-    let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(2);
-    assert!(run.stderr.contains("Akeyless authentication failed"), "{}", run.stderr);
+    let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(6);
+    assert!(run.stdout.contains("NOT COLLECTED: Akeyless authentication failed"), "{}", run.stdout);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -2,6 +2,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use anyhow::Context;
+use keytrail_collectors::akeyless_api::ApiError;
 use keytrail_collectors::log_analytics::{self, CollectOptions, TableReport};
 use keytrail_ledger::OpenMode;
 
@@ -35,20 +36,31 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
         );
     }
     let run_id = super::run_id();
+    let mut sources_failed = 0;
     if let Some(api) = api {
         let http = keytrail_collectors::http::client(config.ca_file.as_deref(), Duration::from_secs(api.timeout_secs))?;
-        let report = keytrail_collectors::akeyless_api::snapshot(&ledger, api, http, &run_id)
-            .await
-            .with_context(|| format!("taking the Akeyless configuration snapshot from {}", api.endpoint))?;
-        writeln!(
-            out,
-            "akeyless api: snapshot of {} items, {} roles, {} auth methods ({} retries)",
-            report.items, report.roles, report.auth_methods, report.retries
-        )?;
-        sources.push(serde_json::json!({"source": "akeyless_api", "items": report.items, "roles": report.roles, "auth_methods": report.auth_methods}));
+        match keytrail_collectors::akeyless_api::snapshot(&ledger, api, http, &run_id).await {
+            Ok(report) => {
+                writeln!(
+                    out,
+                    "akeyless api: snapshot of {} items, {} roles, {} auth methods ({} retries)",
+                    report.items, report.roles, report.auth_methods, report.retries
+                )?;
+                sources.push(serde_json::json!({"source": "akeyless_api", "items": report.items, "roles": report.roles, "auth_methods": report.auth_methods}));
+            }
+            // A refused identity or an API that does not answer is a hole in the evidence, on
+            // record like any other; the other sources are still collected.
+            Err(e @ (ApiError::Auth { .. } | ApiError::Call { .. })) => {
+                tracing::error!("Akeyless API snapshot failed: {e}");
+                keytrail_collectors::akeyless_api::record_failure(&ledger, api, &e, &run_id).await?;
+                writeln!(out, "akeyless api: NOT COLLECTED: {e}")?;
+                sources.push(serde_json::json!({"source": "akeyless_api", "error": e.to_string()}));
+                sources_failed += 1;
+            }
+            Err(e) => return Err(anyhow::Error::new(e).context(format!("taking the Akeyless configuration snapshot from {}", api.endpoint))),
+        }
     }
     let mut files_rejected = 0;
-    let mut clusters_failed = 0;
     if let Some(kubernetes) = kubernetes {
         let outcomes = keytrail_collectors::kubernetes::collect(&ledger, kubernetes, &run_id).await.context("collecting from Kubernetes")?;
         for (cluster, outcome) in outcomes {
@@ -59,7 +71,7 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
                     tracing::error!(cluster = %cluster, "Kubernetes collection failed: {e}");
                     writeln!(out, "kubernetes {cluster}: NOT COLLECTED: {e}")?;
                     sources.push(serde_json::json!({"source": "kubernetes", "cluster": cluster, "error": e.to_string()}));
-                    clusters_failed += 1;
+                    sources_failed += 1;
                     continue;
                 }
             };
@@ -82,9 +94,9 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
                 "events_listed": r.events_listed, "appended": r.events_appended, "rejected": r.events_rejected, "restarts": r.restarts,
                 "snapshot": snapshots, "snapshot_written": r.snapshot_written}));
         }
-        if clusters_failed > 0 {
-            writeln!(out, "{clusters_failed} Kubernetes cluster(s) not collected (above); recorded in the collection_gaps stream. The next run tries again.")?;
-        }
+    }
+    if sources_failed > 0 {
+        writeln!(out, "{sources_failed} source(s) or cluster(s) not collected (above); recorded in the collection_gaps stream. The next run tries again.")?;
     }
     if let Some(logs) = logs {
         let mut options = keytrail_collectors::akeyless_files::FilesOptions::default();
@@ -96,7 +108,7 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
         sources.push(serde_json::json!({"source": "akeyless_logs", "stream": "akeyless_audit", "files_read": report.files_read, "appended": report.appended, "rejected": report.rejected}));
     }
     let Some(la) = la else {
-        let code = match (clusters_failed, files_rejected) {
+        let code = match (sources_failed, files_rejected) {
             (0, 0) => ExitCode::Success,
             (0, _) => ExitCode::Rejected,
             _ => ExitCode::Incomplete,
@@ -126,7 +138,7 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
     if gaps > 0 {
         writeln!(out, "{gaps} table(s) not fully collected; recorded in the collection_gaps stream. The next run retries from where each stopped.")?;
     }
-    if gaps > 0 || clusters_failed > 0 {
+    if gaps > 0 || sources_failed > 0 {
         return Ok((ExitCode::Incomplete, sources));
     }
     if rejected > 0 {

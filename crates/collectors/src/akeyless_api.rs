@@ -236,6 +236,17 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
     Ok(report)
 }
 
+/// Puts a snapshot that could not be taken on record in `collection_gaps`: from the last
+/// snapshot to now, the time for which configuration drift would go unseen. Configuration
+/// errors and ledger failures are not gaps (the caller reports them as errors).
+pub async fn record_failure(ledger: &Ledger, config: &AkeylessApiConfig, error: &ApiError, run_id: &str) -> Result<(), keytrail_ledger::LedgerError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    let last = ledger.cursor(KINDS[0].stream).await?.and_then(|c| c.pointer("/akeyless_api/snapshot_time").and_then(Json::as_i64));
+    let from = last.unwrap_or(now).min(now);
+    let at = crate::gaps::GapSource { source: "akeyless_api", workspace: &config.endpoint, table: "items, roles, auth methods", stream: KINDS[0].stream };
+    crate::gaps::append_gap(ledger, &at, (from, now.max(from + 1)), &error.to_string(), run_id, "akeyless_api snapshot").await
+}
+
 /// One listed kind of object.
 struct Kind {
     call: &'static str,
