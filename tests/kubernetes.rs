@@ -148,6 +148,10 @@ fn a_refused_token_names_the_cluster_and_what_to_do_and_never_the_token() {
     assert!(!clusters.is_empty() && clusters.iter().all(|c| c == "aks-prod"), "only the cluster that answered is written");
     // The hole is on record where the coverage view, its control and the pack look.
     assert_eq!(string_column(&h.ws.ledger(), "collection_gaps", "workspace"), ["aks-dev"]);
+    assert_eq!(string_column(&h.ws.ledger(), "collection_gaps", "table_name"), ["kubernetes aks-dev"]);
+    let view = keytrail(&h.ws.ledger(), &["sql", "SELECT source, table_name, stream FROM coverage_gaps", "--format", "json"]).expect(0);
+    let gaps: Value = serde_json::from_str(&view.stdout).unwrap();
+    assert_eq!(gaps, serde_json::json!([{"source": "kubernetes", "table_name": "kubernetes aks-dev", "stream": "eso_events"}]), "the pack's coverage section reads this view");
     let reason = string_column(&h.ws.ledger(), "collection_gaps", "reason");
     assert!(reason[0].contains("401") && !reason[0].contains(wrong), "{reason:?}");
 }

@@ -243,7 +243,7 @@ pub async fn record_failure(ledger: &Ledger, config: &AkeylessApiConfig, error: 
     let now = chrono::Utc::now().timestamp_micros();
     let last = ledger.cursor(KINDS[0].stream).await?.and_then(|c| c.pointer("/akeyless_api/snapshot_time").and_then(Json::as_i64));
     let from = last.unwrap_or(now).min(now);
-    let at = crate::gaps::GapSource { source: "akeyless_api", workspace: &config.endpoint, table: "items, roles, auth methods", stream: KINDS[0].stream };
+    let at = crate::gaps::GapSource { source: "akeyless_api", workspace: &config.endpoint, table: "akeyless_api", stream: KINDS[0].stream };
     crate::gaps::append_gap(ledger, &at, (from, now.max(from + 1)), &error.to_string(), run_id, "akeyless_api snapshot").await
 }
 

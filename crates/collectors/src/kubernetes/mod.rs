@@ -158,7 +158,9 @@ pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str) -
 async fn record_gap(ledger: &Ledger, cluster: &str, error: &KubernetesError, run_id: &str) -> Result<(), LedgerError> {
     let now = chrono::Utc::now().timestamp_micros();
     let last = cluster_cursor(ledger, "eso_externalsecrets", cluster).await?["snapshot_time"].as_i64();
-    let at = crate::gaps::GapSource { source: SOURCE, workspace: cluster, table: "events and resources", stream: events::EVENTS_STREAM };
+    // `table_name` is what the coverage control names the gap by: say which cluster.
+    let table = format!("kubernetes {cluster}");
+    let at = crate::gaps::GapSource { source: SOURCE, workspace: cluster, table: &table, stream: events::EVENTS_STREAM };
     let from = last.unwrap_or(now).min(now);
     // Never an empty range: a cluster never collected is a gap of its own at this instant.
     let to = now.max(from + 1);
