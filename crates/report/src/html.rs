@@ -216,7 +216,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
         },
         ChartView {
             title: "Rotation-to-sync latency".into(),
-            caption: "Akeyless rotations in the period of items ExternalSecrets read, by how long ESO took to update each Secret (rotation_syncs view; `never`: no update followed).".into(),
+            caption: "Akeyless rotations in the period of items ExternalSecrets read, by how long ESO took to update each Secret (rotation_syncs view; 'never': no update followed).".into(),
             svg: facts
                 .sync_latencies
                 .iter()
