@@ -240,11 +240,9 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
 /// snapshot to now, the time for which configuration drift would go unseen. Configuration
 /// errors and ledger failures are not gaps (the caller reports them as errors).
 pub async fn record_failure(ledger: &Ledger, config: &AkeylessApiConfig, error: &ApiError, run_id: &str) -> Result<(), keytrail_ledger::LedgerError> {
-    let now = chrono::Utc::now().timestamp_micros();
     let last = ledger.cursor(KINDS[0].stream).await?.and_then(|c| c.pointer("/akeyless_api/snapshot_time").and_then(Json::as_i64));
-    let from = last.unwrap_or(now).min(now);
     let at = crate::gaps::GapSource { source: "akeyless_api", workspace: &config.endpoint, table: "akeyless_api", stream: KINDS[0].stream };
-    crate::gaps::append_gap(ledger, &at, (from, now.max(from + 1)), &error.to_string(), run_id, "akeyless_api snapshot").await
+    crate::gaps::append_gap_since(ledger, &at, last, &error.to_string(), run_id, "akeyless_api snapshot").await
 }
 
 /// One listed kind of object.

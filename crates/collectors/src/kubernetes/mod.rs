@@ -156,15 +156,11 @@ pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str) -
 /// Puts a cluster that could not be collected on record in `collection_gaps`: from its last
 /// snapshot (what keytrail last saw of it) to now, since events of that time may be lost.
 async fn record_gap(ledger: &Ledger, cluster: &str, error: &KubernetesError, run_id: &str) -> Result<(), LedgerError> {
-    let now = chrono::Utc::now().timestamp_micros();
     let last = cluster_cursor(ledger, "eso_externalsecrets", cluster).await?["snapshot_time"].as_i64();
     // `table_name` is what the coverage control names the gap by: say which cluster.
     let table = format!("kubernetes {cluster}");
     let at = crate::gaps::GapSource { source: SOURCE, workspace: cluster, table: &table, stream: events::EVENTS_STREAM };
-    let from = last.unwrap_or(now).min(now);
-    // Never an empty range: a cluster never collected is a gap of its own at this instant.
-    let to = now.max(from + 1);
-    crate::gaps::append_gap(ledger, &at, (from, to), &error.to_string(), run_id, "kubernetes collect").await
+    crate::gaps::append_gap_since(ledger, &at, last, &error.to_string(), run_id, "kubernetes collect").await
 }
 
 async fn collect_cluster(ledger: &Ledger, config: &KubernetesConfig, cluster: &ClusterConfig, run_id: &str) -> Result<ClusterReport, KubernetesError> {

@@ -107,31 +107,42 @@ fn stream_schema(stream: &str, specific: &[(&str, FieldType)]) -> Result<StreamS
     StreamSchema::new(stream, COMMON.iter().chain(specific).map(|(n, t)| Column::new(*n, *t)).collect())
 }
 
+/// Every snapshot stream and the columns it has beyond [`COMMON`], in snapshot order.
+const SNAPSHOT_STREAMS: [(&str, &[(&str, FieldType)]); 4] = [
+    ("eso_externalsecrets", EXTERNAL_SECRET_COLUMNS),
+    ("eso_pushsecrets", PUSH_SECRET_COLUMNS),
+    ("eso_secretstores", STORE_COLUMNS),
+    (RBAC_STREAM, RBAC_COLUMNS),
+];
+
 /// The snapshot streams' schemas.
 pub fn snapshot_schemas() -> Result<Vec<StreamSchema>, keytrail_ledger::LedgerError> {
-    let mut schemas = vec![
-        stream_schema("eso_externalsecrets", EXTERNAL_SECRET_COLUMNS)?,
-        stream_schema("eso_secretstores", STORE_COLUMNS)?,
-        stream_schema("eso_pushsecrets", PUSH_SECRET_COLUMNS)?,
-    ];
-    schemas.push(stream_schema(RBAC_STREAM, RBAC_COLUMNS)?);
-    Ok(schemas)
+    SNAPSHOT_STREAMS.iter().map(|(stream, specific)| stream_schema(stream, specific)).collect()
 }
 
-/// One stream's snapshot being built: raw object and its specific values.
+/// One row of a snapshot being built: the object as listed and its values after
+/// `snapshot_time`, `run_id` and `cluster_name`.
+struct SnapshotRow {
+    raw: Vec<u8>,
+    values: Vec<Value>,
+}
+
+/// One stream's snapshot being built.
 #[derive(Default)]
 struct Snapshot {
-    rows: Vec<(String, Vec<u8>, Vec<Value>)>,
+    rows: Vec<SnapshotRow>,
 }
 
 impl Snapshot {
-    fn push(&mut self, kind: &str, object: &Json, specific: Vec<Value>) {
-        let mut object = object.clone();
+    fn push(&mut self, kind: &str, mut object: Json, specific: Vec<Value>) {
         if let Some(meta) = object.get_mut("metadata").and_then(Json::as_object_mut) {
             meta.remove("managedFields");
         }
+        let meta = |k: &str| object.pointer(&format!("/metadata/{k}")).and_then(Json::as_str).map_or(Value::Null, |s| Value::Str(s.into()));
+        let mut values = vec![Value::Str(kind.into()), meta("namespace"), meta("name"), meta("uid")];
+        values.extend(specific);
         let raw = serde_json::to_vec(&object).expect("JSON serializes");
-        self.rows.push((kind.to_string(), raw, specific));
+        self.rows.push(SnapshotRow { raw, values });
     }
 }
 
@@ -143,9 +154,9 @@ pub(super) async fn collect(
     run_id: &str,
     report: &mut ClusterReport,
 ) -> Result<(), KubernetesError> {
-    let mut snapshots: BTreeMap<&str, Snapshot> = BTreeMap::new();
+    let mut snapshots: BTreeMap<&str, Snapshot> = SNAPSHOT_STREAMS.iter().map(|(stream, _)| (*stream, Snapshot::default())).collect();
     for eso in &ESO_KINDS {
-        let snapshot = snapshots.entry(eso.stream).or_default();
+        let snapshot = snapshots.get_mut(eso.stream).expect("every ESO stream is a snapshot stream");
         let Some(resource) = discover(client, cluster, eso).await? else {
             tracing::warn!(cluster, kind = eso.kind, "the cluster does not serve ESO's {}: nothing to snapshot", eso.kind);
             continue;
@@ -153,27 +164,23 @@ pub(super) async fn collect(
         let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
         for object in list_all(&api, cluster, &format!("listing {}s", eso.kind), page_size, report).await? {
             let json = serde_json::to_value(&object).expect("objects serialize");
-            snapshot.push(eso.kind, &json, (eso.values)(&json));
+            let specific = (eso.values)(&json);
+            snapshot.push(eso.kind, json, specific);
         }
     }
-    let rbac = snapshots.entry(RBAC_STREAM).or_default();
+    let rbac = snapshots.get_mut(RBAC_STREAM).expect("RBAC is a snapshot stream");
     rbac_snapshot(client, cluster, page_size, report, rbac).await?;
 
     let snapshot_time = chrono::Utc::now().timestamp_micros();
     let mut written = false;
-    for (stream, snapshot) in snapshots {
-        let specific = match stream {
-            "eso_externalsecrets" => EXTERNAL_SECRET_COLUMNS,
-            "eso_secretstores" => STORE_COLUMNS,
-            "eso_pushsecrets" => PUSH_SECRET_COLUMNS,
-            _ => RBAC_COLUMNS,
-        };
+    for (stream, specific) in SNAPSHOT_STREAMS {
+        let snapshot = snapshots.remove(stream).expect("made above");
         let schema = stream_schema(stream, specific)?;
         report.snapshots.push((stream.to_string(), snapshot.rows.len() as u64));
         let mut digest = Sha256::new();
-        for (_, raw, _) in &snapshot.rows {
-            digest.update((raw.len() as u64).to_be_bytes());
-            digest.update(raw);
+        for row in &snapshot.rows {
+            digest.update((row.raw.len() as u64).to_be_bytes());
+            digest.update(&row.raw);
         }
         let digest = hex::encode(digest.finalize());
         let previous = cluster_cursor(ledger, stream, cluster).await?;
@@ -184,13 +191,10 @@ pub(super) async fn collect(
         let records = snapshot
             .rows
             .into_iter()
-            .map(|(kind, raw, specific)| {
-                let object: Json = serde_json::from_slice(&raw).expect("raw is JSON");
-                let meta = |k: &str| object.pointer(&format!("/metadata/{k}")).and_then(Json::as_str).map_or(Value::Null, |s| Value::Str(s.into()));
-                let mut values = vec![Value::Time(snapshot_time), Value::Str(run_id.into()), Value::Str(cluster.into()), Value::Str(kind)];
-                values.extend([meta("namespace"), meta("name"), meta("uid")]);
-                values.extend(specific);
-                Record { event_time: snapshot_time, raw, values }
+            .map(|row| {
+                let mut values = vec![Value::Time(snapshot_time), Value::Str(run_id.into()), Value::Str(cluster.into())];
+                values.extend(row.values);
+                Record { event_time: snapshot_time, raw: row.raw, values }
             })
             .collect();
         let mut batch = Batch::new(records);
@@ -419,7 +423,7 @@ async fn rbac_snapshot(client: &kube::Client, cluster: &str, page_size: u32, rep
         let grant = Grant::of(role.rules.as_deref().unwrap_or_default());
         if grant.relevant() {
             let json = serde_json::to_value(role).expect("serializes");
-            snapshot.push("ClusterRole", &json, grant.values(None, &[]));
+            snapshot.push("ClusterRole", json, grant.values(None, &[]));
             grants.insert(("ClusterRole".into(), String::new(), role.metadata.name.clone().unwrap_or_default()), grant);
         }
     }
@@ -427,7 +431,7 @@ async fn rbac_snapshot(client: &kube::Client, cluster: &str, page_size: u32, rep
         let grant = Grant::of(role.rules.as_deref().unwrap_or_default());
         if grant.relevant() {
             let json = serde_json::to_value(role).expect("serializes");
-            snapshot.push("Role", &json, grant.values(None, &[]));
+            snapshot.push("Role", json, grant.values(None, &[]));
             let key = ("Role".into(), role.metadata.namespace.clone().unwrap_or_default(), role.metadata.name.clone().unwrap_or_default());
             grants.insert(key, grant);
         }
@@ -440,14 +444,14 @@ async fn rbac_snapshot(client: &kube::Client, cluster: &str, page_size: u32, rep
     for binding in &bindings {
         if let Some(grant) = granted(&binding.role_ref, "") {
             let json = serde_json::to_value(binding).expect("serializes");
-            snapshot.push("ClusterRoleBinding", &json, grant.values(Some(&binding.role_ref), binding.subjects.as_deref().unwrap_or_default()));
+            snapshot.push("ClusterRoleBinding", json, grant.values(Some(&binding.role_ref), binding.subjects.as_deref().unwrap_or_default()));
         }
     }
     let bindings = list_all(&Api::<RoleBinding>::all(client.clone()), cluster, "listing RoleBindings", page_size, report).await?;
     for binding in &bindings {
         if let Some(grant) = granted(&binding.role_ref, binding.metadata.namespace.as_deref().unwrap_or_default()) {
             let json = serde_json::to_value(binding).expect("serializes");
-            snapshot.push("RoleBinding", &json, grant.values(Some(&binding.role_ref), binding.subjects.as_deref().unwrap_or_default()));
+            snapshot.push("RoleBinding", json, grant.values(Some(&binding.role_ref), binding.subjects.as_deref().unwrap_or_default()));
         }
     }
     Ok(())
