@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod config;
 mod exit;
+mod memory;
 
 use clap::Parser;
 
@@ -13,7 +14,6 @@ use crate::cli::{Cli, LogFormat};
 use crate::exit::ExitCode;
 
 fn main() -> std::process::ExitCode {
-    limit_malloc_arenas();
     let cli = Cli::parse();
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -50,14 +50,3 @@ fn init_logging(format: LogFormat, verbose: u8) {
     }
 }
 
-/// glibc gives each thread that allocates its own arena (up to 8 per core) and keeps freed
-/// memory in it. Batches are allocated on one thread and freed on another, so with many
-/// arenas peak memory creeps up with the number of batches; two arenas keep ingest's
-/// memory flat (measured in BENCHMARKS.md) at no cost in speed.
-fn limit_malloc_arenas() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: called first thing in main, before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
-    }
-}

@@ -2,11 +2,14 @@
 //! arrives through (the `AkeylessAudit_CL` Log Analytics table, forwarded files). Every
 //! field is optional; the record itself is always kept whole in `raw`.
 
+use std::borrow::Cow;
+
 use keytrail_ledger::{Column, FieldType, Value};
+use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
 
-use crate::time::parse_json_time;
+use crate::time::{parse_json_time, parse_time_str};
 
 /// The stream Akeyless audit records land in.
 pub const STREAM: &str = "akeyless_audit";
@@ -62,96 +65,298 @@ pub struct Parsed {
 /// Parses one Akeyless audit record (a JSON object). `time_generated` and `source` describe
 /// how it arrived.
 pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64>, source: &str) -> Result<Parsed, String> {
-    let record: Json = serde_json::from_str(text).map_err(|e| format!("Akeyless record is not valid JSON: {e}"))?;
-    if !record.is_object() {
+    let record: Node = serde_json::from_str(text).map_err(|e| format!("Akeyless record is not valid JSON: {e}"))?;
+    if !matches!(record, Node::Object(_)) {
         return Err("Akeyless record is not a JSON object".into());
     }
-    let timestamp = match record.get("timestamp") {
-        None | Some(Json::Null) => None,
-        Some(v) => Some(parse_json_time(v).map_err(|e| format!("Akeyless field timestamp: {e}"))?),
-    };
-    let get = |path: &str| path.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !v.is_null());
-    let text_of = |path: &str| get(path).map_or(Value::Null, |v| Value::Str(json_text(v)));
-    let status = match get("status") {
-        None => None,
-        Some(v) => Some(json_int(v).ok_or_else(|| format!("Akeyless field status: expected an HTTP status code, found {v}"))?),
-    };
-    let duration = get("duration").and_then(json_int);
-    let item_path = item_path_fields.iter().find_map(|f| get(f)).map_or(Value::Null, |v| Value::Str(json_text(v)));
-    let remote_addrs = get("remote_addr").map_or(Value::Null, |v| {
-        Value::StrList(json_text(v).split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+    let [time, account_id, access_id, action, item_type, status, duration, remote_addr, component, severity, parameters, claims] =
+        members(&record, &TOP_LEVEL);
+    let timestamp = time.map(|v| v.time().map_err(|e| format!("Akeyless field timestamp: {e}"))).transpose()?;
+    let status = status
+        .map(|v| v.int().ok_or_else(|| format!("Akeyless field status: expected an HTTP status code, found {}", v.json())))
+        .transpose()?;
+    let text = |v: Option<&Node>| v.map_or(Value::Null, |v| Value::Str(v.text()));
+    let item_path = item_path_fields
+        .iter()
+        .find_map(|f| f.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !matches!(v, Node::Null)));
+    let remote_addrs = remote_addr.map_or(Value::Null, |v| {
+        Value::StrList(v.text().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
     });
-    let claims = get("client_sub_claims");
-    let claim = |key: &str| claims.and_then(|c| c.get(key)).filter(|v| !v.is_null()).map_or(Value::Null, |v| Value::Str(json_text(v)));
+    let [access_type, product, operation, user_agent, unique_id] = parameters.map_or([None; 5], |p| members(p, &PARAMETERS));
+    let [email, k8s_namespace, k8s_service_account] = claims.map_or([None; 3], |c| members(c, &CLAIMS));
     let values = vec![
         timestamp.map_or(Value::Null, Value::Time),
-        Value::Str(record_id(&record)),
+        Value::Str(record.identity()),
         time_generated.map_or(Value::Null, Value::Time),
-        text_of("account_id"),
-        text_of("access_id"),
-        text_of("action"),
-        text_of("item_type"),
-        item_path,
+        text(account_id),
+        text(access_id),
+        text(action),
+        text(item_type),
+        text(item_path),
         status.map_or(Value::Null, Value::Int),
         status.map_or(Value::Null, |s| Value::Bool(s >= 400)),
         remote_addrs,
-        duration.map_or(Value::Null, Value::Int),
-        text_of("component"),
-        text_of("severity"),
-        text_of("request_parameters.access_type"),
-        text_of("request_parameters.product"),
-        text_of("request_parameters.operation"),
-        text_of("request_parameters.user_agent"),
-        text_of("request_parameters.unique_id"),
-        claim("email"),
-        claim("k8s_namespace"),
-        claim("k8s_service_account"),
-        claims.map_or(Value::Null, |c| Value::Str(c.to_string())),
+        duration.and_then(Node::int).map_or(Value::Null, Value::Int),
+        text(component),
+        text(severity),
+        text(access_type),
+        text(product),
+        text(operation),
+        text(user_agent),
+        text(unique_id),
+        text(email),
+        text(k8s_namespace),
+        text(k8s_service_account),
+        claims.map_or(Value::Null, |c| Value::Str(c.json())),
         Value::Str(source.to_string()),
     ];
     Ok(Parsed { timestamp, values })
 }
 
-/// The record's identity: hex SHA-256 of its canonical JSON (object keys sorted at every
-/// level, no insignificant whitespace, serde_json's number and string forms). The same
-/// record forwarded to a file and to Log Analytics gets the same identity whatever
-/// whitespace or key order each sink wrote, so the query layer can de-duplicate.
-pub fn record_id(record: &Json) -> String {
-    fn write(v: &Json, out: &mut Vec<u8>) {
-        match v {
-            Json::Object(map) => {
-                let mut entries: Vec<(&String, &Json)> = map.iter().collect();
-                entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                out.push(b'{');
-                for (i, (k, v)) in entries.into_iter().enumerate() {
-                    if i > 0 {
-                        out.push(b',');
-                    }
-                    serde_json::to_writer(&mut *out, k).expect("writing to a Vec");
-                    out.push(b':');
-                    write(v, out);
-                }
-                out.push(b'}');
+/// The record's top-level fields read into typed columns, in the order [`parse`] takes them.
+const TOP_LEVEL: [&str; 12] = [
+    "timestamp",
+    "account_id",
+    "access_id",
+    "action",
+    "item_type",
+    "status",
+    "duration",
+    "remote_addr",
+    "component",
+    "severity",
+    "request_parameters",
+    "client_sub_claims",
+];
+const PARAMETERS: [&str; 5] = ["access_type", "product", "operation", "user_agent", "unique_id"];
+const CLAIMS: [&str; 3] = ["email", "k8s_namespace", "k8s_service_account"];
+
+/// The non-null members of an object named in `names`, found in one pass over the object
+/// (a lookup per column costs more than the rest of the parse).
+fn members<'n, 'a, const N: usize>(node: &'n Node<'a>, names: &[&str; N]) -> [Option<&'n Node<'a>>; N] {
+    let mut found = [None; N];
+    if let Node::Object(members) = node {
+        for (key, value) in members {
+            if let Some(i) = names.iter().position(|n| *n == key.as_ref()) {
+                found[i] = Some(value).filter(|v| !matches!(v, Node::Null));
             }
-            Json::Array(items) => {
+        }
+    }
+    found
+}
+
+/// The record identity of a JSON document (see [`Node::identity`]).
+pub fn record_id(record: &str) -> Result<String, serde_json::Error> {
+    Ok(serde_json::from_str::<Node>(record)?.identity())
+}
+
+/// A JSON document whose strings borrow from the text they were parsed from, with every
+/// object's members sorted by key (the last of duplicate keys wins, as in
+/// `serde_json::Value`). Every record is parsed once for its typed fields and its identity,
+/// so this avoids the allocation per string and per map node that `serde_json::Value` makes.
+#[derive(Debug)]
+enum Node<'a> {
+    Null,
+    Bool(bool),
+    Number(serde_json::Number),
+    Str(Cow<'a, str>),
+    Array(Vec<Node<'a>>),
+    Object(Vec<(Cow<'a, str>, Node<'a>)>),
+}
+
+impl<'a> Node<'a> {
+    fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Object(members) => members.binary_search_by(|(k, _)| k.as_ref().cmp(key)).ok().map(|i| &members[i].1),
+            _ => None,
+        }
+    }
+
+    /// The record identity: hex SHA-256 of the canonical JSON (object keys sorted at every
+    /// level, no insignificant whitespace, serde_json's number and string forms). The same
+    /// record forwarded to a file and to Log Analytics gets the same identity whatever
+    /// whitespace or key order each sink wrote, so the query layer can de-duplicate.
+    fn identity(&self) -> String {
+        thread_local!(static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
+        CANONICAL.with_borrow_mut(|canonical| {
+            canonical.clear();
+            self.write_canonical(canonical);
+            let mut hex = [0u8; 64];
+            hex::encode_to_slice(Sha256::digest(&canonical[..]), &mut hex).expect("64 hex digits for 32 bytes");
+            String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
+        })
+    }
+
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        match self {
+            Node::Null => out.extend_from_slice(b"null"),
+            Node::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
+            Node::Number(n) => serde_json::to_writer(&mut *out, n).expect("writing to a Vec"),
+            Node::Str(s) => write_string(s, out),
+            Node::Array(items) => {
                 out.push(b'[');
                 for (i, item) in items.iter().enumerate() {
                     if i > 0 {
                         out.push(b',');
                     }
-                    write(item, out);
+                    item.write_canonical(out);
                 }
                 out.push(b']');
             }
-            scalar => serde_json::to_writer(&mut *out, scalar).expect("writing to a Vec"),
+            Node::Object(members) => {
+                out.push(b'{');
+                for (i, (k, v)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_string(k, out);
+                    out.push(b':');
+                    v.write_canonical(out);
+                }
+                out.push(b'}');
+            }
         }
     }
-    thread_local!(static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
-    CANONICAL.with_borrow_mut(|canonical| {
-        canonical.clear();
-        write(record, canonical);
-        hex::encode(Sha256::digest(&canonical[..]))
-    })
+
+    /// The canonical JSON text (what `serde_json::Value`'s `to_string` writes).
+    fn json(&self) -> String {
+        let mut out = Vec::new();
+        self.write_canonical(&mut out);
+        String::from_utf8(out).expect("JSON text is UTF-8")
+    }
+
+    /// Strings unquoted, anything else as JSON.
+    fn text(&self) -> String {
+        match self {
+            Node::Str(s) => s.to_string(),
+            other => other.json(),
+        }
+    }
+
+    /// An integer from a number or a numeric string (sources send both).
+    fn int(&self) -> Option<i64> {
+        match self {
+            Node::Number(n) => json_int(&Json::Number(n.clone())),
+            Node::Str(s) => json_int_str(s),
+            _ => None,
+        }
+    }
+
+    fn time(&self) -> Result<i64, String> {
+        match self {
+            Node::Str(s) => parse_time_str(s),
+            Node::Number(n) => parse_json_time(&Json::Number(n.clone())),
+            other => parse_json_time(&serde_json::from_str(&other.json()).expect("canonical JSON parses")),
+        }
+    }
+}
+
+/// A string as serde_json writes it. A borrowed string had no escapes in its JSON text, and
+/// a string without escapes can hold no character serde_json escapes (quote, backslash,
+/// control characters), so it is written as it is.
+fn write_string(s: &Cow<'_, str>, out: &mut Vec<u8>) {
+    match s {
+        Cow::Borrowed(s) => {
+            out.push(b'"');
+            out.extend_from_slice(s.as_bytes());
+            out.push(b'"');
+        }
+        Cow::Owned(s) => serde_json::to_writer(&mut *out, s).expect("writing to a Vec"),
+    }
+}
+
+impl<'de> Deserialize<'de> for Node<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(NodeVisitor)
+    }
+}
+
+struct NodeVisitor;
+
+impl<'de> Visitor<'de> for NodeVisitor {
+    type Value = Node<'de>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_unit<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_none<E>(self) -> Result<Node<'de>, E> {
+        Ok(Node::Null)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node<'de>, D::Error> {
+        Node::deserialize(d)
+    }
+    fn visit_bool<E>(self, b: bool) -> Result<Node<'de>, E> {
+        Ok(Node::Bool(b))
+    }
+    fn visit_i64<E>(self, n: i64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(n.into()))
+    }
+    fn visit_u64<E>(self, n: u64) -> Result<Node<'de>, E> {
+        Ok(Node::Number(n.into()))
+    }
+    fn visit_f64<E>(self, n: f64) -> Result<Node<'de>, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Node::Null, Node::Number))
+    }
+    fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Borrowed(s)))
+    }
+    fn visit_str<E>(self, s: &str) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(s.to_string())))
+    }
+    fn visit_string<E>(self, s: String) -> Result<Node<'de>, E> {
+        Ok(Node::Str(Cow::Owned(s)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node<'de>, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+        while let Some(item) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Node::Array(items))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node<'de>, A::Error> {
+        let mut members: Vec<(Cow<'de, str>, Node<'de>)> = Vec::with_capacity(map.size_hint().unwrap_or(16));
+        while let Some(Key(key)) = map.next_key()? {
+            members.push((key, map.next_value()?));
+        }
+        members.sort_by(|a, b| a.0.cmp(&b.0));
+        // Of equal keys the later one stays, as `serde_json::Value` keeps the last.
+        members.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(&mut later.1, &mut earlier.1);
+            }
+            same
+        });
+        Ok(Node::Object(members))
+    }
+}
+
+/// An object key, borrowed when it has no escapes.
+struct Key<'a>(Cow<'a, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(s)))
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s.to_string())))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(s)))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
 }
 
 /// A JSON value as text: strings unquoted, anything else as JSON.
@@ -166,9 +371,13 @@ pub(crate) fn json_text(v: &Json) -> String {
 pub(crate) fn json_int(v: &Json) -> Option<i64> {
     match v {
         Json::Number(n) => n.as_i64().or_else(|| n.as_f64().filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15).map(|f| f as i64)),
-        Json::String(s) => s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64)),
+        Json::String(s) => json_int_str(s),
         _ => None,
     }
+}
+
+fn json_int_str(s: &str) -> Option<i64> {
+    s.trim().parse::<i64>().ok().or_else(|| s.trim().parse::<f64>().ok().filter(|f| f.fract() == 0.0).map(|f| f as i64))
 }
 
 #[cfg(test)]
@@ -203,12 +412,30 @@ mod tests {
 
     #[test]
     fn the_same_record_written_differently_has_one_identity() {
-        let a: Json = serde_json::from_str(r#"{"b":1,"a":{"y":"é","x":[1,2]}}"#).unwrap();
-        let b: Json = serde_json::from_str(r#"{ "a": {"x": [1, 2], "y": "\u00e9"}, "b": 1 }"#).unwrap();
-        let c: Json = serde_json::from_str(r#"{"b":2,"a":{"y":"é","x":[1,2]}}"#).unwrap();
-        assert_eq!(record_id(&a), record_id(&b));
-        assert_ne!(record_id(&a), record_id(&c));
-        assert_eq!(record_id(&a).len(), 64);
+        let a = record_id(r#"{"b":1,"a":{"y":"é","x":[1,2]}}"#).unwrap();
+        let b = record_id(r#"{ "a": {"x": [1, 2], "y": "\u00e9"}, "b": 1 }"#).unwrap();
+        let c = record_id(r#"{"b":2,"a":{"y":"é","x":[1,2]}}"#).unwrap();
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.len(), 64);
+    }
+
+    #[test]
+    fn the_canonical_form_is_what_serde_json_writes_for_its_sorted_value() {
+        // docs/SOURCES.md defines the identity through serde_json's sorted `Value`; the
+        // borrowing parser must produce the very same bytes.
+        for text in [
+            r#"{"z":1,"a":[true,false,null,{"k":"v","b":-0.5}],"m":{"y":1e3,"x":18446744073709551615}}"#,
+            r#"{"s":"quote \" back \\ tab \t nl \n ctl \u0001 uni \u00e9 \ud83d\ude00 /slash\/"}"#,
+            r#"{"dup":1,"other":2,"dup":3}"#,
+            r#"{"\u0061":"escaped key","a\"b":"odd key","num":-12,"f":1.5e-7,"big":12345678901234567890}"#,
+            r#"[1,"two",{"three":3}]"#,
+            r#""just a string""#,
+        ] {
+            let value: Json = serde_json::from_str(text).unwrap();
+            let node: Node = serde_json::from_str(text).unwrap();
+            assert_eq!(node.json(), value.to_string(), "{text}");
+        }
     }
 
     #[test]

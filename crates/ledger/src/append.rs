@@ -23,7 +23,7 @@ use crate::manifest::{manifest_path, sha256_hex, Manifest, SegmentRef, FORMAT};
 use crate::merkle::Frontier;
 use crate::record::{genesis_hash, row_hash, Record, RowView, Value};
 use crate::schema::StreamSchema;
-use crate::segment::{self, ChainedRun};
+use crate::segment;
 use crate::{Hash, Ledger, LedgerError, Result};
 
 /// How many times a writer re-chains and retries after losing the race for a manifest.
@@ -240,32 +240,39 @@ fn prepare(
     let mut commit_tree = Frontier::new();
     let mut prev = head.last_row_hash;
     let mut seq = frontier.size();
-    let mut scratch = Vec::new();
     let mut files = Vec::new();
     let mut segments = Vec::new();
     let nonce = format!("{:08x}", OsRng.next_u32());
     for (part, ((year, month), group)) in by_month.into_iter().enumerate() {
         let chain_start = prev;
         let first_seq = seq;
-        let mut row_hashes = Vec::with_capacity(group.len());
-        for r in &group {
-            let view = RowView {
-                seq,
-                event_time: r.event_time,
-                ingest_time,
-                raw: &r.raw,
-                names: &names,
-                values: &r.values,
-            };
-            let h = row_hash(&prev, &view, &mut scratch);
-            frontier.push_row(&h);
-            commit_tree.push_row(&h);
-            row_hashes.push(h);
-            prev = h;
-            seq += 1;
-        }
-        let run = ChainedRun { records: &group, first_seq, ingest_time, chain_start, row_hashes: &row_hashes };
-        let bytes = segment::encode(schema, &run)?;
+        // The chain is sequential, so it runs beside the encoding of everything else.
+        let (encoder, row_hashes) = std::thread::scope(|scope| {
+            let chain = scope.spawn(|| {
+                let mut scratch = Vec::new();
+                let mut row_hashes = Vec::with_capacity(group.len());
+                for r in &group {
+                    let view = RowView {
+                        seq,
+                        event_time: r.event_time,
+                        ingest_time,
+                        raw: &r.raw,
+                        names: &names,
+                        values: &r.values,
+                    };
+                    let h = row_hash(&prev, &view, &mut scratch);
+                    frontier.push_row(&h);
+                    commit_tree.push_row(&h);
+                    row_hashes.push(h);
+                    prev = h;
+                    seq += 1;
+                }
+                row_hashes
+            });
+            let encoder = segment::SegmentEncoder::start(schema, &group, first_seq, ingest_time);
+            (encoder, chain.join().expect("hashing does not panic"))
+        });
+        let bytes = encoder?.finish(&chain_start, &row_hashes)?;
         let path = format!(
             "streams/{}/month={year:04}-{month:02}/{number:020}-{part:03}-{nonce}.parquet",
             schema.name()

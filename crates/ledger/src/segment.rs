@@ -1,5 +1,6 @@
 //! Segment files: the Parquet encoding of a run of chained rows, and its decoding.
 
+use std::ops::Range;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -11,10 +12,12 @@ use datafusion::arrow::array::{
 };
 use datafusion::arrow::datatypes::SchemaRef;
 use datafusion::parquet::arrow::ArrowWriter;
+use datafusion::parquet::arrow::arrow_writer::{ArrowColumnWriter, compute_leaves};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::parquet::schema::types::ColumnPath;
 
 use crate::record::{FieldType, Record, Value};
@@ -24,23 +27,17 @@ use crate::{Hash, LedgerError, Result};
 /// Rows per Parquet row group: large enough for efficient scans and zstd, small enough
 /// that a writer's buffered row group stays well under 100 MB for typical records.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// Rows per Arrow batch handed to the Parquet writer and read back by the verifier.
+/// Rows per Arrow batch read back by the verifier.
 const BATCH_ROWS: usize = 16 * 1024;
-
-/// A run of rows after chaining, ready to encode: `records[i]` has seq `first_seq + i`,
-/// prev hash `row_hashes[i-1]` (or `chain_start`) and hash `row_hashes[i]`.
-pub(crate) struct ChainedRun<'a> {
-    pub records: &'a [&'a Record],
-    pub first_seq: u64,
-    pub ingest_time: i64,
-    pub chain_start: Hash,
-    pub row_hashes: &'a [Hash],
-}
+/// Rows per Arrow batch handed to the Parquet writer: small enough that the batch's
+/// buffers are reused from the allocator's pools instead of mapped fresh for every batch.
+const ENCODE_ROWS: usize = 2 * 1024;
 
 fn writer_properties(schema: &StreamSchema) -> WriterProperties {
     let mut props = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(3).expect("valid zstd level")))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(1).expect("valid zstd level")))
         .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_data_page_size_limit(256 * 1024)
         // Page-level statistics make the writer emit the column index next to the offset
         // index, so readers can prune pages by seq and event_time.
         .set_statistics_enabled(EnabledStatistics::Page)
@@ -56,40 +53,96 @@ fn writer_properties(schema: &StreamSchema) -> WriterProperties {
     props.set_column_dictionary_enabled(ColumnPath::from("seq"), false).build()
 }
 
-/// Encodes one segment file.
-pub(crate) fn encode(schema: &StreamSchema, run: &ChainedRun<'_>) -> Result<Vec<u8>> {
-    let arrow_schema = schema.arrow_schema();
-    let encode_err = |source| LedgerError::Encode { stream: schema.name().to_string(), source };
-    let mut writer = ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(writer_properties(schema)))
-        .map_err(encode_err)?;
-    let mut start = 0;
-    while start < run.records.len() {
-        let end = (start + BATCH_ROWS).min(run.records.len());
-        let batch = build_batch(schema, &arrow_schema, run, start, end)?;
-        writer.write(&batch).map_err(encode_err)?;
-        start = end;
-    }
-    writer.into_inner().map_err(encode_err)
+/// The two hash columns close every segment's schema.
+const HASH_COLUMNS: usize = 2;
+
+/// A segment file encoded in two steps, so that the rows' hash chain (sequential by nature)
+/// can be computed on another thread while this one encodes everything else: first every
+/// column but `prev_hash` and `row_hash` ([`start`](Self::start)), then those two
+/// ([`finish`](Self::finish)). Each row group's column writers stay open in between,
+/// holding their compressed pages.
+pub(crate) struct SegmentEncoder {
+    stream: String,
+    arrow_schema: SchemaRef,
+    file: SerializedFileWriter<Vec<u8>>,
+    /// Per row group: its rows and its column writers, all but the hash columns fed.
+    row_groups: Vec<(Range<usize>, Vec<ArrowColumnWriter>)>,
 }
 
-fn build_batch(
-    schema: &StreamSchema,
-    arrow_schema: &SchemaRef,
-    run: &ChainedRun<'_>,
-    start: usize,
-    end: usize,
-) -> Result<RecordBatch> {
-    let records = &run.records[start..end];
+impl SegmentEncoder {
+    /// Encodes every column but the hashes of `records`, which get seqs from `first_seq`.
+    pub(crate) fn start(schema: &StreamSchema, records: &[&Record], first_seq: u64, ingest_time: i64) -> Result<Self> {
+        let arrow_schema = schema.arrow_schema();
+        let encode_err = |source| LedgerError::Encode { stream: schema.name().to_string(), source };
+        let (file, factory) = ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(writer_properties(schema)))
+            .and_then(ArrowWriter::into_serialized_writer)
+            .map_err(encode_err)?;
+        let data_fields = &arrow_schema.fields()[..arrow_schema.fields().len() - HASH_COLUMNS];
+        let mut row_groups = Vec::with_capacity(records.len().div_ceil(ROW_GROUP_ROWS));
+        for (index, group_start) in (0..records.len()).step_by(ROW_GROUP_ROWS).enumerate() {
+            let group = group_start..(group_start + ROW_GROUP_ROWS).min(records.len());
+            let mut writers = factory.create_column_writers(index).map_err(encode_err)?;
+            for start in group.clone().step_by(ENCODE_ROWS) {
+                let end = (start + ENCODE_ROWS).min(group.end);
+                let columns = data_columns(schema, &records[start..end], first_seq + start as u64, ingest_time, start)?;
+                for ((field, array), writer) in data_fields.iter().zip(&columns).zip(&mut writers) {
+                    for leaf in compute_leaves(field, array).map_err(encode_err)? {
+                        writer.write(&leaf).map_err(encode_err)?;
+                    }
+                }
+            }
+            row_groups.push((group, writers));
+        }
+        Ok(Self { stream: schema.name().to_string(), arrow_schema, file, row_groups })
+    }
+
+    /// Adds the hash columns and returns the file: row `i` has prev hash `row_hashes[i-1]`
+    /// (or `chain_start`) and hash `row_hashes[i]`.
+    pub(crate) fn finish(mut self, chain_start: &Hash, row_hashes: &[Hash]) -> Result<Vec<u8>> {
+        let stream = self.stream;
+        let encode_err = |source| LedgerError::Encode { stream: stream.clone(), source };
+        let hash_fields = &self.arrow_schema.fields()[self.arrow_schema.fields().len() - HASH_COLUMNS..];
+        for (group, mut writers) in self.row_groups {
+            let data_writers = writers.len() - HASH_COLUMNS;
+            for start in group.clone().step_by(ENCODE_ROWS) {
+                let end = (start + ENCODE_ROWS).min(group.end);
+                let prev = (start..end).map(|i| if i == 0 { chain_start } else { &row_hashes[i - 1] });
+                let hashes = [hash_array(prev), hash_array(row_hashes[start..end].iter())];
+                for ((field, array), writer) in hash_fields.iter().zip(&hashes).zip(&mut writers[data_writers..]) {
+                    for leaf in compute_leaves(field, array).map_err(encode_err)? {
+                        writer.write(&leaf).map_err(encode_err)?;
+                    }
+                }
+            }
+            let mut row_group = self.file.next_row_group().map_err(encode_err)?;
+            for writer in writers {
+                writer.close().and_then(|chunk| chunk.append_to_row_group(&mut row_group)).map_err(encode_err)?;
+            }
+            row_group.close().map_err(encode_err)?;
+        }
+        self.file.into_inner().map_err(encode_err)
+    }
+}
+
+fn hash_array<'a>(hashes: impl ExactSizeIterator<Item = &'a Hash>) -> ArrayRef {
+    let mut b = FixedSizeBinaryBuilder::with_capacity(hashes.len(), 32);
+    for h in hashes {
+        b.append_value(h).expect("32-byte hash");
+    }
+    Arc::new(b.finish())
+}
+
+/// Every column but the hashes, for `records`; `index` is the first one's position in the
+/// segment (for error messages).
+fn data_columns(schema: &StreamSchema, records: &[&Record], first_seq: u64, ingest_time: i64, index: usize) -> Result<Vec<ArrayRef>> {
     let n = records.len();
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(arrow_schema.fields().len());
-    columns.push(Arc::new(UInt64Array::from_iter_values(
-        (start..end).map(|i| run.first_seq + i as u64),
-    )));
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(4 + schema.columns().len());
+    columns.push(Arc::new(UInt64Array::from_iter_values(first_seq..first_seq + n as u64)));
     columns.push(Arc::new(
         TimestampMicrosecondArray::from_iter_values(records.iter().map(|r| r.event_time)).with_timezone("UTC"),
     ));
     columns.push(Arc::new(
-        TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(run.ingest_time, n)).with_timezone("UTC"),
+        TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(ingest_time, n)).with_timezone("UTC"),
     ));
     let raw_bytes: usize = records.iter().map(|r| r.raw.len()).sum();
     columns.push(match schema.raw_kind() {
@@ -98,7 +151,7 @@ fn build_batch(
             for (i, r) in records.iter().enumerate() {
                 let text = std::str::from_utf8(&r.raw).map_err(|e| LedgerError::InvalidRecord {
                     stream: schema.name().to_string(),
-                    index: start + i,
+                    index: index + i,
                     reason: format!("raw is not UTF-8 ({e}); send it to the rejected stream instead"),
                 })?;
                 b.append_value(text);
@@ -114,49 +167,40 @@ fn build_batch(
         }
     });
     for (ci, col) in schema.columns().iter().enumerate() {
-        columns.push(build_typed(col.kind, records.iter().map(|r| &r.values[ci])));
+        columns.push(build_typed(col.kind, records.iter().map(|r| &r.values[ci]), n));
     }
-    let mut prev = FixedSizeBinaryBuilder::with_capacity(n, 32);
-    let mut hashes = FixedSizeBinaryBuilder::with_capacity(n, 32);
-    for i in start..end {
-        let p = if i == 0 { &run.chain_start } else { &run.row_hashes[i - 1] };
-        prev.append_value(p).expect("32-byte hash");
-        hashes.append_value(run.row_hashes[i]).expect("32-byte hash");
-    }
-    columns.push(Arc::new(prev.finish()));
-    columns.push(Arc::new(hashes.finish()));
-    RecordBatch::try_new(arrow_schema.clone(), columns)
-        .map_err(|e| LedgerError::Encode { stream: schema.name().to_string(), source: e.into() })
+    Ok(columns)
 }
 
-fn build_typed<'a>(kind: FieldType, values: impl Iterator<Item = &'a Value>) -> ArrayRef {
+fn build_typed<'a>(kind: FieldType, values: impl Iterator<Item = &'a Value> + Clone, n: usize) -> ArrayRef {
     // Values were checked against the column types before chaining; a mismatch here is a
     // bug, and storing it as null would silently differ from the hashed value.
     macro_rules! scalar {
-        ($builder:expr, $variant:ident) => {{
+        ($builder:expr, $variant:ident, $x:ident => $append:expr) => {{
             let mut b = $builder;
             for v in values {
                 match v {
-                    Value::$variant(x) => b.append_value(x.clone()),
+                    Value::$variant($x) => b.append_value($append),
                     Value::Null => b.append_null(),
                     other => unreachable!("value {other:?} in a {kind:?} column"),
                 }
             }
-            Arc::new(b.finish())
+            b.finish()
         }};
     }
     match kind {
-        FieldType::Bool => scalar!(BooleanBuilder::new(), Bool),
-        FieldType::Int => scalar!(Int64Builder::new(), Int),
-        FieldType::Float => scalar!(Float64Builder::new(), Float),
-        FieldType::Str => scalar!(StringBuilder::new(), Str),
+        FieldType::Bool => Arc::new(scalar!(BooleanBuilder::with_capacity(n), Bool, x => *x)),
+        FieldType::Int => Arc::new(scalar!(Int64Builder::with_capacity(n), Int, x => *x)),
+        FieldType::Float => Arc::new(scalar!(Float64Builder::with_capacity(n), Float, x => *x)),
+        FieldType::Str => {
+            let bytes = values.clone().map(|v| if let Value::Str(s) = v { s.len() } else { 0 }).sum();
+            Arc::new(scalar!(StringBuilder::with_capacity(n, bytes), Str, x => x))
+        }
         FieldType::Time => {
-            let arr: ArrayRef = scalar!(TimestampMicrosecondBuilder::new(), Time);
-            let ts = arr.as_any().downcast_ref::<TimestampMicrosecondArray>().expect("timestamp array");
-            Arc::new(ts.clone().with_timezone("UTC"))
+            Arc::new(scalar!(TimestampMicrosecondBuilder::with_capacity(n), Time, x => *x).with_timezone("UTC"))
         }
         FieldType::StrList => {
-            let mut b = ListBuilder::new(StringBuilder::new());
+            let mut b = ListBuilder::with_capacity(StringBuilder::new(), n);
             for v in values {
                 match v {
                     Value::StrList(items) => {
