@@ -180,14 +180,15 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
             read_to = end;
             carry.extend_from_slice(&chunk);
             let Some(last_newline) = carry.iter().rposition(|b| *b == b'\n') else { continue };
-            let complete: Vec<u8> = carry.drain(..=last_newline).collect();
+            let complete = &carry[..=last_newline];
             for line in complete.split_inclusive(|b| *b == b'\n') {
                 line_no += 1;
                 pending_bytes += line.len();
                 take_line(line, || format!("{location}/{key}:{line_no}"), options, &mut pending);
             }
-            hasher.update(&complete);
+            hasher.update(complete);
             offset += complete.len() as u64;
+            carry.drain(..=last_newline);
             marks.insert(key.clone(), FileMark { bytes: offset, lines: line_no, sha256: hex::encode(hasher.clone().finalize()) });
             if pending.records.len() + pending.rejected.len() >= options.batch_records || pending_bytes >= options.batch_bytes {
                 pending_bytes = 0;

@@ -40,7 +40,7 @@ impl Default for JsonLinesOptions {
             batch_lines: 256 * 1024,
             // Up to three batches are alive at once (being read, queued, being committed),
             // so this bounds ingest memory to a few hundred MiB whatever the input size.
-            batch_bytes: 64 << 20,
+            batch_bytes: 32 << 20,
         }
     }
 }

@@ -20,7 +20,7 @@ use chrono::{DateTime, Datelike, Utc};
 use rand_core::{OsRng, RngCore};
 
 use crate::manifest::{manifest_path, sha256_hex, Manifest, SegmentRef, FORMAT};
-use crate::merkle::Frontier;
+use crate::merkle::{Frontier, leaf_hash};
 use crate::record::{genesis_hash, row_hash, Record, RowView, Value};
 use crate::schema::StreamSchema;
 use crate::segment;
@@ -261,8 +261,9 @@ fn prepare(
                         values: &r.values,
                     };
                     let h = row_hash(&prev, &view, &mut scratch);
-                    frontier.push_row(&h);
-                    commit_tree.push_row(&h);
+                    let leaf = leaf_hash(&h);
+                    frontier.push_leaf(leaf);
+                    commit_tree.push_leaf(leaf);
                     row_hashes.push(h);
                     prev = h;
                     seq += 1;
