@@ -158,6 +158,9 @@ impl Ledger {
             match written.commit(self).await {
                 Ok(mut summary) => {
                     summary.attempts = attempt;
+                    // Freeing a large batch takes as long as encoding a fair part of it;
+                    // the next commit need not wait for it.
+                    tokio::task::spawn_blocking(move || drop(records));
                     return Ok(summary);
                 }
                 Err(LedgerError::ManifestExists { number, .. }) => {
