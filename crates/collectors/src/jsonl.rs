@@ -169,7 +169,7 @@ impl<'de, 'n> Visitor<'de> for FieldFinder<'n> {
 }
 
 /// An object key, borrowed unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
+pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
 impl<'de> de::Deserialize<'de> for Key<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
