@@ -81,7 +81,11 @@ pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64
         .iter()
         .find_map(|f| f.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !matches!(v, Node::Null)));
     let remote_addrs = remote_addr.map_or(Value::Null, |v| {
-        Value::StrList(v.text().split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect())
+        let split = |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
+        Value::StrList(match v {
+            Node::Str(s) => split(s),
+            other => split(&other.json()),
+        })
     });
     let [access_type, product, operation, user_agent, unique_id] = parameters.map_or([None; 5], |p| members(p, &PARAMETERS));
     let [email, k8s_namespace, k8s_service_account] = claims.map_or([None; 3], |c| members(c, &CLAIMS));

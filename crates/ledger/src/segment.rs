@@ -50,6 +50,10 @@ fn writer_properties(schema: &StreamSchema) -> WriterProperties {
             .set_column_dictionary_enabled(ColumnPath::from(col), false)
             .set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
     }
+    // SHA-256 output does not compress: zstd would only spend time finding that out.
+    for col in ["prev_hash", "row_hash"] {
+        props = props.set_column_compression(ColumnPath::from(col), Compression::UNCOMPRESSED);
+    }
     props.set_column_dictionary_enabled(ColumnPath::from("seq"), false).build()
 }
 
