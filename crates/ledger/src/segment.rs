@@ -10,11 +10,12 @@ use datafusion::arrow::array::{
     RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
     UInt64Array,
 };
-use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::datatypes::{Field, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_writer::{ArrowColumnWriter, compute_leaves};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::errors::Result as ParquetResult;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::parquet::file::writer::SerializedFileWriter;
@@ -27,11 +28,8 @@ use crate::{Hash, LedgerError, Result};
 /// Rows per Parquet row group: large enough for efficient scans and zstd, small enough
 /// that a writer's buffered row group stays well under 100 MB for typical records.
 const ROW_GROUP_ROWS: usize = 128 * 1024;
-/// Rows per Arrow batch read back by the verifier.
+/// Rows per Arrow batch handed to the Parquet writer and read back by the verifier.
 const BATCH_ROWS: usize = 16 * 1024;
-/// Rows per Arrow batch handed to the Parquet writer: small enough that the batch's
-/// buffers are reused from the allocator's pools instead of mapped fresh for every batch.
-const ENCODE_ROWS: usize = 2 * 1024;
 
 fn writer_properties(schema: &StreamSchema) -> WriterProperties {
     let mut props = WriterProperties::builder()
@@ -86,13 +84,11 @@ impl SegmentEncoder {
         for (index, group_start) in (0..records.len()).step_by(ROW_GROUP_ROWS).enumerate() {
             let group = group_start..(group_start + ROW_GROUP_ROWS).min(records.len());
             let mut writers = factory.create_column_writers(index).map_err(encode_err)?;
-            for start in group.clone().step_by(ENCODE_ROWS) {
-                let end = (start + ENCODE_ROWS).min(group.end);
+            for start in group.clone().step_by(BATCH_ROWS) {
+                let end = (start + BATCH_ROWS).min(group.end);
                 let columns = data_columns(schema, &records[start..end], first_seq + start as u64, ingest_time, start)?;
                 for ((field, array), writer) in data_fields.iter().zip(&columns).zip(&mut writers) {
-                    for leaf in compute_leaves(field, array).map_err(encode_err)? {
-                        writer.write(&leaf).map_err(encode_err)?;
-                    }
+                    write_column(field, array, writer).map_err(encode_err)?;
                 }
             }
             row_groups.push((group, writers));
@@ -108,14 +104,12 @@ impl SegmentEncoder {
         let hash_fields = &self.arrow_schema.fields()[self.arrow_schema.fields().len() - HASH_COLUMNS..];
         for (group, mut writers) in self.row_groups {
             let data_writers = writers.len() - HASH_COLUMNS;
-            for start in group.clone().step_by(ENCODE_ROWS) {
-                let end = (start + ENCODE_ROWS).min(group.end);
+            for start in group.clone().step_by(BATCH_ROWS) {
+                let end = (start + BATCH_ROWS).min(group.end);
                 let prev = (start..end).map(|i| if i == 0 { chain_start } else { &row_hashes[i - 1] });
                 let hashes = [hash_array(prev), hash_array(row_hashes[start..end].iter())];
                 for ((field, array), writer) in hash_fields.iter().zip(&hashes).zip(&mut writers[data_writers..]) {
-                    for leaf in compute_leaves(field, array).map_err(encode_err)? {
-                        writer.write(&leaf).map_err(encode_err)?;
-                    }
+                    write_column(field, array, writer).map_err(encode_err)?;
                 }
             }
             let mut row_group = self.file.next_row_group().map_err(encode_err)?;
@@ -126,6 +120,13 @@ impl SegmentEncoder {
         }
         self.file.into_inner().map_err(encode_err)
     }
+}
+
+fn write_column(field: &Field, array: &ArrayRef, writer: &mut ArrowColumnWriter) -> ParquetResult<()> {
+    for leaf in compute_leaves(field, array)? {
+        writer.write(&leaf)?;
+    }
+    Ok(())
 }
 
 fn hash_array<'a>(hashes: impl ExactSizeIterator<Item = &'a Hash>) -> ArrayRef {
