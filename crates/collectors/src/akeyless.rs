@@ -150,11 +150,6 @@ fn members<'n, 'a, const N: usize>(node: &'n Node<'a>, names: &[&str; N]) -> [Op
     found
 }
 
-/// The record identity of a JSON document (see [`Node::identity`]).
-pub fn record_id(record: &str) -> Result<String, serde_json::Error> {
-    Ok(serde_json::from_str::<Node>(record)?.identity())
-}
-
 /// A JSON document whose strings borrow from the text they were parsed from, with every
 /// object's members sorted by key (the last of duplicate keys wins, as in
 /// `serde_json::Value`). Every record is parsed once for its typed fields and its identity,
@@ -388,6 +383,10 @@ mod tests {
         for (v, c) in p.values.iter().zip(&cols) {
             assert!(v.fits(c.kind), "{} does not fit {:?}", c.name, c.kind);
         }
+    }
+
+    fn record_id(record: &str) -> Result<String, serde_json::Error> {
+        Ok(serde_json::from_str::<Node>(record)?.identity())
     }
 
     #[test]
