@@ -25,9 +25,6 @@ use crate::exit::ExitCode;
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let out = &mut std::io::stdout().lock();
     let ledger = cli.ledger.as_deref().unwrap_or(DEFAULT_LEDGER);
-    if matches!(cli.command, Command::Sql(_) | Command::Evaluate(_) | Command::Report(_)) {
-        crate::memory::favour_memory();
-    }
     match cli.command {
         Command::Run(args) => run::run(cli.ledger.as_deref(), args, out).await,
         Command::Demo(args) => demo::run(args, out).await,
