@@ -42,8 +42,11 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/keytrail-bench.XXXXXX")
 emulator_pid=
 trap '[ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null; rm -rf "$work"' EXIT
 
-# Runs a command under GNU time; sets $secs and $rss_mib.
+# Runs a command under GNU time; sets $secs and $rss_mib. Writes still in the page cache
+# (an input just generated, a ledger just deleted) are flushed first, so the disk's
+# write-back does not compete with what is measured.
 measure() {
+  sync
   /usr/bin/time -f '%e %M' -o "$work/time" "$@" > "$work/out" 2> "$work/err" || {
     echo "bench: '$*' failed:" >&2; cat "$work/err" >&2; exit 1; }
   read -r secs rss_kib < "$work/time"

@@ -18,11 +18,9 @@ fn main() -> std::process::ExitCode {
     // Before the runtime starts (src/memory.rs says why).
     match cli.command {
         Command::Sql(_) | Command::Evaluate(_) | Command::Report(_) => memory::favour_memory(),
-        // Generic JSON-lines ingest is fast enough and stays further below its memory target
-        // with the default delay (BENCHMARKS.md).
+        // Only typed file ingest gained from the longer delay; generic ingest stays further
+        // below its memory target, and Kubernetes collect grew with it (BENCHMARKS.md).
         Command::Ingest(ref args) if args.format == InputFormat::Akeyless => memory::favour_speed(),
-        // `run` (and `demo`) switch to favour_memory for their report phase.
-        Command::Collect(_) | Command::Run(_) | Command::Demo(_) => memory::favour_speed(),
         _ => {}
     }
     init_logging(cli.log_format, cli.verbose);

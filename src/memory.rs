@@ -26,7 +26,7 @@ pub fn favour_memory() {
     set_purge_delay_ms(10);
 }
 
-/// From now on, freed memory goes back to the system after 10 s (for ingest and collect,
+/// From now on, freed memory goes back to the system after 10 s (for typed file ingest,
 /// whose next batch reuses it).
 pub fn favour_speed() {
     set_purge_delay_ms(10_000);
