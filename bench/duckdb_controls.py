@@ -1,13 +1,15 @@
-"""The controls that have evidence in the benchmark's ledger, run by DuckDB over the very
-Parquet segment files the ledger's manifests commit, next to keytrail (DataFusion) running
-the same SQL. Prints one Markdown table row; exits non-zero if the engines disagree.
+"""Every SQL control of an evidence pack, run by DuckDB over the very Parquet segment files
+the ledger's manifests commit, next to keytrail (DataFusion) running the same SQL. Prints
+one Markdown table row; exits non-zero if the engines disagree.
 
     python3 bench/duckdb_controls.py KEYTRAIL_BIN LEDGER PACK_DIR ROWS
 
 The SQL is the pack's `queries/` (keytrail's, parameters bound) and the views of
-`queries/views/`, with the few dialect differences translated (date_bin -> time_bucket,
-UTC timestamp literals). Both engines count findings per status, so formatting does not
-enter the comparison; the counts must match.
+`queries/views/` in keytrail's order, with the few dialect differences translated
+(date_bin -> time_bucket, UTC timestamp literals, integer division). Streams without
+segment files (known to keytrail, never collected) become empty DuckDB tables with the
+columns keytrail reports for them. Both engines count findings per status, so formatting
+does not enter the comparison; the counts must match.
 """
 import glob
 import json
@@ -19,7 +21,9 @@ import time
 
 import duckdb
 
-CONTROLS = ["cross-env-secret-read", "auth-failure-burst"]
+# keytrail's view order (crates/query/src/lib.rs, VIEWS): each view may use the ones before.
+VIEWS = ["akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "auth_failures",
+         "privileged_ops", "rotations", "rotation_syncs", "coverage_gaps", "coverage"]
 
 
 def segment_files(ledger, stream):
@@ -34,40 +38,68 @@ def counted(sql):
 
 
 def for_duckdb(sql):
-    sql = re.sub(r"TIMESTAMP '([0-9T:-]+)Z'", r"TIMESTAMPTZ '\1+00:00'", sql)
+    sql = re.sub(r"TIMESTAMP '([0-9T:.-]+)Z'", r"TIMESTAMPTZ '\1+00:00'", sql)
     return sql.replace("date_bin(", "time_bucket(")
+
+
+def duckdb_type(arrow):
+    """DuckDB's type for a column type as DataFusion's information_schema names it."""
+    for prefix, name in [("Int64", "BIGINT"), ("FixedSizeBinary", "BLOB"), ("UInt64", "UBIGINT"), ("Int32", "INTEGER"),
+                         ("Float64", "DOUBLE"), ("Boolean", "BOOLEAN"), ("Utf8", "VARCHAR"),
+                         ("LargeUtf8", "VARCHAR"), ("Binary", "BLOB"), ("Timestamp", "TIMESTAMPTZ"),
+                         ("List", "VARCHAR[]")]:
+        if arrow.startswith(prefix):
+            return name
+    sys.exit(f"bench: no DuckDB type for the column type {arrow}")
+
+
+def keytrail_sql(keytrail, ledger, sql):
+    out = subprocess.run([keytrail, "--ledger", ledger, "sql", "--format", "json", sql],
+                         check=True, capture_output=True, text=True).stdout
+    return json.loads(out)
 
 
 def main():
     keytrail, ledger, pack, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    queries = {c: open(os.path.join(pack, "queries", f"{c}.sql")).read() for c in CONTROLS}
+    controls = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(pack, "queries", "*.sql")))
+    queries = {c: open(os.path.join(pack, "queries", f"{c}.sql")).read() for c in controls}
 
     started = time.monotonic()
     keytrail_counts = {}
     for control, sql in queries.items():
-        out = subprocess.run([keytrail, "--ledger", ledger, "sql", "--format", "csv", counted(sql)], check=True, capture_output=True, text=True).stdout
-        keytrail_counts[control] = {line.split(",")[0]: int(line.split(",")[1]) for line in out.strip().splitlines()[1:]}
+        keytrail_counts[control] = {r["status"]: r["n"] for r in keytrail_sql(keytrail, ledger, counted(sql))}
     keytrail_secs = time.monotonic() - started
+
+    # The tables keytrail serves and their columns, so that DuckDB sees the same ones (not timed).
+    columns = keytrail_sql(keytrail, ledger, "SELECT table_name, column_name, data_type FROM information_schema.columns "
+                           "WHERE table_schema = 'ledger' AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE') "
+                           "ORDER BY table_name, ordinal_position")
+    tables = {}
+    for c in columns:
+        tables.setdefault(c["table_name"], []).append((c["column_name"], c["data_type"]))
 
     started = time.monotonic()
     db = duckdb.connect()
     db.execute("SET TimeZone = 'UTC'")
-    files = segment_files(ledger, "akeyless_audit")
-    db.execute(f"CREATE VIEW akeyless_audit AS SELECT * FROM read_parquet({files!r})")
-    db.execute("CREATE VIEW akeyless_events AS " + open(os.path.join(root, "queries/views/akeyless_events.sql")).read())
-    # auth_failures without its Kubernetes branch: this ledger has no aks_audit stream.
-    view = open(os.path.join(root, "queries/views/auth_failures.sql")).read().split("UNION ALL")[0]
-    db.execute("CREATE VIEW auth_failures AS " + view)
+    for table, cols in tables.items():
+        files = segment_files(ledger, table)
+        if files:
+            db.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r})")
+        else:
+            db.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {duckdb_type(t)}' for n, t in cols)})")
+    for view in VIEWS:
+        db.execute(f"CREATE VIEW {view} AS " + for_duckdb(open(os.path.join(root, "queries", "views", f"{view}.sql")).read()))
     duckdb_counts = {}
     for control, sql in queries.items():
         duckdb_counts[control] = dict(db.execute(counted(for_duckdb(sql))).fetchall())
     duckdb_secs = time.monotonic() - started
 
-    if keytrail_counts != duckdb_counts:
-        sys.exit(f"the engines disagree: keytrail {keytrail_counts} duckdb {duckdb_counts}")
+    disagree = {c: (keytrail_counts[c], duckdb_counts[c]) for c in controls if keytrail_counts[c] != duckdb_counts[c]}
+    if disagree:
+        sys.exit(f"bench: the engines disagree (control: keytrail, DuckDB): {disagree}")
     findings = sum(sum(c.values()) for c in keytrail_counts.values())
-    print(f"| {rows:,} | {findings:,} | {keytrail_secs:.1f} | {duckdb_secs:.1f} | {keytrail_secs / max(duckdb_secs, 0.01):.1f}x | {duckdb.__version__} |")
+    print(f"| {rows:,} | {len(controls)} | {findings:,} | {keytrail_secs:.1f} | {duckdb_secs:.1f} | {keytrail_secs / max(duckdb_secs, 0.01):.1f}x | {duckdb.__version__} |")
 
 
 if __name__ == "__main__":
