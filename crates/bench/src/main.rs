@@ -80,8 +80,13 @@ impl Rng {
 
 const ACTIONS: &[&str] = &[
     "get_secret_value", "get_secret_value", "get_secret_value", "get_secret_value", "get_rotated_secret_value",
-    "get_dynamic_secret_value", "list_items", "Authentication", "update_item", "rotate_item",
+    "get_dynamic_secret_value", "list_items", "Authentication", "update_item",
 ];
+/// One record in this many is a rotation: a real account rotates an item every few days at
+/// most (here ~4 times a month per item at 10M records), where a uniform pick would rotate
+/// each every few minutes and make rotation-to-sync findings number in the hundreds of
+/// millions.
+const ROTATION_EVERY: u64 = 20_000;
 const ENVS: &[&str] = &["prod", "prod", "dev", "staging"];
 const APPS: &[&str] = &["payments", "orders", "ledger", "search", "identity", "billing", "gateway", "reports"];
 const KINDS: &[&str] = &["db/password", "api/token", "tls/key", "queue/credentials", "oauth/client-secret"];
@@ -99,7 +104,7 @@ fn generate(records: u64, seed: u64, start: chrono::DateTime<chrono::Utc>) -> an
         let t = chrono::DateTime::from_timestamp_micros(t).expect("in range");
         let env = rng.pick(ENVS);
         let app = rng.pick(APPS);
-        let action = rng.pick(ACTIONS);
+        let action = if rng.next() % ROTATION_EVERY == 0 { "rotate_item" } else { rng.pick(ACTIONS) };
         let status = if rng.next() % 50 == 0 { 401 } else { 200 };
         let ip = format!("10.{}.{}.{}", rng.next() % 4, rng.next() % 256, rng.next() % 256);
         let ns = rng.pick(NAMESPACES);
