@@ -2,9 +2,9 @@
 # Whole-pipeline benchmarks: ledger ingest and verify throughput and peak memory (next to
 # single-core SHA-256 throughput measured in the same run), forwarded Akeyless files and
 # the evidence pack of the month they make with matching Kubernetes and Azure data (and its
-# control queries next to DuckDB on the same Parquet files), `keytrail collect` of AKSAudit rows from the loopback emulator
-# over HTTPS, and `keytrail collect --source kubernetes` of generated ESO events from the
-# emulated Kubernetes API. Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
+# control queries next to DuckDB on the same Parquet files), `keytrail collect` of AKSAudit
+# rows from the loopback emulator over HTTPS, and `keytrail collect --source kubernetes` of
+# generated ESO events from the emulated Kubernetes API. Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size

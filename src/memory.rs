@@ -10,8 +10,8 @@
 //! does with glibc's malloc, and runs as fast (purging at once would cost it a tenth more
 //! time). Typed ingest goes the other way: memory purged after 1 s was faulted back in
 //! (zeroed huge pages) by the next batches. A 10 s delay cut page faults from ~110k to ~18k
-//! and CPU by ~5% on 1M forwarded records, for ~60 MiB more peak memory at 10M
-//! (BENCHMARKS.md). It is set before the runtime starts: set later, it saved only half the
+//! and CPU by ~5% on average on 1M forwarded records (of the order of the machine's noise),
+//! for 60–100 MiB more peak memory at 10M (BENCHMARKS.md). It is set before the runtime starts: set later, it saved only half the
 //! page faults.
 
 #[global_allocator]
