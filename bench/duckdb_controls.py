@@ -6,7 +6,7 @@ one Markdown table row; exits non-zero if the engines disagree.
 
 The SQL is the pack's `queries/` (keytrail's, parameters bound) and the views of
 `queries/views/` in keytrail's order, with the few dialect differences translated
-(date_bin -> time_bucket, UTC timestamp literals, integer division). Streams without
+(date_bin -> time_bucket, first_value -> first, UTC timestamp literals). Streams without
 segment files (known to keytrail, never collected) become empty DuckDB tables with the
 columns keytrail reports for them. Both engines count findings per status, so formatting
 does not enter the comparison; the counts must match.
@@ -39,7 +39,8 @@ def counted(sql):
 
 def for_duckdb(sql):
     sql = re.sub(r"TIMESTAMP '([0-9T:.-]+)Z'", r"TIMESTAMPTZ '\1+00:00'", sql)
-    return sql.replace("date_bin(", "time_bucket(")
+    # DuckDB's ordered aggregate `first(x ORDER BY …)` is DataFusion's `first_value`.
+    return sql.replace("date_bin(", "time_bucket(").replace("first_value(", "first(")
 
 
 def duckdb_type(arrow):
