@@ -45,10 +45,9 @@ def for_duckdb(sql):
 
 def duckdb_type(arrow):
     """DuckDB's type for a column type as DataFusion's information_schema names it."""
-    for prefix, name in [("Int64", "BIGINT"), ("FixedSizeBinary", "BLOB"), ("UInt64", "UBIGINT"), ("Int32", "INTEGER"),
-                         ("Float64", "DOUBLE"), ("Boolean", "BOOLEAN"), ("Utf8", "VARCHAR"),
-                         ("LargeUtf8", "VARCHAR"), ("Binary", "BLOB"), ("Timestamp", "TIMESTAMPTZ"),
-                         ("List", "VARCHAR[]")]:
+    for prefix, name in [("Int64", "BIGINT"), ("UInt64", "UBIGINT"), ("Int32", "INTEGER"), ("Float64", "DOUBLE"),
+                         ("Boolean", "BOOLEAN"), ("Utf8", "VARCHAR"), ("LargeUtf8", "VARCHAR"), ("Binary", "BLOB"),
+                         ("FixedSizeBinary", "BLOB"), ("Timestamp", "TIMESTAMPTZ"), ("List", "VARCHAR[]")]:
         if arrow.startswith(prefix):
             return name
     sys.exit(f"bench: no DuckDB type for the column type {arrow}")
