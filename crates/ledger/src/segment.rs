@@ -81,11 +81,9 @@ impl SegmentEncoder {
             .map_err(encode_err)?;
         let data_fields = &arrow_schema.fields()[..arrow_schema.fields().len() - HASH_COLUMNS];
         let mut row_groups = Vec::with_capacity(records.len().div_ceil(ROW_GROUP_ROWS));
-        for (index, group_start) in (0..records.len()).step_by(ROW_GROUP_ROWS).enumerate() {
-            let group = group_start..(group_start + ROW_GROUP_ROWS).min(records.len());
+        for (index, group) in chunks(0..records.len(), ROW_GROUP_ROWS).enumerate() {
             let mut writers = factory.create_column_writers(index).map_err(encode_err)?;
-            for start in group.clone().step_by(BATCH_ROWS) {
-                let end = (start + BATCH_ROWS).min(group.end);
+            for Range { start, end } in chunks(group.clone(), BATCH_ROWS) {
                 let columns = data_columns(schema, &records[start..end], first_seq + start as u64, ingest_time, start)?;
                 for ((field, array), writer) in data_fields.iter().zip(&columns).zip(&mut writers) {
                     write_column(field, array, writer).map_err(encode_err)?;
@@ -104,8 +102,7 @@ impl SegmentEncoder {
         let hash_fields = &self.arrow_schema.fields()[self.arrow_schema.fields().len() - HASH_COLUMNS..];
         for (group, mut writers) in self.row_groups {
             let data_writers = writers.len() - HASH_COLUMNS;
-            for start in group.clone().step_by(BATCH_ROWS) {
-                let end = (start + BATCH_ROWS).min(group.end);
+            for Range { start, end } in chunks(group, BATCH_ROWS) {
                 let prev = (start..end).map(|i| if i == 0 { chain_start } else { &row_hashes[i - 1] });
                 let hashes = [hash_array(prev), hash_array(row_hashes[start..end].iter())];
                 for ((field, array), writer) in hash_fields.iter().zip(&hashes).zip(&mut writers[data_writers..]) {
@@ -120,6 +117,11 @@ impl SegmentEncoder {
         }
         self.file.into_inner().map_err(encode_err)
     }
+}
+
+/// `range` cut into consecutive pieces of `size` (the last one shorter).
+fn chunks(range: Range<usize>, size: usize) -> impl Iterator<Item = Range<usize>> {
+    range.clone().step_by(size).map(move |start| start..(start + size).min(range.end))
 }
 
 fn write_column(field: &Field, array: &ArrayRef, writer: &mut ArrowColumnWriter) -> ParquetResult<()> {
