@@ -18,9 +18,9 @@ fn main() -> std::process::ExitCode {
     // Before the runtime starts (src/memory.rs says why).
     match cli.command {
         Command::Sql(_) | Command::Evaluate(_) | Command::Report(_) => memory::favour_memory(),
-        // Only typed file ingest gained from the longer delay; generic ingest stays further
-        // below its memory target, and Kubernetes collect grew with it (BENCHMARKS.md).
-        Command::Ingest(ref args) if args.format == InputFormat::Akeyless => memory::favour_speed(),
+        // Typed file ingest frees a whole batch's storage at a time; generic ingest and
+        // collect keep the default (BENCHMARKS.md).
+        Command::Ingest(ref args) if args.format == InputFormat::Akeyless => memory::favour_memory(),
         _ => {}
     }
     init_logging(cli.log_format, cli.verbose);

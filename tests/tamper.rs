@@ -201,7 +201,7 @@ fn a_self_consistent_forged_segment_is_caught_by_the_manifest_chain() {
     let mut scratch = Vec::new();
     for i in 0..all.num_rows() {
         let r = if i == 5 { raw.value(i).replace("/prod/", "/dev/") } else { raw.value(i).to_string() };
-        let view = RowView { seq: seq.value(i), event_time: event_time[i], ingest_time: ingest_time[i], raw: r.as_bytes(), names: &[], values: &[] };
+        let view = RowView { seq: seq.value(i), event_time: event_time[i], ingest_time: ingest_time[i], raw: r.as_bytes(), names: &[], typed: &[] };
         let h = row_hash(&prev, &view, &mut scratch);
         prevs.push(prev);
         hashes.push(h);

@@ -4,7 +4,7 @@
 
 use std::borrow::Cow;
 
-use keytrail_ledger::{Column, FieldType, Value};
+use keytrail_ledger::{Column, FieldType, ValueRef, ValueSink};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value as Json;
 use sha2::{Digest, Sha256};
@@ -53,19 +53,17 @@ pub fn columns() -> Vec<Column> {
     .collect()
 }
 
-/// A parsed record: its own time (if it has a readable one) and the typed values, in the
-/// order of [`columns`].
-#[derive(Debug)]
-pub struct Parsed {
-    /// The record's `timestamp`, microseconds.
-    pub timestamp: Option<i64>,
-    /// Values for [`columns`].
-    pub values: Vec<Value>,
-}
-
-/// Parses one Akeyless audit record (a JSON object). `time_generated` and `source` describe
-/// how it arrived.
-pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64>, source: &str) -> Result<Parsed, String> {
+/// Parses one Akeyless audit record (a JSON object) into `out`, one value per entry of
+/// [`columns`], and returns the record's own `timestamp` (microseconds) if it has one.
+/// `time_generated` and `source` describe how it arrived. On error nothing has been
+/// written to `out`: every check that can fail comes before the first value.
+pub fn parse(
+    text: &str,
+    item_path_fields: &[String],
+    time_generated: Option<i64>,
+    source: &str,
+    out: &mut impl ValueSink,
+) -> Result<Option<i64>, String> {
     let record: Node = serde_json::from_str(text).map_err(|e| format!("Akeyless record is not valid JSON: {e}"))?;
     if !matches!(record, Node::Object(_)) {
         return Err("Akeyless record is not a JSON object".into());
@@ -76,46 +74,57 @@ pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64
     let status = status
         .map(|v| v.int().ok_or_else(|| format!("Akeyless field status: expected an HTTP status code, found {}", v.json())))
         .transpose()?;
-    let text = |v: Option<&Node>| v.map_or(Value::Null, |v| Value::Str(v.text()));
     let item_path = item_path_fields
         .iter()
         .find_map(|f| f.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !matches!(v, Node::Null)));
-    let remote_addrs = remote_addr.map_or(Value::Null, |v| {
-        let split = |text: &str| text.split(',').map(str::trim).filter(|s| !s.is_empty()).map(String::from).collect();
-        Value::StrList(match v {
-            Node::Str(s) => split(s),
-            other => split(&other.json()),
-        })
-    });
     let [access_type, product, operation, user_agent, unique_id] = parameters.map_or([None; 5], |p| members(p, &PARAMETERS));
     let [email, k8s_namespace, k8s_service_account] = claims.map_or([None; 3], |c| members(c, &CLAIMS));
-    let values = vec![
-        timestamp.map_or(Value::Null, Value::Time),
-        Value::Str(record.identity()),
-        time_generated.map_or(Value::Null, Value::Time),
-        text(account_id),
-        text(access_id),
-        text(action),
-        text(item_type),
-        text(item_path),
-        status.map_or(Value::Null, Value::Int),
-        status.map_or(Value::Null, |s| Value::Bool(s >= 400)),
-        remote_addrs,
-        duration.and_then(Node::int).map_or(Value::Null, Value::Int),
-        text(component),
-        text(severity),
-        text(access_type),
-        text(product),
-        text(operation),
-        text(user_agent),
-        text(unique_id),
-        text(email),
-        text(k8s_namespace),
-        text(k8s_service_account),
-        claims.map_or(Value::Null, |c| Value::Str(c.json())),
-        Value::Str(source.to_string()),
-    ];
-    Ok(Parsed { timestamp, values })
+
+    let time_value = |t: Option<i64>| t.map_or(ValueRef::Null, ValueRef::Time);
+    let int_value = |i: Option<i64>| i.map_or(ValueRef::Null, ValueRef::Int);
+    let identity = record.identity();
+    out.put(time_value(timestamp));
+    out.put(ValueRef::Str(std::str::from_utf8(&identity).expect("hex digits are ASCII")));
+    out.put(time_value(time_generated));
+    for field in [account_id, access_id, action, item_type, item_path] {
+        put_text(field, out);
+    }
+    out.put(int_value(status));
+    out.put(status.map_or(ValueRef::Null, |s| ValueRef::Bool(s >= 400)));
+    match remote_addr {
+        None => out.put(ValueRef::Null),
+        Some(v) => {
+            let json;
+            let text = match v {
+                Node::Str(s) => s.as_ref(),
+                other => {
+                    json = other.json();
+                    &json
+                }
+            };
+            let addrs: Vec<&str> = text.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
+            out.put(ValueRef::StrList(&addrs));
+        }
+    }
+    out.put(int_value(duration.and_then(Node::int)));
+    for field in [component, severity, access_type, product, operation, user_agent, unique_id, email, k8s_namespace, k8s_service_account] {
+        put_text(field, out);
+    }
+    match claims {
+        Some(c) => out.put(ValueRef::Str(&c.json())),
+        None => out.put(ValueRef::Null),
+    }
+    out.put(ValueRef::Str(source));
+    Ok(timestamp)
+}
+
+/// A field as text: strings unquoted, anything else as JSON.
+fn put_text(field: Option<&Node>, out: &mut impl ValueSink) {
+    match field {
+        None => out.put(ValueRef::Null),
+        Some(Node::Str(s)) => out.put(ValueRef::Str(s)),
+        Some(other) => out.put(ValueRef::Str(&other.json())),
+    }
 }
 
 /// The record's top-level fields read into typed columns, in the order [`parse`] takes them.
@@ -176,14 +185,14 @@ impl<'a> Node<'a> {
     /// level, no insignificant whitespace, serde_json's number and string forms). The same
     /// record forwarded to a file and to Log Analytics gets the same identity whatever
     /// whitespace or key order each sink wrote, so the query layer can de-duplicate.
-    fn identity(&self) -> String {
+    fn identity(&self) -> [u8; 64] {
         thread_local!(static CANONICAL: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) });
         CANONICAL.with_borrow_mut(|canonical| {
             canonical.clear();
             self.write_canonical(canonical);
             let mut hex = [0u8; 64];
             hex::encode_to_slice(Sha256::digest(&canonical[..]), &mut hex).expect("64 hex digits for 32 bytes");
-            String::from_utf8(hex.to_vec()).expect("hex digits are ASCII")
+            hex
         })
     }
 
@@ -223,14 +232,6 @@ impl<'a> Node<'a> {
         let mut out = Vec::new();
         self.write_canonical(&mut out);
         String::from_utf8(out).expect("JSON text is UTF-8")
-    }
-
-    /// Strings unquoted, anything else as JSON.
-    fn text(&self) -> String {
-        match self {
-            Node::Str(s) => s.to_string(),
-            other => other.json(),
-        }
     }
 
     /// An integer from a number or a numeric string (sources send both).
@@ -358,6 +359,7 @@ fn json_int_str(s: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use keytrail_ledger::Value;
 
     fn fields() -> Vec<String> {
         DEFAULT_ITEM_PATH_FIELDS.iter().map(|s| s.to_string()).collect()
@@ -368,10 +370,11 @@ mod tests {
         let text = r#"{"timestamp":"2026-11-03T10:00:00Z","access_id":"p-abc","action":"get_secret_value","status":"403",
             "remote_addr":"20.1.2.3, 10.0.0.5","duration":"12","request_parameters":{"name":"/prod/db","access_type":"k8s"},
             "client_sub_claims":{"k8s_namespace":"external-secrets","email":null}}"#;
-        let p = parse(text, &fields(), None, "file").unwrap();
+        let mut values = Vec::new();
+        let timestamp = parse(text, &fields(), None, "file", &mut values).unwrap();
         let cols = columns();
-        let get = |name: &str| &p.values[cols.iter().position(|c| c.name == name).unwrap()];
-        assert_eq!(p.timestamp, Some(1_793_700_000_000_000));
+        let get = |name: &str| &values[cols.iter().position(|c| c.name == name).unwrap()];
+        assert_eq!(timestamp, Some(1_793_700_000_000_000));
         assert_eq!(get("status"), &Value::Int(403));
         assert_eq!(get("is_error"), &Value::Bool(true));
         assert_eq!(get("item_path"), &Value::Str("/prod/db".into()));
@@ -379,14 +382,14 @@ mod tests {
         assert_eq!(get("duration_ms"), &Value::Int(12));
         assert_eq!(get("k8s_namespace"), &Value::Str("external-secrets".into()));
         assert_eq!(get("client_email"), &Value::Null);
-        assert_eq!(p.values.len(), cols.len());
-        for (v, c) in p.values.iter().zip(&cols) {
+        assert_eq!(values.len(), cols.len());
+        for (v, c) in values.iter().zip(&cols) {
             assert!(v.fits(c.kind), "{} does not fit {:?}", c.name, c.kind);
         }
     }
 
     fn record_id(record: &str) -> Result<String, serde_json::Error> {
-        Ok(serde_json::from_str::<Node>(record)?.identity())
+        Ok(String::from_utf8(serde_json::from_str::<Node>(record)?.identity().to_vec()).unwrap())
     }
 
     #[test]
@@ -420,10 +423,17 @@ mod tests {
     #[test]
     fn item_path_mapping_is_configurable_and_bad_records_say_why() {
         let text = r#"{"custom":{"secret":"/a/b"},"item":"/x"}"#;
-        let p = parse(text, &["custom.secret".to_string()], None, "file").unwrap();
-        assert!(p.values.contains(&Value::Str("/a/b".into())));
-        assert!(parse("[1]", &fields(), None, "f").unwrap_err().contains("not a JSON object"));
-        assert!(parse(r#"{"status":"teapot"}"#, &fields(), None, "f").unwrap_err().contains("status"));
-        assert!(parse(r#"{"timestamp":"yesterday"}"#, &fields(), None, "f").unwrap_err().contains("timestamp"));
+        let mut values = Vec::new();
+        parse(text, &["custom.secret".to_string()], None, "file", &mut values).unwrap();
+        assert!(values.contains(&Value::Str("/a/b".into())));
+        let error = |text: &str| {
+            let mut values = Vec::new();
+            let error = parse(text, &fields(), None, "f", &mut values).unwrap_err();
+            assert!(values.is_empty(), "a failed parse wrote {values:?}");
+            error
+        };
+        assert!(error("[1]").contains("not a JSON object"));
+        assert!(error(r#"{"status":"teapot"}"#).contains("status"));
+        assert!(error(r#"{"timestamp":"yesterday"}"#).contains("timestamp"));
     }
 }

@@ -11,7 +11,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, StreamSchema, Value};
+use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Records, StreamSchema, Value};
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
@@ -219,7 +219,7 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
         let objects = list_all(&mut client, kind, token).await?;
         let n = objects.len() as u64;
         let schema = StreamSchema::new(kind.stream, (kind.columns)())?;
-        let records = objects
+        let records: Records = objects
             .iter()
             .map(|o| Record { event_time: snapshot_time, raw: o.to_string().into_bytes(), values: (kind.values)(o, snapshot_time, run_id) })
             .collect();

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use futures::TryStreamExt;
-use keytrail_ledger::{Batch, Ledger, Record, Rejected, StreamSchema};
+use keytrail_ledger::{Batch, Ledger, Records, Rejected, StreamSchema};
 use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path;
 use serde::{Deserialize, Serialize};
@@ -219,23 +219,22 @@ fn take_line(line: &[u8], origin: impl FnOnce() -> String, options: &FilesOption
     if trimmed.iter().all(u8::is_ascii_whitespace) {
         return;
     }
-    match parse_line(trimmed, options) {
-        Ok(record) => pending.records.push(record),
-        Err(reason) => {
-            pending.rejected.push(Rejected { raw: trimmed.to_vec(), reason, origin: origin(), event_time: None })
-        }
+    if let Err(reason) = parse_line(trimmed, options, &mut pending.records) {
+        pending.rejected.push(Rejected { raw: trimmed.to_vec(), reason, origin: origin(), event_time: None })
     }
 }
 
-/// One forwarded line into a record, or why not.
-pub fn parse_line(line: &[u8], options: &FilesOptions) -> Result<Record, String> {
+/// One forwarded line into a record of `records`, or why not (and nothing added).
+pub fn parse_line(line: &[u8], options: &FilesOptions, records: &mut Records) -> Result<(), String> {
     if line.len() > options.max_record_bytes {
         return Err(format!("record is {} bytes, over the {}-byte limit", line.len(), options.max_record_bytes));
     }
     let text = std::str::from_utf8(line).map_err(|e| format!("not valid UTF-8 (at byte {})", e.valid_up_to()))?;
-    let parsed = akeyless::parse(text, &options.item_path_fields, None, SOURCE)?;
-    let event_time = parsed.timestamp.ok_or("no timestamp: an Akeyless audit record needs its time")?;
-    Ok(Record { event_time, raw: line.to_vec(), values: parsed.values })
+    let mut row = records.start_row();
+    let timestamp = akeyless::parse(text, &options.item_path_fields, None, SOURCE, &mut row)?;
+    let event_time = timestamp.ok_or("no timestamp: an Akeyless audit record needs its time")?;
+    row.finish(event_time, line);
+    Ok(())
 }
 
 async fn hash_range(store: &dyn ObjectStore, path: &Path, len: u64, hasher: &mut Sha256) -> object_store::Result<()> {
@@ -263,7 +262,8 @@ async fn send(
         return true;
     }
     mine[location] = marks;
-    let mut batch = std::mem::take(pending);
+    let next = Batch { records: pending.records.sized_like(), ..Default::default() };
+    let mut batch = std::mem::replace(pending, next);
     batch.cursor = Some(Json::Object(cursor.clone()));
     committer.send(batch).await
 }
@@ -283,11 +283,18 @@ mod tests {
     #[test]
     fn odd_lines_are_rejected_with_a_reason() {
         let o = FilesOptions { max_record_bytes: 200, ..Default::default() };
-        assert!(parse_line(b"{\"action\":\"x\"}", &o).unwrap_err().contains("no timestamp"));
-        assert!(parse_line(b"\xff\xfe{}", &o).unwrap_err().contains("UTF-8"));
-        assert!(parse_line(&[b'x'; 300], &o).unwrap_err().contains("limit"));
-        assert!(parse_line(b"not json", &o).unwrap_err().contains("not valid JSON"));
-        let r = parse_line(br#"{"timestamp":1793700000,"status":"200","remote_addr":"1.2.3.4,5.6.7.8"}"#, &o).unwrap();
-        assert_eq!(r.event_time, 1_793_700_000_000_000);
+        let mut records = Records::default();
+        let mut parse = |line: &[u8]| parse_line(line, &o, &mut records);
+        assert!(parse(b"{\"action\":\"x\"}").unwrap_err().contains("no timestamp"));
+        assert!(parse(b"\xff\xfe{}").unwrap_err().contains("UTF-8"));
+        assert!(parse(&[b'x'; 300]).unwrap_err().contains("limit"));
+        assert!(parse(b"not json").unwrap_err().contains("not valid JSON"));
+        let line = br#"{"timestamp":1793700000,"status":"200","remote_addr":"1.2.3.4,5.6.7.8"}"#;
+        parse(line).unwrap();
+        assert_eq!(records.len(), 1, "rejected lines leave no record behind");
+        assert_eq!((records.event_time(0), records.raw(0)), (1_793_700_000_000_000, &line[..]));
+        let mut values = Vec::new();
+        akeyless::parse(std::str::from_utf8(line).unwrap(), &o.item_path_fields, None, SOURCE, &mut values).unwrap();
+        assert_eq!(records.typed(0), keytrail_ledger::record::encode_values(&values));
     }
 }

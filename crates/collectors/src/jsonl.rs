@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::BufRead;
 
-use keytrail_ledger::{Batch, Record, Rejected};
+use keytrail_ledger::{Batch, Rejected};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -85,8 +85,8 @@ impl<R: BufRead> JsonLinesReader<R> {
             }
             lines += 1;
             bytes += n;
-            match parse_record(line, &self.opts) {
-                Ok(record) => batch.records.push(record),
+            match event_time(line, &self.opts) {
+                Ok(event_time) => batch.records.start_row().finish(event_time, line),
                 Err(reason) => batch.rejected.push(Rejected {
                     raw: line.to_vec(),
                     reason,
@@ -108,8 +108,8 @@ fn trim_line_end(buf: &[u8]) -> &[u8] {
     buf.strip_suffix(b"\r").unwrap_or(buf)
 }
 
-/// Parses one line into a record, or says why it cannot be one.
-pub fn parse_record(line: &[u8], opts: &JsonLinesOptions) -> Result<Record, String> {
+/// The event time of one line, or why it cannot be a record.
+pub fn event_time(line: &[u8], opts: &JsonLinesOptions) -> Result<i64, String> {
     if line.len() > opts.max_record_bytes {
         return Err(format!("record is {} bytes, over the {}-byte limit", line.len(), opts.max_record_bytes));
     }
@@ -119,8 +119,7 @@ pub fn parse_record(line: &[u8], opts: &JsonLinesOptions) -> Result<Record, Stri
         match find_path(text, field).map_err(|e| format!("not a JSON object: {e}"))? {
             Some(raw) => {
                 let value: serde_json::Value = serde_json::from_str(raw.get()).expect("validated by find_path");
-                let event_time = parse_json_time(&value).map_err(|e| format!("field {field}: {e}"))?;
-                return Ok(Record { event_time, raw: line.to_vec(), values: Vec::new() });
+                return parse_json_time(&value).map_err(|e| format!("field {field}: {e}"));
             }
             None => missing.push(field.as_str()),
         }
@@ -219,8 +218,8 @@ mod tests {
         assert_eq!(batches.len(), 1);
         let b = &batches[0];
         assert_eq!(b.records.len(), 2);
-        assert_eq!(b.records[1].event_time, 1_793_786_400_000_000);
-        assert_eq!(b.records[1].raw, br#"{"meta":{"t":1793786400},"k\u0065y":1,"time":1}"#);
+        assert_eq!(b.records.event_time(1), 1_793_786_400_000_000);
+        assert_eq!(b.records.raw(1), br#"{"meta":{"t":1793786400},"k\u0065y":1,"time":1}"#);
         let reasons: Vec<(&str, &str)> = b.rejected.iter().map(|r| (r.origin.as_str(), r.reason.as_str())).collect();
         assert_eq!(reasons.len(), 5, "{reasons:?}");
         assert_eq!(reasons[0].0, "in.jsonl:4");

@@ -22,6 +22,7 @@ use rand_core::{OsRng, RngCore};
 use crate::manifest::{manifest_path, sha256_hex, Manifest, SegmentRef, FORMAT};
 use crate::merkle::{Frontier, leaf_hash};
 use crate::record::{genesis_hash, row_hash, Record, RowView, Value};
+use crate::records::{Records, split_values};
 use crate::schema::StreamSchema;
 use crate::segment;
 use crate::{Hash, Ledger, LedgerError, Result};
@@ -34,7 +35,7 @@ const MAX_ATTEMPTS: u32 = 32;
 #[derive(Debug, Default)]
 pub struct Batch {
     /// Parsed records.
-    pub records: Vec<Record>,
+    pub records: Records,
     /// Records that could not be parsed; kept in the `<stream>__rejected` stream.
     pub rejected: Vec<Rejected>,
     /// The resume point to commit with these records (opaque to the ledger).
@@ -43,8 +44,8 @@ pub struct Batch {
 
 impl Batch {
     /// A batch of parsed records with no cursor.
-    pub fn new(records: Vec<Record>) -> Self {
-        Self { records, ..Default::default() }
+    pub fn new(records: impl Into<Records>) -> Self {
+        Self { records: records.into(), ..Default::default() }
     }
 }
 
@@ -129,7 +130,8 @@ impl Ledger {
                         raw: r.raw,
                         values: vec![Value::Str(r.reason), Value::Str(r.origin)],
                     })
-                    .collect();
+                    .collect::<Vec<_>>()
+                    .into();
                 outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone()).await?);
             }
         }
@@ -144,7 +146,7 @@ impl Ledger {
         Ok(self.head(stream).await?.and_then(|(m, _)| m.cursor))
     }
 
-    async fn commit(&self, schema: &StreamSchema, records: Vec<Record>, cursor: Option<serde_json::Value>) -> Result<CommitSummary> {
+    async fn commit(&self, schema: &StreamSchema, records: Records, cursor: Option<serde_json::Value>) -> Result<CommitSummary> {
         check_records(schema, &records)?;
         let records = Arc::new(records);
         for attempt in 1..=MAX_ATTEMPTS {
@@ -158,9 +160,6 @@ impl Ledger {
             match written.commit(self).await {
                 Ok(mut summary) => {
                     summary.attempts = attempt;
-                    // Freeing a large batch takes as long as encoding a fair part of it;
-                    // the next commit need not wait for it.
-                    tokio::task::spawn_blocking(move || drop(records));
                     return Ok(summary);
                 }
                 Err(LedgerError::ManifestExists { number, .. }) => {
@@ -203,17 +202,28 @@ impl Ledger {
     }
 }
 
-fn check_records(schema: &StreamSchema, records: &[Record]) -> Result<()> {
-    for (index, r) in records.iter().enumerate() {
+fn check_records(schema: &StreamSchema, records: &Records) -> Result<()> {
+    let columns = schema.columns();
+    for index in 0..records.len() {
         let invalid = |reason: String| LedgerError::InvalidRecord { stream: schema.name().to_string(), index, reason };
-        if r.values.len() != schema.columns().len() {
-            return Err(invalid(format!("{} typed values for {} columns", r.values.len(), schema.columns().len())));
+        let mut count = 0;
+        for value in split_values(records.typed(index)) {
+            let Some((_, kind)) = value else {
+                return Err(invalid(format!("typed value {count} is not a well-formed encoding")));
+            };
+            let Some(column) = columns.get(count) else {
+                return Err(invalid(format!("more typed values than the {} columns", columns.len())));
+            };
+            if let Some(kind) = kind.filter(|k| *k != column.kind) {
+                return Err(invalid(format!("a value of type {kind:?} does not fit column {} of type {:?}", column.name, column.kind)));
+            }
+            count += 1;
         }
-        if let Some((c, v)) = schema.columns().iter().zip(&r.values).find(|(c, v)| !v.fits(c.kind)) {
-            return Err(invalid(format!("value {v:?} does not fit column {} of type {:?}", c.name, c.kind)));
+        if count != columns.len() {
+            return Err(invalid(format!("{count} typed values for {} columns", columns.len())));
         }
-        if DateTime::from_timestamp_micros(r.event_time).is_none() {
-            return Err(invalid(format!("event time {}µs is out of range", r.event_time)));
+        if DateTime::from_timestamp_micros(records.event_time(index)).is_none() {
+            return Err(invalid(format!("event time {}µs is out of range", records.event_time(index))));
         }
     }
     Ok(())
@@ -225,7 +235,7 @@ fn check_records(schema: &StreamSchema, records: &[Record]) -> Result<()> {
 fn prepare(
     schema: &StreamSchema,
     head: &HeadState,
-    records: &[Record],
+    records: &Records,
     cursor: Option<serde_json::Value>,
     committed_at: DateTime<Utc>,
 ) -> Result<PreparedCommit> {
@@ -233,10 +243,10 @@ fn prepare(
     let ingest_time = committed_at.timestamp_micros();
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name.as_str()).collect();
 
-    let mut by_month: std::collections::BTreeMap<(i32, u32), Vec<&Record>> = Default::default();
-    for r in records {
-        let t = DateTime::from_timestamp_micros(r.event_time).expect("checked by check_records");
-        by_month.entry((t.year(), t.month())).or_default().push(r);
+    let mut by_month: std::collections::BTreeMap<(i32, u32), Vec<usize>> = Default::default();
+    for (i, &event_time) in records.event_times().iter().enumerate() {
+        let t = DateTime::from_timestamp_micros(event_time).expect("checked by check_records");
+        by_month.entry((t.year(), t.month())).or_default().push(i);
     }
 
     let mut frontier = head.frontier.clone();
@@ -254,14 +264,14 @@ fn prepare(
             let chain = scope.spawn(|| {
                 let mut scratch = Vec::new();
                 let mut row_hashes = Vec::with_capacity(group.len());
-                for r in &group {
+                for &i in &group {
                     let view = RowView {
                         seq,
-                        event_time: r.event_time,
+                        event_time: records.event_time(i),
                         ingest_time,
-                        raw: &r.raw,
+                        raw: records.raw(i),
                         names: &names,
-                        values: &r.values,
+                        typed: records.typed(i),
                     };
                     let h = row_hash(&prev, &view, &mut scratch);
                     let leaf = leaf_hash(&h);
@@ -273,7 +283,7 @@ fn prepare(
                 }
                 row_hashes
             });
-            let encoder = segment::SegmentEncoder::start(schema, &group, first_seq, ingest_time);
+            let encoder = segment::SegmentEncoder::start(schema, records, &group, first_seq, ingest_time);
             (encoder, chain.join().expect("hashing does not panic"))
         });
         let bytes = encoder?.finish(&chain_start, &row_hashes)?;
@@ -281,7 +291,7 @@ fn prepare(
             "streams/{}/month={year:04}-{month:02}/{number:020}-{part:03}-{nonce}.parquet",
             schema.name()
         );
-        let (min, max) = group.iter().fold((i64::MAX, i64::MIN), |(lo, hi), r| (lo.min(r.event_time), hi.max(r.event_time)));
+        let (min, max) = group.iter().map(|&i| records.event_time(i)).fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         segments.push(SegmentRef {
             path: path.clone(),
             sha256: sha256_hex(&bytes),
@@ -414,6 +424,15 @@ mod tests {
         r.values = vec![Value::Str("x".into())];
         let err = ledger.append(&schema, Batch::new(vec![r])).await.unwrap_err();
         assert!(matches!(err, LedgerError::InvalidRecord { index: 0, .. }), "{err}");
+        assert!(err.to_string().contains("a value of type Str does not fit column n of type Int"), "{err}");
+        let fine = rec("2026-11-02T00:00:00Z", "{}");
+        let mut short = rec("2026-11-02T00:00:01Z", "{}");
+        short.values.clear();
+        let mut fine_one = fine.clone();
+        fine_one.values = vec![Value::Int(1)];
+        let err = ledger.append(&schema, Batch::new(vec![fine_one, short])).await.unwrap_err();
+        assert!(matches!(err, LedgerError::InvalidRecord { index: 1, .. }), "{err}");
+        assert!(err.to_string().contains("0 typed values for 1 columns"), "{err}");
         assert!(ledger.streams().await.unwrap().is_empty());
     }
 

@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use crate::manifest::{parse_hash, sha256_hex};
 use crate::merkle::{audit_path_ranges, leaf_hash, root_from_inclusion_proof, Frontier};
 use crate::note::{Checkpoint, Verifier};
-use crate::record::{encode_canonical, RowView, Value};
+use crate::record::{encode_canonical, RowView};
 use crate::schema::StreamSchema;
 use crate::segment::{self, BatchRows};
 use crate::{Ledger, LedgerError, Result};
@@ -102,7 +102,7 @@ impl Ledger {
                     return Err(LedgerError::corrupt("segment", &seg.path, "SHA-256 differs from its manifest"));
                 }
                 let batches = segment::decode(bytes, &schema).map_err(|e| LedgerError::corrupt("segment", &seg.path, e))?;
-                let mut values: Vec<Value> = Vec::new();
+                let mut typed = Vec::new();
                 for batch in batches {
                     let batch = batch.map_err(|e| LedgerError::corrupt("segment", &seg.path, e))?;
                     let rows = BatchRows::new(&batch, &schema);
@@ -114,14 +114,14 @@ impl Ledger {
                         let h = rows.row_hash(i);
                         tree.push_row(&h);
                         if idx == seq {
-                            rows.typed_values(i, &mut values);
+                            rows.typed_encoded(i, &mut typed);
                             let view = RowView {
                                 seq: rows.seq(i),
                                 event_time: rows.event_time(i),
                                 ingest_time: rows.ingest_time(i),
                                 raw: rows.raw(i),
                                 names: &names,
-                                values: &values,
+                                typed: &typed,
                             };
                             let mut canonical = Vec::new();
                             encode_canonical(&view, &mut canonical);

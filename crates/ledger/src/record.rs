@@ -103,8 +103,151 @@ impl Record {
     }
 }
 
+/// Where a parser puts typed values, one call per column in column order: a `Vec<Value>`,
+/// or a row of [`Records`](crate::Records) that encodes them as they come (no allocation
+/// per value).
+pub trait ValueSink {
+    /// Adds one value.
+    fn put(&mut self, value: ValueRef<'_>);
+}
+
+/// A typed value borrowed from wherever the parser holds it.
+#[derive(Clone, Copy, Debug)]
+pub enum ValueRef<'a> {
+    /// Absent or not applicable.
+    Null,
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Int(i64),
+    /// A double.
+    Float(f64),
+    /// A string.
+    Str(&'a str),
+    /// A time, microseconds since the Unix epoch, UTC.
+    Time(i64),
+    /// A list of strings.
+    StrList(&'a [&'a str]),
+}
+
+impl ValueRef<'_> {
+    /// The owned value.
+    pub fn to_value(self) -> Value {
+        match self {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Float(f) => Value::Float(f),
+            ValueRef::Str(s) => Value::Str(s.to_string()),
+            ValueRef::Time(t) => Value::Time(t),
+            ValueRef::StrList(items) => Value::StrList(items.iter().map(|s| s.to_string()).collect()),
+        }
+    }
+
+    /// Appends the value's canonical encoding (see `docs/LEDGER.md`) to `out`.
+    pub fn encode(self, out: &mut Vec<u8>) {
+        match self {
+            ValueRef::Null => out.push(TAG_NULL),
+            ValueRef::Bool(b) => out.extend_from_slice(&[TAG_BOOL, b as u8]),
+            ValueRef::Int(i) => {
+                out.push(TAG_INT);
+                out.extend_from_slice(&i.to_be_bytes());
+            }
+            ValueRef::Float(f) => {
+                out.push(TAG_FLOAT);
+                out.extend_from_slice(&f.to_bits().to_be_bytes());
+            }
+            ValueRef::Str(s) => {
+                out.push(TAG_STR);
+                encode_bytes(s.as_bytes(), out);
+            }
+            ValueRef::Time(t) => {
+                out.push(TAG_TIME);
+                out.extend_from_slice(&t.to_be_bytes());
+            }
+            ValueRef::StrList(items) => encode_str_list(items.iter().copied(), out),
+        }
+    }
+}
+
+impl ValueSink for Vec<Value> {
+    fn put(&mut self, value: ValueRef<'_>) {
+        self.push(value.to_value());
+    }
+}
+
+impl Value {
+    /// Appends the value's canonical encoding (see `docs/LEDGER.md`) to `out`.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        match self {
+            Value::Null => ValueRef::Null.encode(out),
+            Value::Bool(b) => ValueRef::Bool(*b).encode(out),
+            Value::Int(i) => ValueRef::Int(*i).encode(out),
+            Value::Float(f) => ValueRef::Float(*f).encode(out),
+            Value::Str(s) => ValueRef::Str(s).encode(out),
+            Value::Time(t) => ValueRef::Time(*t).encode(out),
+            Value::StrList(items) => encode_str_list(items.iter().map(String::as_str), out),
+        }
+    }
+}
+
+/// The canonical encodings of `values`, concatenated: what [`RowView::typed`] holds.
+pub fn encode_values(values: &[Value]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for v in values {
+        v.encode(&mut out);
+    }
+    out
+}
+
+pub(crate) const TAG_NULL: u8 = 0x00;
+pub(crate) const TAG_BOOL: u8 = 0x01;
+pub(crate) const TAG_INT: u8 = 0x02;
+pub(crate) const TAG_FLOAT: u8 = 0x03;
+pub(crate) const TAG_STR: u8 = 0x04;
+pub(crate) const TAG_TIME: u8 = 0x05;
+pub(crate) const TAG_STR_LIST: u8 = 0x06;
+
+fn encode_bytes(b: &[u8], out: &mut Vec<u8>) {
+    out.extend_from_slice(&(b.len() as u64).to_be_bytes());
+    out.extend_from_slice(b);
+}
+
+fn encode_str_list<'s>(items: impl ExactSizeIterator<Item = &'s str>, out: &mut Vec<u8>) {
+    out.push(TAG_STR_LIST);
+    out.extend_from_slice(&(items.len() as u32).to_be_bytes());
+    for s in items {
+        encode_bytes(s.as_bytes(), out);
+    }
+}
+
+/// The length of the canonical value encoding that starts `bytes`, and its type (`None`
+/// for null); `None` when `bytes` does not start with a whole, well-formed encoding.
+pub(crate) fn encoded_value(bytes: &[u8]) -> Option<(usize, Option<FieldType>)> {
+    let be_u64 = |at: usize| Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?) as usize);
+    let (len, kind) = match *bytes.first()? {
+        TAG_NULL => (1, None),
+        TAG_BOOL => (2, Some(FieldType::Bool)),
+        TAG_INT => (9, Some(FieldType::Int)),
+        TAG_FLOAT => (9, Some(FieldType::Float)),
+        TAG_TIME => (9, Some(FieldType::Time)),
+        TAG_STR => (9usize.checked_add(be_u64(1)?)?, Some(FieldType::Str)),
+        TAG_STR_LIST => {
+            let count = u32::from_be_bytes(bytes.get(1..5)?.try_into().ok()?);
+            let mut at = 5usize;
+            for _ in 0..count {
+                at = at.checked_add(8)?.checked_add(be_u64(at)?)?;
+            }
+            (at, Some(FieldType::StrList))
+        }
+        _ => return None,
+    };
+    (len <= bytes.len()).then_some((len, kind))
+}
+
 /// The fields of a stored row that its hash covers, borrowed from wherever they live
 /// (a record being appended or a decoded Parquet row).
+#[derive(Clone, Copy)]
 pub struct RowView<'a> {
     /// Sequence number.
     pub seq: u64,
@@ -116,8 +259,9 @@ pub struct RowView<'a> {
     pub raw: &'a [u8],
     /// Names of the typed columns, in schema order.
     pub names: &'a [&'a str],
-    /// Typed values, one per name.
-    pub values: &'a [Value],
+    /// The typed values' canonical encodings ([`Value::encode`]), one per name,
+    /// concatenated.
+    pub typed: &'a [u8],
 }
 
 /// Appends the canonical encoding of a row to `out` (see `docs/LEDGER.md`).
@@ -138,49 +282,21 @@ fn canonical_head(row: &RowView<'_>) -> [u8; 33] {
     head
 }
 
-/// The end of the canonical form: the typed columns.
+/// The end of the canonical form: the typed columns, each value after its name.
+///
+/// Panics if `row.typed` does not hold exactly one well-formed encoding per name: the
+/// appender checks every row before chaining, and the verifier encodes from typed arrays.
 fn encode_typed(row: &RowView<'_>, out: &mut Vec<u8>) {
-    debug_assert_eq!(row.names.len(), row.values.len());
-    out.extend_from_slice(&(row.values.len() as u32).to_be_bytes());
-    for (name, value) in row.names.iter().zip(row.values) {
+    out.extend_from_slice(&(row.names.len() as u32).to_be_bytes());
+    let mut rest = row.typed;
+    for name in row.names {
         out.extend_from_slice(&(name.len() as u32).to_be_bytes());
         out.extend_from_slice(name.as_bytes());
-        encode_value(value, out);
+        let (len, _) = encoded_value(rest).expect("one well-formed typed value per column");
+        out.extend_from_slice(&rest[..len]);
+        rest = &rest[len..];
     }
-}
-
-fn encode_value(value: &Value, out: &mut Vec<u8>) {
-    fn bytes(b: &[u8], out: &mut Vec<u8>) {
-        out.extend_from_slice(&(b.len() as u64).to_be_bytes());
-        out.extend_from_slice(b);
-    }
-    match value {
-        Value::Null => out.push(0x00),
-        Value::Bool(b) => out.extend_from_slice(&[0x01, *b as u8]),
-        Value::Int(i) => {
-            out.push(0x02);
-            out.extend_from_slice(&i.to_be_bytes());
-        }
-        Value::Float(f) => {
-            out.push(0x03);
-            out.extend_from_slice(&f.to_bits().to_be_bytes());
-        }
-        Value::Str(s) => {
-            out.push(0x04);
-            bytes(s.as_bytes(), out);
-        }
-        Value::Time(t) => {
-            out.push(0x05);
-            out.extend_from_slice(&t.to_be_bytes());
-        }
-        Value::StrList(items) => {
-            out.push(0x06);
-            out.extend_from_slice(&(items.len() as u32).to_be_bytes());
-            for s in items {
-                bytes(s.as_bytes(), out);
-            }
-        }
-    }
+    assert!(rest.is_empty(), "more typed values than columns");
 }
 
 /// `row_hash = SHA-256(prev_hash || canonical)`. `scratch` is reused between calls so
@@ -213,7 +329,7 @@ mod tests {
     #[test]
     fn canonical_bytes_match_the_documented_layout() {
         let values = [Value::Int(-2), Value::StrList(vec!["a".into()])];
-        let row = RowView { seq: 7, event_time: 1, ingest_time: 2, raw: b"{}", names: &["n", "tags"], values: &values };
+        let row = RowView { seq: 7, event_time: 1, ingest_time: 2, raw: b"{}", names: &["n", "tags"], typed: &encode_values(&values) };
         let mut out = Vec::new();
         encode_canonical(&row, &mut out);
         let mut want = vec![1u8];
@@ -239,7 +355,7 @@ mod tests {
     #[test]
     fn row_hash_is_sha256_of_prev_and_canonical() {
         let values = [Value::Bool(true), Value::Null];
-        let row = RowView { seq: 3, event_time: -1, ingest_time: 9, raw: b"raw", names: &["a", "b"], values: &values };
+        let row = RowView { seq: 3, event_time: -1, ingest_time: 9, raw: b"raw", names: &["a", "b"], typed: &encode_values(&values) };
         let mut canonical = Vec::new();
         encode_canonical(&row, &mut canonical);
         let prev = [5u8; 32];
@@ -249,20 +365,20 @@ mod tests {
 
     #[test]
     fn every_field_changes_the_hash() {
-        let base_values = [Value::Str("x".into())];
-        let base = RowView { seq: 1, event_time: 10, ingest_time: 20, raw: b"r", names: &["s"], values: &base_values };
+        let base_values = encode_values(&[Value::Str("x".into())]);
+        let base = RowView { seq: 1, event_time: 10, ingest_time: 20, raw: b"r", names: &["s"], typed: &base_values };
         let prev = genesis_hash("s");
         let mut scratch = Vec::new();
         let h = row_hash(&prev, &base, &mut scratch);
-        let other_values = [Value::Str("y".into())];
+        let other_values = encode_values(&[Value::Str("y".into())]);
         let variants = [
             RowView { seq: 2, ..base },
             RowView { event_time: 11, ..base },
             RowView { ingest_time: 21, ..base },
             RowView { raw: b"R", ..base },
-            RowView { values: &other_values, ..base },
+            RowView { typed: &other_values, ..base },
             RowView { names: &["t"], ..base },
-            RowView { names: &[], values: &[], ..base },
+            RowView { names: &[], typed: &[], ..base },
         ];
         for v in &variants {
             assert_ne!(row_hash(&prev, v, &mut scratch), h);

@@ -21,7 +21,8 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::parquet::schema::types::ColumnPath;
 
-use crate::record::{FieldType, Record, Value};
+use crate::record::{FieldType, TAG_BOOL, TAG_NULL, TAG_FLOAT, TAG_INT, TAG_STR, TAG_STR_LIST, TAG_TIME, ValueRef};
+use crate::records::Records;
 use crate::schema::{RawKind, StreamSchema};
 use crate::{Hash, LedgerError, Result};
 
@@ -72,19 +73,20 @@ pub(crate) struct SegmentEncoder {
 }
 
 impl SegmentEncoder {
-    /// Encodes every column but the hashes of `records`, which get seqs from `first_seq`.
-    pub(crate) fn start(schema: &StreamSchema, records: &[&Record], first_seq: u64, ingest_time: i64) -> Result<Self> {
+    /// Encodes every column but the hashes of the `rows` of `records` (checked against the
+    /// schema already), which get seqs from `first_seq`.
+    pub(crate) fn start(schema: &StreamSchema, records: &Records, rows: &[usize], first_seq: u64, ingest_time: i64) -> Result<Self> {
         let arrow_schema = schema.arrow_schema();
         let encode_err = |source| LedgerError::Encode { stream: schema.name().to_string(), source };
         let (file, factory) = ArrowWriter::try_new(Vec::new(), arrow_schema.clone(), Some(writer_properties(schema)))
             .and_then(ArrowWriter::into_serialized_writer)
             .map_err(encode_err)?;
         let data_fields = &arrow_schema.fields()[..arrow_schema.fields().len() - HASH_COLUMNS];
-        let mut row_groups = Vec::with_capacity(records.len().div_ceil(ROW_GROUP_ROWS));
-        for (index, group) in chunks(0..records.len(), ROW_GROUP_ROWS).enumerate() {
+        let mut row_groups = Vec::with_capacity(rows.len().div_ceil(ROW_GROUP_ROWS));
+        for (index, group) in chunks(0..rows.len(), ROW_GROUP_ROWS).enumerate() {
             let mut writers = factory.create_column_writers(index).map_err(encode_err)?;
             for Range { start, end } in chunks(group.clone(), BATCH_ROWS) {
-                let columns = data_columns(schema, &records[start..end], first_seq + start as u64, ingest_time, start)?;
+                let columns = data_columns(schema, records, &rows[start..end], first_seq + start as u64, ingest_time, start)?;
                 for ((field, array), writer) in data_fields.iter().zip(&columns).zip(&mut writers) {
                     write_column(field, array, writer).map_err(encode_err)?;
                 }
@@ -139,26 +141,33 @@ fn hash_array<'a>(hashes: impl ExactSizeIterator<Item = &'a Hash>) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-/// Every column but the hashes, for `records`; `index` is the first one's position in the
-/// segment (for error messages).
-fn data_columns(schema: &StreamSchema, records: &[&Record], first_seq: u64, ingest_time: i64, index: usize) -> Result<Vec<ArrayRef>> {
-    let n = records.len();
+/// Every column but the hashes, for the `rows` of `records`; `index` is the first one's
+/// position in the segment (for error messages).
+fn data_columns(
+    schema: &StreamSchema,
+    records: &Records,
+    rows: &[usize],
+    first_seq: u64,
+    ingest_time: i64,
+    index: usize,
+) -> Result<Vec<ArrayRef>> {
+    let n = rows.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(4 + schema.columns().len());
     columns.push(Arc::new(UInt64Array::from_iter_values(first_seq..first_seq + n as u64)));
     columns.push(Arc::new(
-        TimestampMicrosecondArray::from_iter_values(records.iter().map(|r| r.event_time)).with_timezone("UTC"),
+        TimestampMicrosecondArray::from_iter_values(rows.iter().map(|&i| records.event_time(i))).with_timezone("UTC"),
     ));
     columns.push(Arc::new(
         TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(ingest_time, n)).with_timezone("UTC"),
     ));
-    let raw_bytes: usize = records.iter().map(|r| r.raw.len()).sum();
+    let raw_bytes: usize = rows.iter().map(|&i| records.raw(i).len()).sum();
     columns.push(match schema.raw_kind() {
         RawKind::Text => {
             let mut b = StringBuilder::with_capacity(n, raw_bytes);
-            for (i, r) in records.iter().enumerate() {
-                let text = std::str::from_utf8(&r.raw).map_err(|e| LedgerError::InvalidRecord {
+            for (at, &i) in rows.iter().enumerate() {
+                let text = std::str::from_utf8(records.raw(i)).map_err(|e| LedgerError::InvalidRecord {
                     stream: schema.name().to_string(),
-                    index: index + i,
+                    index: index + at,
                     reason: format!("raw is not UTF-8 ({e}); send it to the rejected stream instead"),
                 })?;
                 b.append_value(text);
@@ -167,60 +176,114 @@ fn data_columns(schema: &StreamSchema, records: &[&Record], first_seq: u64, inge
         }
         RawKind::Bytes => {
             let mut b = BinaryBuilder::with_capacity(n, raw_bytes);
-            for r in records {
-                b.append_value(&r.raw);
+            for &i in rows {
+                b.append_value(records.raw(i));
             }
             Arc::new(b.finish())
         }
     });
-    for (ci, col) in schema.columns().iter().enumerate() {
-        columns.push(build_typed(col.kind, records.iter().map(|r| &r.values[ci]), n));
+    let mut builders: Vec<TypedBuilder> = schema.columns().iter().map(|c| TypedBuilder::new(c.kind, n)).collect();
+    for &i in rows {
+        let mut typed = records.typed(i);
+        for b in &mut builders {
+            typed = b.append_encoded(typed);
+        }
     }
+    columns.extend(builders.into_iter().map(TypedBuilder::finish));
     Ok(columns)
 }
 
-fn build_typed<'a>(kind: FieldType, values: impl Iterator<Item = &'a Value> + Clone, n: usize) -> ArrayRef {
-    // Values were checked against the column types before chaining; a mismatch here is a
-    // bug, and storing it as null would silently differ from the hashed value.
-    macro_rules! scalar {
-        ($builder:expr, $variant:ident, $x:ident => $append:expr) => {{
-            let mut b = $builder;
-            for v in values {
-                match v {
-                    Value::$variant($x) => b.append_value($append),
-                    Value::Null => b.append_null(),
-                    other => unreachable!("value {other:?} in a {kind:?} column"),
-                }
-            }
-            b.finish()
-        }};
+/// An Arrow builder for one typed column, fed with canonical value encodings.
+enum TypedBuilder {
+    Bool(BooleanBuilder),
+    Int(Int64Builder),
+    Float(Float64Builder),
+    Str(StringBuilder),
+    Time(TimestampMicrosecondBuilder),
+    StrList(ListBuilder<StringBuilder>),
+}
+
+impl TypedBuilder {
+    fn new(kind: FieldType, n: usize) -> Self {
+        match kind {
+            FieldType::Bool => Self::Bool(BooleanBuilder::with_capacity(n)),
+            FieldType::Int => Self::Int(Int64Builder::with_capacity(n)),
+            FieldType::Float => Self::Float(Float64Builder::with_capacity(n)),
+            FieldType::Str => Self::Str(StringBuilder::with_capacity(n, 16 * n)),
+            FieldType::Time => Self::Time(TimestampMicrosecondBuilder::with_capacity(n)),
+            FieldType::StrList => Self::StrList(ListBuilder::with_capacity(StringBuilder::new(), n)),
+        }
     }
-    match kind {
-        FieldType::Bool => Arc::new(scalar!(BooleanBuilder::with_capacity(n), Bool, x => *x)),
-        FieldType::Int => Arc::new(scalar!(Int64Builder::with_capacity(n), Int, x => *x)),
-        FieldType::Float => Arc::new(scalar!(Float64Builder::with_capacity(n), Float, x => *x)),
-        FieldType::Str => {
-            let bytes = values.clone().map(|v| if let Value::Str(s) = v { s.len() } else { 0 }).sum();
-            Arc::new(scalar!(StringBuilder::with_capacity(n, bytes), Str, x => x))
-        }
-        FieldType::Time => {
-            Arc::new(scalar!(TimestampMicrosecondBuilder::with_capacity(n), Time, x => *x).with_timezone("UTC"))
-        }
-        FieldType::StrList => {
-            let mut b = ListBuilder::with_capacity(StringBuilder::new(), n);
-            for v in values {
-                match v {
-                    Value::StrList(items) => {
-                        for s in items {
-                            b.values().append_value(s);
-                        }
-                        b.append(true);
-                    }
-                    Value::Null => b.append(false),
-                    other => unreachable!("value {other:?} in a {kind:?} column"),
-                }
+
+    /// Appends the value whose encoding starts `typed`, returning the rest. The appender
+    /// checked every record's encodings against the column types before chaining; a
+    /// mismatch here is a bug, and storing it as null would silently differ from the
+    /// hashed value, hence the panics.
+    fn append_encoded<'t>(&mut self, typed: &'t [u8]) -> &'t [u8] {
+        let (tag, rest) = typed.split_first().expect("one typed value per column");
+        let fixed = |rest: &'t [u8]| -> ([u8; 8], &'t [u8]) {
+            let (v, rest) = rest.split_at(8);
+            (v.try_into().expect("8 bytes"), rest)
+        };
+        let bytes = |rest: &'t [u8]| -> (&'t str, &'t [u8]) {
+            let (len, rest) = fixed(rest);
+            let (s, rest) = rest.split_at(u64::from_be_bytes(len) as usize);
+            (std::str::from_utf8(s).expect("encoded from a str"), rest)
+        };
+        match (self, *tag) {
+            (Self::Bool(b), TAG_NULL) => b.append_null(),
+            (Self::Int(b), TAG_NULL) => b.append_null(),
+            (Self::Time(b), TAG_NULL) => b.append_null(),
+            (Self::Float(b), TAG_NULL) => b.append_null(),
+            (Self::Str(b), TAG_NULL) => b.append_null(),
+            (Self::StrList(b), TAG_NULL) => b.append(false),
+            (Self::Bool(b), TAG_BOOL) => {
+                b.append_value(rest[0] != 0);
+                return &rest[1..];
             }
-            Arc::new(b.finish())
+            (Self::Int(b), TAG_INT) => {
+                let (v, rest) = fixed(rest);
+                b.append_value(i64::from_be_bytes(v));
+                return rest;
+            }
+            (Self::Float(b), TAG_FLOAT) => {
+                let (v, rest) = fixed(rest);
+                b.append_value(f64::from_bits(u64::from_be_bytes(v)));
+                return rest;
+            }
+            (Self::Time(b), TAG_TIME) => {
+                let (v, rest) = fixed(rest);
+                b.append_value(i64::from_be_bytes(v));
+                return rest;
+            }
+            (Self::Str(b), TAG_STR) => {
+                let (s, rest) = bytes(rest);
+                b.append_value(s);
+                return rest;
+            }
+            (Self::StrList(b), TAG_STR_LIST) => {
+                let (count, mut rest) = rest.split_at(4);
+                for _ in 0..u32::from_be_bytes(count.try_into().expect("4 bytes")) {
+                    let (s, after) = bytes(rest);
+                    b.values().append_value(s);
+                    rest = after;
+                }
+                b.append(true);
+                return rest;
+            }
+            (_, tag) => unreachable!("a value with tag {tag} in a column of another type"),
+        }
+        rest
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Self::Bool(mut b) => Arc::new(b.finish()),
+            Self::Int(mut b) => Arc::new(b.finish()),
+            Self::Float(mut b) => Arc::new(b.finish()),
+            Self::Str(mut b) => Arc::new(b.finish()),
+            Self::Time(mut b) => Arc::new(b.finish().with_timezone("UTC")),
+            Self::StrList(mut b) => Arc::new(b.finish()),
         }
     }
 }
@@ -341,23 +404,29 @@ impl<'a> BatchRows<'a> {
         !self.typed.is_empty()
     }
 
-    /// The typed values of row `i`, into `out` (cleared first).
-    pub fn typed_values(&self, i: usize, out: &mut Vec<Value>) {
+    /// The canonical encodings of row `i`'s typed values, concatenated, into `out`
+    /// (cleared first): what [`RowView::typed`](crate::record::RowView) holds.
+    pub fn typed_encoded(&self, i: usize, out: &mut Vec<u8>) {
         out.clear();
         for arr in &self.typed {
-            let v = match arr {
-                TypedArray::Bool(a) => a.is_valid(i).then(|| Value::Bool(a.value(i))),
-                TypedArray::Int(a) => a.is_valid(i).then(|| Value::Int(a.value(i))),
-                TypedArray::Float(a) => a.is_valid(i).then(|| Value::Float(a.value(i))),
-                TypedArray::Str(a) => a.is_valid(i).then(|| Value::Str(a.value(i).to_string())),
-                TypedArray::Time(a) => a.is_valid(i).then(|| Value::Time(a.value(i))),
-                TypedArray::StrList(a) => a.is_valid(i).then(|| {
-                    let items = a.value(i);
-                    let items = items.as_any().downcast_ref::<StringArray>().expect("list of utf8");
-                    Value::StrList((0..items.len()).map(|j| items.value(j).to_string()).collect())
-                }),
+            let value = match arr {
+                TypedArray::Bool(a) => a.is_valid(i).then(|| ValueRef::Bool(a.value(i))),
+                TypedArray::Int(a) => a.is_valid(i).then(|| ValueRef::Int(a.value(i))),
+                TypedArray::Float(a) => a.is_valid(i).then(|| ValueRef::Float(a.value(i))),
+                TypedArray::Str(a) => a.is_valid(i).then(|| ValueRef::Str(a.value(i))),
+                TypedArray::Time(a) => a.is_valid(i).then(|| ValueRef::Time(a.value(i))),
+                TypedArray::StrList(a) => {
+                    if a.is_valid(i) {
+                        let items = a.value(i);
+                        let items = items.as_any().downcast_ref::<StringArray>().expect("list of utf8");
+                        let items: Vec<&str> = (0..items.len()).map(|j| items.value(j)).collect();
+                        ValueRef::StrList(&items).encode(out);
+                        continue;
+                    }
+                    None
+                }
             };
-            out.push(v.unwrap_or(Value::Null));
+            value.unwrap_or(ValueRef::Null).encode(out);
         }
     }
 }

@@ -24,7 +24,7 @@ use sha2::{Digest, Sha256};
 use crate::manifest::{manifest_path, parse_hash, Manifest, SegmentRef};
 use crate::merkle::{leaf_hash, CompactRange, Frontier};
 use crate::note::Checkpoint;
-use crate::record::{genesis_hash, row_hash, RowView, Value};
+use crate::record::{genesis_hash, row_hash, RowView};
 use crate::schema::{StreamSchema, REJECTED_SUFFIX};
 use crate::segment::{self, BatchRows};
 use crate::{Hash, Ledger, LedgerError, Result};
@@ -519,7 +519,7 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, co
     };
     let month = segment_month(&seg.path);
     let names: Vec<&str> = schema.columns().iter().map(|c| c.name.as_str()).collect();
-    let mut values: Vec<Value> = Vec::new();
+    let mut typed = Vec::new();
     let mut scratch = Vec::new();
     let mut expected_seq = seg.first_seq;
     let mut last_stored: Option<Hash> = None;
@@ -549,10 +549,10 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, co
             }
             let raw = rows.raw(i);
             if rows.has_typed() {
-                rows.typed_values(i, &mut values);
+                rows.typed_encoded(i, &mut typed);
             }
             let event_time = rows.event_time(i);
-            let view = RowView { seq, event_time, ingest_time: rows.ingest_time(i), raw, names: &names, values: &values };
+            let view = RowView { seq, event_time, ingest_time: rows.ingest_time(i), raw, names: &names, typed: &typed };
             let computed = row_hash(&prev_hash, &view, &mut scratch);
             let stored = rows.row_hash(i);
             if computed != stored {

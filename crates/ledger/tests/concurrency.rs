@@ -15,7 +15,7 @@ async fn racing_writers_never_fork_or_lose_a_commit() {
             tokio::spawn(async move {
                 let mut attempts = 0;
                 for c in 0..commits {
-                    let records = (0..rows)
+                    let records: Vec<Record> = (0..rows)
                         .map(|r| {
                             let t = chrono::DateTime::from_timestamp(1_793_491_200 + (w * 1000 + c * 10 + r) as i64, 0).unwrap();
                             Record::new(t, format!(r#"{{"w":{w},"c":{c},"r":{r}}}"#).into_bytes())

@@ -9,7 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::rbac::v1::{ClusterRole, ClusterRoleBinding, PolicyRule, Role, RoleBinding, RoleRef, Subject};
-use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, StreamSchema, Value};
+use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Records, StreamSchema, Value};
 use kube::api::{Api, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -188,7 +188,7 @@ pub(super) async fn collect(
         if same_day && previous["digest"] == json!(digest) {
             continue;
         }
-        let records = snapshot
+        let records: Records = snapshot
             .rows
             .into_iter()
             .map(|row| {

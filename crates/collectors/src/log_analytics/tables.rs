@@ -415,8 +415,9 @@ impl TableSpec {
             }
             Kind::Akeyless => {
                 let msg = cell(0).map(cell_text).transpose()?.flatten().ok_or("msg_s is empty")?;
-                let parsed = akeyless::parse(&msg, &ctx.item_path_fields, Some(time), "log_analytics")?;
-                Ok(Record { event_time: parsed.timestamp.unwrap_or(time), raw: raw_placeholder, values: parsed.values })
+                let mut values = Vec::new();
+                let timestamp = akeyless::parse(&msg, &ctx.item_path_fields, Some(time), "log_analytics", &mut values)?;
+                Ok(Record { event_time: timestamp.unwrap_or(time), raw: raw_placeholder, values })
             }
         }
     }
