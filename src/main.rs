@@ -10,19 +10,13 @@ mod memory;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, InputFormat, LogFormat};
+use crate::cli::{Cli, LogFormat};
 use crate::exit::ExitCode;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Before the runtime starts (src/memory.rs says why).
-    match cli.command {
-        Command::Sql(_) | Command::Evaluate(_) | Command::Report(_) => memory::favour_memory(),
-        // Typed file ingest frees a whole batch's storage at a time; generic ingest and
-        // collect keep the default (BENCHMARKS.md).
-        Command::Ingest(ref args) if args.format == InputFormat::Akeyless => memory::favour_memory(),
-        _ => {}
-    }
+    memory::favour_memory();
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

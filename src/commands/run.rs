@@ -79,7 +79,6 @@ pub(crate) async fn execute(
         settings.out = dir;
     }
     progress.step("verifying the ledger, evaluating the controls, writing the evidence pack");
-    crate::memory::favour_memory();
     let summary = write_pack(&ledger, &settings).await;
     progress.finish();
     let summary = summary?;

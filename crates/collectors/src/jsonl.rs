@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::io::BufRead;
 
-use keytrail_ledger::{Batch, Rejected};
+use keytrail_ledger::{Batch, Records, Rejected};
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, Visitor};
 use serde_json::value::RawValue;
 
@@ -67,7 +67,9 @@ impl<R: BufRead> JsonLinesReader<R> {
         if self.done {
             return Ok(None);
         }
-        let mut batch = Batch::default();
+        // Room for the most a batch can hold, so its bytes are never copied as it grows.
+        let most = self.opts.batch_bytes.saturating_add(self.opts.max_record_bytes);
+        let mut batch = Batch { records: Records::with_capacity(0, most.min(1 << 30)), ..Default::default() };
         let (mut lines, mut bytes) = (0usize, 0usize);
         let mut buf = Vec::new();
         while lines < self.opts.batch_lines && bytes < self.opts.batch_bytes {

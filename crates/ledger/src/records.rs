@@ -19,13 +19,14 @@ pub struct Records {
 }
 
 impl Records {
-    /// Room for `rows` records of `raw_bytes` bytes in all, without reallocating.
+    /// Room for `rows` records of `raw_bytes` bytes in all (typed values not counted),
+    /// without reallocating.
     pub fn with_capacity(rows: usize, raw_bytes: usize) -> Self {
         Self {
             event_times: Vec::with_capacity(rows),
             raw: Vec::with_capacity(raw_bytes),
             raw_ends: Vec::with_capacity(rows),
-            typed: Vec::with_capacity(raw_bytes),
+            typed: Vec::new(),
             typed_ends: Vec::with_capacity(rows),
         }
     }

@@ -176,7 +176,8 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                     }),
                 }
                 if batch.records.len() >= COMMIT_ROWS {
-                    commit(ledger, &schema, cluster, std::mem::take(&mut batch), &seen, report).await?;
+                    let next = Batch { records: batch.records.sized_like(), ..Default::default() };
+                    commit(ledger, &schema, cluster, std::mem::replace(&mut batch, next), &seen, report).await?;
                     seen.prune();
                 }
             }

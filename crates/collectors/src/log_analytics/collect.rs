@@ -239,7 +239,8 @@ impl Pending {
             mine["tables"] = json!({});
         }
         mine["tables"][spec.table] = json!(format_time(through));
-        let mut batch = std::mem::take(&mut self.batch);
+        let next = Batch { records: self.batch.records.sized_like(), ..Default::default() };
+        let mut batch = std::mem::replace(&mut self.batch, next);
         self.bytes = 0;
         batch.cursor = Some(Json::Object(cursor.clone()));
         committer.send(batch).await
