@@ -10,13 +10,15 @@ mod memory;
 
 use clap::Parser;
 
-use crate::cli::{Cli, LogFormat};
+use crate::cli::{Cli, Command, LogFormat};
 use crate::exit::ExitCode;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Before the runtime starts (src/memory.rs says why).
-    memory::favour_memory();
+    // Before the runtime starts (src/memory.rs says why, and why not for verify).
+    if !matches!(cli.command, Command::Verify(_)) {
+        memory::favour_memory();
+    }
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -5,7 +5,9 @@
 //! reuse it. keytrail's work frees in large pieces: a committed batch's storage (tens of
 //! MB in a few buffers), a query operator's buffers. With a one-second delay a process
 //! holds on to several of those at once, so keytrail shortens it to 10 ms for every
-//! command. Measured on this repository's benchmarks (BENCHMARKS.md): a report peaks within
+//! command but `verify`, whose decode batches are all the same size and reused: there the
+//! short delay cost ~15% of speed, and verify's memory is small and fixed anyway.
+//! Measured on this repository's benchmarks (BENCHMARKS.md): a report peaks within
 //! a third of what it does with glibc's malloc and runs as fast; forwarded Akeyless ingest
 //! and Kubernetes collect keep their speed at 50–60% of the memory; generic ingest and Log
 //! Analytics collect give up 5–10% of speed (far above their targets) for 25–35% less
