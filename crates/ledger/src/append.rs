@@ -123,15 +123,14 @@ impl Ledger {
             let head = self.head_state(&rejected_schema).await?;
             if cursor.is_none() || head.cursor != cursor {
                 let now = Utc::now().timestamp_micros();
-                let rows = rejected
+                let rows: Records = rejected
                     .into_iter()
                     .map(|r| Record {
                         event_time: r.event_time.unwrap_or(now),
                         raw: r.raw,
                         values: vec![Value::Str(r.reason), Value::Str(r.origin)],
                     })
-                    .collect::<Vec<_>>()
-                    .into();
+                    .collect();
                 outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone()).await?);
             }
         }
