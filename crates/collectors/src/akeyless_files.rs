@@ -262,8 +262,7 @@ async fn send(
         return true;
     }
     mine[location] = marks;
-    let next = Batch { records: pending.records.sized_like(), ..Default::default() };
-    let mut batch = std::mem::replace(pending, next);
+    let mut batch = pending.take_keeping_room();
     batch.cursor = Some(Json::Object(cursor.clone()));
     committer.send(batch).await
 }

@@ -47,6 +47,13 @@ impl Batch {
     pub fn new(records: impl Into<Records>) -> Self {
         Self { records: records.into(), ..Default::default() }
     }
+
+    /// Takes the batch, leaving an empty one with room for as many records and bytes, so
+    /// that the next of a run of similar batches fills without reallocating.
+    pub fn take_keeping_room(&mut self) -> Batch {
+        let next = Batch { records: self.records.sized_like(), ..Default::default() };
+        std::mem::replace(self, next)
+    }
 }
 
 /// A record that could not be parsed, kept byte for byte with why and where.

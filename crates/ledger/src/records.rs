@@ -31,9 +31,8 @@ impl Records {
         }
     }
 
-    /// An empty set with room for as many records and bytes as `self` holds: the next of
-    /// a run of similar batches then fills without reallocating (and copying) as it grows.
-    pub fn sized_like(&self) -> Self {
+    /// An empty set with room for as many records and bytes as `self` holds.
+    pub(crate) fn sized_like(&self) -> Self {
         Self {
             event_times: Vec::with_capacity(self.len()),
             raw: Vec::with_capacity(self.raw.len()),
@@ -51,11 +50,6 @@ impl Records {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.event_times.is_empty()
-    }
-
-    /// Bytes of `raw` held, over all records.
-    pub fn raw_bytes(&self) -> usize {
-        self.raw.len()
     }
 
     /// Adds a record.
@@ -197,7 +191,6 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!((records.event_time(1), records.raw(1)), (7, &b"second"[..]));
         assert_eq!(records.raw(0), b"first");
-        assert_eq!(records.raw_bytes(), 11);
         let kinds = |i| split_values(records.typed(i)).map(|v| v.unwrap().1).collect::<Vec<_>>();
         assert_eq!(kinds(0), vec![Some(FieldType::Int), None]);
         assert_eq!(kinds(1), vec![Some(FieldType::StrList), Some(FieldType::Time)]);

@@ -176,8 +176,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                     }),
                 }
                 if batch.records.len() >= COMMIT_ROWS {
-                    let next = Batch { records: batch.records.sized_like(), ..Default::default() };
-                    commit(ledger, &schema, cluster, std::mem::replace(&mut batch, next), &seen, report).await?;
+                    commit(ledger, &schema, cluster, batch.take_keeping_room(), &seen, report).await?;
                     seen.prune();
                 }
             }

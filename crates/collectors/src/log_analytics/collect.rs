@@ -239,8 +239,7 @@ impl Pending {
             mine["tables"] = json!({});
         }
         mine["tables"][spec.table] = json!(format_time(through));
-        let next = Batch { records: self.batch.records.sized_like(), ..Default::default() };
-        let mut batch = std::mem::replace(&mut self.batch, next);
+        let mut batch = self.batch.take_keeping_room();
         self.bytes = 0;
         batch.cursor = Some(Json::Object(cursor.clone()));
         committer.send(batch).await
