@@ -4,7 +4,9 @@
 # the evidence pack of the month they make with matching Kubernetes and Azure data (and its
 # control queries next to DuckDB on the same Parquet files), `keytrail collect` of AKSAudit
 # rows from the loopback emulator over HTTPS, and `keytrail collect --source kubernetes` of
-# generated ESO events from the emulated Kubernetes API. Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
+# generated ESO events from the emulated Kubernetes API, and the control suite of that month
+# in-process next to a Ballista cluster on this machine (a scheduler and two executors).
+# Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
 #
 #   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
 #   bash bench/run.sh --records N     # one size
@@ -40,7 +42,8 @@ else
 fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/keytrail-bench.XXXXXX")
 emulator_pid=
-trap '[ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null; rm -rf "$work"' EXIT
+cluster_pids=()
+trap '[ -n "$emulator_pid" ] && kill "$emulator_pid" 2>/dev/null; [ ${#cluster_pids[@]} -gt 0 ] && kill "${cluster_pids[@]}" 2>/dev/null; rm -rf "$work"' EXIT
 
 # Runs a command under GNU time; sets $secs and $rss_mib. Writes still in the page cache
 # (an input just generated, a ledger just deleted) are flushed first, so the disk's
@@ -63,6 +66,27 @@ start_emulator() {
 }
 stop_emulator() {
   kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
+}
+
+# A Ballista scheduler and two executors (two tasks each) on loopback; sets $scheduler.
+start_cluster() {
+  local port=$1
+  scheduler="df://127.0.0.1:$port"
+  "$bin/keytrail" cluster scheduler --bind "127.0.0.1:$port" > "$work/scheduler.log" 2>&1 &
+  cluster_pids=($!)
+  for e in 1 2; do
+    "$bin/keytrail" cluster executor --scheduler "$scheduler" --bind "127.0.0.1:$((port + 2 * e))" --grpc-port $((port + 2 * e + 1)) \
+      --external-host 127.0.0.1 --concurrent-tasks 2 --memory-mb 2048 --work-dir "$work/executor-$e" > "$work/executor-$e.log" 2>&1 &
+    cluster_pids+=($!)
+  done
+  for p in "$port" $((port + 2)) $((port + 4)); do
+    for _ in $(seq 300); do (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+  done
+}
+# Peak RSS in MiB of the cluster's processes, summed (VmHWM), then stops them.
+stop_cluster() {
+  cluster_rss=$(for pid in "${cluster_pids[@]}"; do awk '/VmHWM/ {print $2}' "/proc/$pid/status"; done | awk '{s += $1} END {print int(s / 1024)}')
+  kill "${cluster_pids[@]}"; wait "${cluster_pids[@]}" 2>/dev/null || true; cluster_pids=()
 }
 
 sha_bps=$("$bin/keytrail-bench" sha256 --mib 1024)
@@ -97,6 +121,7 @@ done
 "$bin/keytrail" keygen --out "$work/signing.key" --name bench.keytrail > /dev/null
 report_rows=()
 duckdb_rows=()
+ballista_rows=()
 # DuckDB, pinned, in a virtual environment: the yardstick for the control queries.
 venv=$target/bench-venv
 if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
@@ -142,6 +167,16 @@ for n in "${sizes[@]}"; do
     "$n" "$secs" "$rss_mib" "$(stat -c %s "$pack/index.html")" "$(stat -c %s "$work/pack-$n/keytrail-evidence-2026-11.tar.gz")")")
   # The same control SQL on the same Parquet files, keytrail (DataFusion) next to DuckDB.
   duckdb_rows+=("$("$venv/bin/python" bench/duckdb_controls.py "$bin/keytrail" "$work/forwarded-ledger-$n" "$pack" "$n")")
+  # Every control (`evaluate`) in-process, then on a fresh Ballista cluster; the verdicts must match.
+  measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" evaluate --period 2026-11 --format json
+  local_secs=$secs; local_rss=$rss_mib; cp "$work/out" "$work/evaluate-local.json"
+  start_cluster 50450
+  measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" evaluate --period 2026-11 --format json --engine ballista --scheduler "$scheduler"
+  stop_cluster
+  cmp -s "$work/out" "$work/evaluate-local.json" || { echo "bench: evaluate differs between the engines" >&2; diff <(head -c 4000 "$work/out") <(head -c 4000 "$work/evaluate-local.json") >&2; exit 1; }
+  ballista_rows+=("$(python3 -c 'import sys; n, ls, lr, bs, br, cr = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6]; print(f"| {n:,} | {ls:.1f} | {lr} | {bs:.1f} | {br} | {cr} | {bs/max(ls,0.01):.2f}x |")' \
+    "$n" "$local_secs" "$local_rss" "$secs" "$rss_mib" "$cluster_rss")")
+  rm -rf "$work"/executor-*
   rm -rf "$work/forwarded-ledger-$n" "$work/pack-$n"
 done
 
@@ -156,6 +191,13 @@ echo
 echo "| akeyless_audit rows | controls | findings | keytrail s | DuckDB s | keytrail / DuckDB | DuckDB |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${duckdb_rows[@]}"; do
+  echo "$row"
+done
+
+echo
+echo "| akeyless_audit rows | evaluate local s | local peak RSS MiB | evaluate on Ballista s | client peak RSS MiB | cluster peak RSS MiB (3 processes) | Ballista / local |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for row in "${ballista_rows[@]}"; do
   echo "$row"
 done
 

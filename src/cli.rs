@@ -74,6 +74,74 @@ pub enum Command {
     /// Serve emulated Entra ID and Log Analytics APIs on 127.0.0.1 (HTTPS) with a sample
     /// month of data, for trials and tests; runs until interrupted.
     Emulator(EmulatorArgs),
+    /// Run a process of a Ballista cluster that `--engine ballista` queries run on.
+    #[command(subcommand)]
+    Cluster(ClusterCommand),
+}
+
+/// Where queries run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// In this process.
+    Local,
+    /// On an Apache DataFusion Ballista cluster (needs --scheduler).
+    Ballista,
+}
+
+/// `--engine` and `--scheduler`, for every command that runs queries.
+#[derive(Debug, Default, Args)]
+pub struct EngineArgs {
+    /// Where queries run: local (this process) or ballista (a Ballista cluster, reading the
+    /// ledger itself). Default: the configuration's `engine`, else local.
+    #[arg(long, value_enum, env = "KEYTRAIL_ENGINE")]
+    pub engine: Option<EngineKind>,
+    /// The Ballista scheduler, df://HOST:PORT (or the configuration's `scheduler`).
+    #[arg(long, env = "KEYTRAIL_SCHEDULER")]
+    pub scheduler: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClusterCommand {
+    /// The scheduler: plans each query into stages and hands their tasks to executors.
+    Scheduler(SchedulerArgs),
+    /// An executor: runs tasks, reading the ledger's files with this process's own
+    /// object-store credentials (AZURE_STORAGE_* / AWS_* / workload identity).
+    Executor(ExecutorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct SchedulerArgs {
+    /// Address to listen on (gRPC, for clients and executors).
+    #[arg(long, default_value = "0.0.0.0:50050")]
+    pub bind: std::net::SocketAddr,
+}
+
+#[derive(Debug, Args)]
+pub struct ExecutorArgs {
+    /// The scheduler to register with, df://HOST:PORT.
+    #[arg(long, env = "KEYTRAIL_SCHEDULER")]
+    pub scheduler: String,
+    /// Address to listen on for shuffle reads (Arrow Flight).
+    #[arg(long, default_value = "0.0.0.0:50051")]
+    pub bind: std::net::SocketAddr,
+    /// Port for task launches from the scheduler (gRPC).
+    #[arg(long, default_value_t = 50052)]
+    pub grpc_port: u16,
+    /// Host name the scheduler and other executors reach this one by (in Kubernetes, the
+    /// pod IP). Default: the bind address.
+    #[arg(long, env = "KEYTRAIL_EXECUTOR_HOST")]
+    pub external_host: Option<String>,
+    /// Tasks run at once; default: one per core.
+    #[arg(long, default_value_t = 0)]
+    pub concurrent_tasks: usize,
+    /// MiB the executor's tasks may hold before sorts and aggregations spill; default: a
+    /// share of the machine's (or container's) memory.
+    #[arg(long)]
+    pub memory_mb: Option<u64>,
+    /// Folder for shuffle files and spills; default: a temporary folder.
+    #[arg(long)]
+    pub work_dir: Option<PathBuf>,
 }
 
 /// Output formats of `sql`.
@@ -105,6 +173,8 @@ pub struct SqlArgs {
     /// Write the result here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -140,6 +210,8 @@ pub struct EvaluateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = EvaluateFormat::Table)]
     pub format: EvaluateFormat,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 /// The sources `collect` can read.
@@ -302,6 +374,8 @@ pub struct RunArgs {
     /// Print the summary as JSON (collection details go to stderr).
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -351,6 +425,8 @@ pub struct ReportArgs {
     /// MiB the queries may hold before sorts and aggregations spill to disk; default 2048.
     #[arg(long)]
     pub query_memory_mb: Option<usize>,
+    #[command(flatten)]
+    pub engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]

@@ -40,6 +40,12 @@ pub struct Config {
     /// MiB the queries of `run` may hold before sorts and aggregations spill to the
     /// temporary folder; default 2048.
     pub query_memory_mb: Option<usize>,
+    /// Where the queries of `run` and `report` run: `local` (default) or `ballista`
+    /// (overridden by `--engine` / `KEYTRAIL_ENGINE`).
+    pub engine: Option<crate::cli::EngineKind>,
+    /// The Ballista scheduler for `engine = "ballista"`: `df://HOST:PORT` (overridden by
+    /// `--scheduler` / `KEYTRAIL_SCHEDULER`).
+    pub scheduler: Option<String>,
     /// Evidence packs.
     #[serde(default)]
     pub report: ReportConfig,
@@ -76,6 +82,19 @@ impl Config {
     /// The ledger to use: `--ledger` / `KEYTRAIL_LEDGER`, else `ledger`, else ./evidence.
     pub fn ledger_url<'a>(&'a self, flag: Option<&'a str>) -> &'a str {
         flag.or(self.ledger.as_deref()).unwrap_or(crate::commands::DEFAULT_LEDGER)
+    }
+
+    /// The query engine: flags (or their environment variables) win over the file.
+    pub fn engine(&self, flags: &crate::cli::EngineArgs) -> anyhow::Result<keytrail_query::Engine> {
+        use crate::cli::EngineKind;
+        let scheduler = flags.scheduler.as_deref().or(self.scheduler.as_deref());
+        match flags.engine.or(self.engine).unwrap_or(EngineKind::Local) {
+            EngineKind::Local => Ok(keytrail_query::Engine::Local),
+            EngineKind::Ballista => {
+                let url = scheduler.context("--engine ballista needs the scheduler: add --scheduler df://HOST:PORT (or scheduler = \"df://HOST:PORT\" in the configuration)")?;
+                Ok(keytrail_query::Engine::Ballista(keytrail_cluster::SchedulerAddress::parse(url)?))
+            }
+        }
     }
 
     /// `catalog` with this configuration's parameter overrides applied. An unknown control

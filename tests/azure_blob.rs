@@ -24,7 +24,7 @@ async fn ingest_verify_tamper_verify_on_azurite() {
         (out.status.code().unwrap(), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
     };
 
-    let (code, stdout, stderr) = run_with(&["ingest", "--stream", "akeyless_audit", "--batch-records", "100", file.to_str().unwrap()]);
+    let (code, stdout, stderr) = run_with(&["ingest", "--stream", "app_audit", "--batch-records", "100", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(stdout.contains("300 records appended"), "{stdout}");
 
@@ -44,7 +44,7 @@ async fn ingest_verify_tamper_verify_on_azurite() {
         .with_container_name("evidence")
         .build()
         .unwrap();
-    let manifests: Vec<_> = futures_list(&store, "ledgers/prod/_manifests/akeyless_audit").await;
+    let manifests: Vec<_> = futures_list(&store, "ledgers/prod/_manifests/app_audit").await;
     assert_eq!(manifests.len(), 3, "{manifests:?}");
 
     // Put-if-absent holds on Azure: a second manifest 1 cannot be written.
@@ -59,7 +59,7 @@ async fn ingest_verify_tamper_verify_on_azurite() {
     assert!(matches!(err, object_store::Error::AlreadyExists { .. }), "{err}");
 
     // Tamper with a segment the way an attacker with write access to the container could.
-    let segments = futures_list(&store, "ledgers/prod/streams/akeyless_audit").await;
+    let segments = futures_list(&store, "ledgers/prod/streams/app_audit").await;
     let victim = &segments[1];
     let mut bytes = store.get(&Path::from(victim.as_str())).await.unwrap().bytes().await.unwrap().to_vec();
     let mid = bytes.len() / 2;
@@ -88,6 +88,13 @@ async fn ingest_verify_tamper_verify_on_azurite() {
     for half in [&key[..44], &key[44..]] {
         assert!(!stdout.contains(half) && !stderr.contains(half), "the account key leaked");
     }
+
+    // SQL sees every committed row of a ledger under a path prefix in its container.
+    let (code, stdout, stderr) = run_with(&["ingest", "--stream", "app_events", "--batch-records", "100", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let (code, stdout, stderr) = run_with(&["sql", "--format", "csv", "SELECT count(*) AS n, count(DISTINCT raw) AS d FROM app_events"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(stdout.trim(), "n,d\n300,300");
 }
 
 async fn futures_list(store: &impl ObjectStore, prefix: &str) -> Vec<String> {

@@ -18,13 +18,13 @@ fn documents(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// Every object a kustomization deploys or patches in, following `resources` into bases:
-/// (where it came from, the object or patch).
+/// Every object a kustomization deploys or patches in, following `resources` into bases
+/// and `components` into components: (where it came from, the object or patch).
 fn render(dir: &Path) -> Vec<(String, Value)> {
     let kustomization = &documents(&dir.join("kustomization.yaml"))[0];
     let mut out = Vec::new();
     let list = |key: &str| kustomization[key].as_sequence().cloned().unwrap_or_default();
-    for resource in list("resources") {
+    for resource in list("resources").into_iter().chain(list("components")) {
         let path = dir.join(resource.as_str().unwrap());
         if path.is_dir() {
             out.extend(render(&path));
@@ -96,7 +96,7 @@ fn rbac_problems(object: &Value) -> Vec<String> {
 
 #[test]
 fn every_overlay_renders_and_grants_nothing_on_secrets() {
-    for overlay in ["dev", "prod"] {
+    for overlay in ["dev", "prod", "large"] {
         let objects = render(&deploy().join("overlays").join(overlay));
         let kinds: Vec<&str> = objects.iter().filter_map(|(_, o)| o["kind"].as_str()).collect();
         for kind in ["ServiceAccount", "ClusterRole", "ClusterRoleBinding", "CronJob", "PersistentVolumeClaim"] {
@@ -115,6 +115,38 @@ fn every_overlay_renders_and_grants_nothing_on_secrets() {
             assert!(problems.is_empty(), "{overlay}: {source}: {problems:?}");
         }
     }
+}
+
+#[test]
+fn the_large_overlay_runs_the_monthly_queries_on_a_ballista_cluster() {
+    let objects = render(&deploy().join("overlays").join("large"));
+    let named = |kind: &str, name: &str| {
+        objects.iter().map(|(_, o)| o).find(|o| o["kind"] == kind && o["metadata"]["name"] == name).unwrap_or_else(|| panic!("no {kind} {name}"))
+    };
+    let scheduler = named("Service", "keytrail-ballista-scheduler");
+    let port = scheduler["spec"]["ports"][0]["port"].as_u64().unwrap();
+    let engine_patch = objects
+        .iter()
+        .map(|(_, o)| o)
+        .find(|o| o["kind"] == "CronJob" && o["metadata"]["name"] == "keytrail-monthly" && serde_yaml::to_string(o).unwrap().contains("KEYTRAIL_SCHEDULER"))
+        .expect("a patch pointing the monthly job at the scheduler");
+    let env = &engine_patch["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["env"];
+    let value = |name: &str| env.as_sequence().unwrap().iter().find(|e| e["name"] == name).and_then(|e| e["value"].as_str()).unwrap_or_default().to_string();
+    assert_eq!(value("KEYTRAIL_ENGINE"), "ballista");
+    assert_eq!(value("KEYTRAIL_SCHEDULER"), format!("df://keytrail-ballista-scheduler:{port}"));
+    for name in ["keytrail-ballista-scheduler", "keytrail-ballista-executor"] {
+        let pod = &named("Deployment", name)["spec"]["template"];
+        assert_eq!(pod["spec"]["serviceAccountName"], "keytrail", "{name} reads the ledger with keytrail's identity");
+        assert_eq!(pod["metadata"]["labels"]["azure.workload.identity/use"], "true", "{name}");
+        assert_eq!(pod["spec"]["securityContext"]["runAsNonRoot"], Value::Bool(true), "{name}");
+        let args = strings(&pod["spec"]["containers"][0]["args"]);
+        assert!(args.windows(2).any(|w| w == ["cluster", if name.ends_with("scheduler") { "scheduler" } else { "executor" }]), "{name}: {args:?}");
+        if name.ends_with("executor") {
+            assert!(args.windows(2).any(|w| w[0] == "--scheduler" && w[1] == format!("df://keytrail-ballista-scheduler:{port}")), "{args:?}");
+        }
+    }
+    let policy = named("NetworkPolicy", "keytrail-ballista");
+    assert_eq!(policy["spec"]["ingress"][0]["from"][0]["podSelector"]["matchLabels"]["app.kubernetes.io/name"], "keytrail");
 }
 
 #[test]

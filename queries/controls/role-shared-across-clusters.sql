@@ -4,7 +4,7 @@ SELECT role_name AS resource,
             ELSE 'role ' || role_name || ' is used by at most one cluster' END AS reason,
        role_name, k8s_methods
 FROM (
-  SELECT r.role_name, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', '), '') AS methods
+  SELECT r.role_name, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', ' ORDER BY m.access_id), '') AS methods
   FROM (SELECT role_name, unnest(auth_method_access_ids) AS access_id FROM akeyless_roles
         WHERE snapshot_time = (SELECT max(snapshot_time) FROM akeyless_roles)) AS r
   LEFT JOIN (SELECT access_id FROM akeyless_auth_methods

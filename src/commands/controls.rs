@@ -4,9 +4,10 @@ use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
 use keytrail_ledger::{Ledger, VerifyOptions};
 use keytrail_query::controls::{self, Control, Framework, Verdict};
-use keytrail_query::LedgerSession;
+use keytrail_query::{LedgerSession, SessionOptions};
 
 use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
+use crate::config::Config;
 use crate::exit::ExitCode;
 
 /// The frameworks named (by file id or control key); all of them when none is.
@@ -69,7 +70,8 @@ pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<
 pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let period = month(&args.period)?;
     let exceptions = read_exceptions(args.exceptions.as_deref())?;
-    let session = LedgerSession::open(ledger, &super::sql::known_streams()?).await.context("opening the ledger for evaluation")?;
+    let options = SessionOptions { engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() };
+    let session = LedgerSession::open_with(ledger, &super::sql::known_streams()?, &options).await.context("opening the ledger for evaluation")?;
     let framework = framework(args.framework.as_deref())?;
     let integrity = ledger.verify(&VerifyOptions::default()).await.map_err(|e| e.to_string());
     let evaluations = session.evaluate_all(selected(framework.as_ref())?, period, &exceptions, &integrity).await?;

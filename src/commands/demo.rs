@@ -61,7 +61,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
 
     // The sample month's records run to its last hour: collect a day past it.
     let (_, end) = super::controls::month(&label)?;
-    let code = super::run::execute(None, &config, &label, None, Some(end + chrono::Duration::days(1)), false, out).await?;
+    let code = super::run::execute(None, &config, &label, None, Some(end + chrono::Duration::days(1)), false, &Default::default(), out).await?;
     writeln!(out, "\nOpen the report: {}", dir.join("packs").join(format!("keytrail-evidence-{label}")).join("index.html").display())?;
     writeln!(out, "Check the pack:  keytrail verify-pack {} --public-key {}", dir.join("packs").join(format!("keytrail-evidence-{label}.tar.gz")).display(), dir.join("signing.key.pub").display())?;
     Ok(code)

@@ -3,6 +3,7 @@
 
 mod akeyless_logs;
 mod checkpoint;
+mod cluster;
 mod collect;
 mod config;
 mod demo;
@@ -42,6 +43,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::VerifyPack(args) => report::verify(args, out),
         Command::Keygen(args) => keygen::run(args, out),
         Command::Emulator(args) => emulator::run(args, out).await,
+        Command::Cluster(command) => cluster::run(command).await,
     }
 }
 

@@ -3,10 +3,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use keytrail_ledger::{Ledger, Signer, Verifier};
-use keytrail_query::controls;
+use keytrail_query::{controls, SessionOptions};
 use keytrail_report::{PackSummary, ReportOptions};
 
-use crate::cli::{ReportArgs, VerifyPackArgs};
+use crate::cli::{EngineArgs, ReportArgs, VerifyPackArgs};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
@@ -17,6 +17,7 @@ pub(crate) struct PackSettings {
     pub exceptions: Option<PathBuf>,
     pub sample_rows: usize,
     pub query_memory_mb: usize,
+    pub engine: keytrail_query::Engine,
     pub organisation: String,
     pub clusters: Vec<String>,
     pub origin: String,
@@ -27,28 +28,29 @@ pub(crate) struct PackSettings {
 }
 
 impl PackSettings {
-    /// The settings a configuration gives.
-    pub(crate) fn from_config(config: Config, label: &str) -> Self {
-        Self {
+    /// The settings a configuration gives, with the engine `flags` choose.
+    pub(crate) fn from_config(config: Config, label: &str, flags: &EngineArgs) -> anyhow::Result<Self> {
+        Ok(Self {
             label: label.to_string(),
             frameworks: config.report.frameworks.clone(),
             exceptions: config.exceptions.clone(),
             sample_rows: config.report.sample_rows.unwrap_or(20),
             query_memory_mb: config.query_memory_mb.unwrap_or(2048),
+            engine: config.engine(flags)?,
             organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
             clusters: config.clusters.clone(),
             origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
             key: config.signing_key.clone(),
             out: config.report.out.clone().unwrap_or_else(|| PathBuf::from("packs")),
             config,
-        }
+        })
     }
 }
 
 pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
     let ledger = super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
-    let mut settings = PackSettings::from_config(config, &args.period);
+    let mut settings = PackSettings::from_config(config, &args.period, &args.engine)?;
     if !args.frameworks.is_empty() {
         settings.frameworks = args.frameworks;
     }
@@ -86,7 +88,7 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
         organisation: settings.organisation.clone(),
         clusters: settings.clusters.clone(),
         sample_rows: settings.sample_rows,
-        query_memory_bytes: settings.query_memory_mb << 20,
+        query: SessionOptions { period: None, memory_bytes: settings.query_memory_mb << 20, engine: settings.engine.clone() },
         origin: settings.origin.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: chrono::Utc::now(),

@@ -8,7 +8,7 @@ use anyhow::Context;
 use chrono::{DateTime, Datelike, Utc};
 use keytrail_ledger::OpenMode;
 
-use crate::cli::{CollectArgs, RunArgs};
+use crate::cli::{CollectArgs, EngineArgs, RunArgs};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
@@ -22,7 +22,7 @@ pub async fn run(ledger_flag: Option<&str>, args: RunArgs, out: &mut impl Write)
     let label = period_label(&args.period, Utc::now())?;
     let (_, end) = super::controls::month(&label)?;
     let until = (end + SETTLE_AFTER_PERIOD <= Utc::now()).then_some(end + SETTLE_AFTER_PERIOD);
-    execute(ledger_flag, &args.config, &label, args.out, until, args.json, out).await
+    execute(ledger_flag, &args.config, &label, args.out, until, args.json, &args.engine, out).await
 }
 
 /// `YYYY-MM`, or the month before `now` for `last-month`.
@@ -44,9 +44,12 @@ pub(crate) async fn execute(
     out_dir: Option<PathBuf>,
     until: Option<DateTime<Utc>>,
     json: bool,
+    engine: &EngineArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
     let config = Config::load(config_path)?;
+    // A mistake in the engine settings fails the job before it collects anything.
+    config.engine(engine)?;
     let (start, _) = super::controls::month(label)?;
     if config.signing_key.is_none() {
         anyhow::bail!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display());
@@ -74,7 +77,7 @@ pub(crate) async fn execute(
     }
 
     let ledger = super::open(config.ledger_url(ledger_flag), OpenMode::ReadOnly).await?;
-    let mut settings = PackSettings::from_config(config, label);
+    let mut settings = PackSettings::from_config(config, label, engine)?;
     if let Some(dir) = out_dir {
         settings.out = dir;
     }

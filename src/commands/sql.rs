@@ -5,9 +5,10 @@ use datafusion::arrow::datatypes::Schema;
 
 use anyhow::Context;
 use keytrail_ledger::Ledger;
-use keytrail_query::LedgerSession;
+use keytrail_query::{LedgerSession, SessionOptions};
 
 use crate::cli::{SqlArgs, SqlFormat};
+use crate::config::Config;
 use crate::exit::ExitCode;
 
 pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
@@ -18,7 +19,8 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
         }
         None => None,
     };
-    let session = LedgerSession::open_for(ledger, &known_streams()?, period).await.context("opening the ledger for SQL")?;
+    let options = SessionOptions { period, engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() };
+    let session = LedgerSession::open_with(ledger, &known_streams()?, &options).await.context("opening the ledger for SQL")?;
     let query = match args.query.as_deref() {
         Some(q) if q != "-" => q.to_string(),
         _ => {

@@ -44,7 +44,13 @@ pub enum OpenMode {
 #[derive(Clone, Debug)]
 pub struct Ledger {
     store: Arc<dyn ObjectStore>,
+    /// `store` without the path prefix of a cloud ledger, and that prefix (`""` or ending
+    /// in `/`): see [`Ledger::unprefixed_store`].
+    root: (Arc<dyn ObjectStore>, String),
     location: String,
+    /// The ledger's root as a URL any process resolves by scheme and container alone
+    /// (`file:///…/`, `az://container/…/`, `s3://bucket/…/`), when it has one.
+    shared_url: Option<String>,
 }
 
 impl Ledger {
@@ -53,11 +59,11 @@ impl Ledger {
         let shown = redact(url);
         let invalid = |reason: String| LedgerError::InvalidLocation { url: shown.clone(), reason };
         let parsed = url::Url::parse(url).ok().filter(|u| u.scheme().len() > 1);
-        let (store, location): (Arc<dyn ObjectStore>, String) = match parsed {
-            None => Self::local(std::path::Path::new(url), mode, url)?,
+        match parsed {
+            None => Self::local(std::path::Path::new(url), mode, url),
             Some(u) if u.scheme() == "file" => {
                 let path = u.to_file_path().map_err(|()| invalid("not a local file path".into()))?;
-                Self::local(&path, mode, url)?
+                Self::local(&path, mode, url)
             }
             Some(u) => {
                 let store: Arc<dyn ObjectStore> = match u.scheme() {
@@ -76,24 +82,32 @@ impl Ledger {
                     other => return Err(invalid(format!("unsupported scheme {other:?}; use a path, file://, az:// or s3://"))),
                 };
                 let prefix = cloud_prefix(&u);
+                let shared_url = match (u.scheme(), u.host_str()) {
+                    ("az" | "azure", Some(container)) => Some(format!("az://{container}/{}", folder(&prefix))),
+                    ("s3" | "s3a", Some(bucket)) => Some(format!("s3://{bucket}/{}", folder(&prefix))),
+                    _ => None,
+                };
+                let root = (store.clone(), folder(&prefix));
                 let store: Arc<dyn ObjectStore> =
                     if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
-                (store, shown.clone())
+                Ok(Self { store, root, location: shown, shared_url })
             }
-        };
-        Ok(Self { store, location })
+        }
     }
 
-    fn local(path: &std::path::Path, mode: OpenMode, url: &str) -> Result<(Arc<dyn ObjectStore>, String)> {
+    fn local(path: &std::path::Path, mode: OpenMode, url: &str) -> Result<Self> {
         if !path.exists() {
             if mode == OpenMode::ReadOnly {
                 return Err(LedgerError::NotFound(redact(url)));
             }
             std::fs::create_dir_all(path).map_err(|source| LedgerError::Io { path: path.into(), source })?;
         }
-        let store = object_store::local::LocalFileSystem::new_with_prefix(path)
-            .map_err(|e| LedgerError::InvalidLocation { url: url.to_string(), reason: e.to_string() })?;
-        Ok((Arc::new(store), path.display().to_string()))
+        let invalid = |reason: String| LedgerError::InvalidLocation { url: url.to_string(), reason };
+        let store = object_store::local::LocalFileSystem::new_with_prefix(path).map_err(|e| invalid(e.to_string()))?;
+        let absolute = path.canonicalize().map_err(|source| LedgerError::Io { path: path.into(), source })?;
+        let shared_url = url::Url::from_directory_path(&absolute).map_err(|()| invalid("not an absolute path".into()))?;
+        let store: Arc<dyn ObjectStore> = Arc::new(store);
+        Ok(Self { root: (store.clone(), String::new()), store, location: path.display().to_string(), shared_url: Some(shared_url.to_string()) })
     }
 
     /// The object store at `url`, found and authenticated by the same rules as a ledger's
@@ -104,7 +118,15 @@ impl Ledger {
 
     /// A ledger over an existing store (tests, embedding).
     pub fn from_store(store: Arc<dyn ObjectStore>, location: impl Into<String>) -> Self {
-        Self { store, location: location.into() }
+        Self { root: (store.clone(), String::new()), store, location: location.into(), shared_url: None }
+    }
+
+    /// The ledger's root as a URL that other processes (a query cluster's scheduler and
+    /// executors) resolve to the same objects by scheme and container alone, ending in
+    /// `/`: `file:///…/` for a local folder, `az://container/…/`, `s3://bucket/…/`. None
+    /// for a ledger named by an `https://` or `abfs://` URL, or built over a store.
+    pub fn shared_url(&self) -> Option<&str> {
+        self.shared_url.as_deref()
     }
 
     /// The location this ledger was opened from.
@@ -112,9 +134,18 @@ impl Ledger {
         &self.location
     }
 
-    /// The underlying store, rooted at the ledger (for the query layer).
+    /// The underlying store, rooted at the ledger.
     pub fn object_store(&self) -> Arc<dyn ObjectStore> {
         self.store.clone()
+    }
+
+    /// The store a cloud ledger lives in, not rooted at the ledger, and the folder inside
+    /// it that holds the ledger (`""` or ending in `/`). For readers that look objects up
+    /// by the location in their metadata, as DataFusion's listing tables do: behind
+    /// `object_store`'s `PrefixStore`, `head` reports the location with the prefix, so a
+    /// table over the rooted store would find no files.
+    pub fn unprefixed_store(&self) -> (Arc<dyn ObjectStore>, &str) {
+        (self.root.0.clone(), &self.root.1)
     }
 
     /// Names of all streams that have at least one manifest, sorted.
@@ -218,6 +249,11 @@ pub fn redact(url: &str) -> String {
     }
 }
 
+/// `prefix` as a folder of a URL: empty, or ending in `/`.
+fn folder(prefix: &Path) -> String {
+    if prefix.as_ref().is_empty() { String::new() } else { format!("{prefix}/") }
+}
+
 /// The path inside the container/bucket that a cloud URL points at.
 fn cloud_prefix(u: &url::Url) -> Path {
     let path = u.path().trim_matches('/');
@@ -230,7 +266,7 @@ fn cloud_prefix(u: &url::Url) -> Path {
 
 #[cfg(test)]
 mod tests {
-    use super::redact;
+    use super::{redact, Ledger, OpenMode};
 
     #[test]
     fn urls_lose_their_secrets_when_shown() {
@@ -241,5 +277,22 @@ mod tests {
         assert_eq!(redact("s3://user:SECRET@bucket/p"), "s3://user:REDACTED@bucket/p");
         assert_eq!(redact("./evidence"), "./evidence");
         assert_eq!(redact("az://evidence/prod"), "az://evidence/prod");
+    }
+
+    #[tokio::test]
+    async fn shared_urls_name_the_ledger_root_by_scheme_and_container() {
+        let dir = tempfile::tempdir().unwrap();
+        let local = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadOnly).await.unwrap();
+        let expected = url::Url::from_directory_path(dir.path().canonicalize().unwrap()).unwrap();
+        assert_eq!(local.shared_url(), Some(expected.as_str()));
+        assert!(local.shared_url().unwrap().starts_with("file:///") && local.shared_url().unwrap().ends_with('/'));
+        // SAFETY: no other test of this crate reads the Azure variables.
+        unsafe { std::env::set_var("AZURE_STORAGE_ACCOUNT_NAME", "devstoreaccount1") };
+        let az = Ledger::open("az://evidence/ledgers/prod", OpenMode::ReadOnly).await.unwrap();
+        assert_eq!(az.shared_url(), Some("az://evidence/ledgers/prod/"));
+        let root = Ledger::open("az://evidence", OpenMode::ReadOnly).await.unwrap();
+        assert_eq!(root.shared_url(), Some("az://evidence/"));
+        let https = Ledger::open("https://devstoreaccount1.blob.core.windows.net/evidence/prod", OpenMode::ReadOnly).await.unwrap();
+        assert_eq!(https.shared_url(), None);
     }
 }

@@ -489,7 +489,9 @@ impl LedgerSession {
 }
 
 /// `batch` with its `status` column replaced by the judged statuses and an `exception`
-/// column added.
+/// column added. Text is plain `Utf8` whichever string layout the engine chose (views
+/// in-process, plain or large strings on Ballista), so evidence files are the same bytes
+/// on every engine.
 fn judged(batch: &RecordBatch, status: &[String], exception: &[Option<String>]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 1);
@@ -498,6 +500,9 @@ fn judged(batch: &RecordBatch, status: &[String], exception: &[Option<String>]) 
         if field.name() == "status" {
             fields.push(Field::new("status", DataType::Utf8, false));
             columns.push(Arc::new(status.iter().map(|s| Some(s.as_str())).collect::<StringArray>()));
+        } else if let Some(plain) = plain_text(field.data_type()) {
+            columns.push(cast(column, &plain)?);
+            fields.push(field.as_ref().clone().with_data_type(plain));
         } else {
             fields.push(field.as_ref().clone());
             columns.push(column.clone());
@@ -506,6 +511,18 @@ fn judged(batch: &RecordBatch, status: &[String], exception: &[Option<String>]) 
     fields.push(Field::new("exception", DataType::Utf8, true));
     columns.push(Arc::new(exception.iter().map(|e| e.as_deref()).collect::<StringArray>()));
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+}
+
+/// `data_type` with every string type (`Utf8View`, `LargeUtf8`, in lists too) made
+/// `Utf8`, if it has one.
+fn plain_text(data_type: &DataType) -> Option<DataType> {
+    match data_type {
+        DataType::Utf8View | DataType::LargeUtf8 => Some(DataType::Utf8),
+        DataType::List(item) | DataType::LargeList(item) => {
+            plain_text(item.data_type()).map(|t| DataType::List(Arc::new(item.as_ref().clone().with_data_type(t))))
+        }
+        _ => None,
+    }
 }
 
 /// The evidence rows of a control without SQL: its findings.

@@ -2,6 +2,11 @@
 //! stream (the `__rejected` streams too) made of exactly the segment files that committed
 //! manifests name, the views of `queries/views/`, and ad-hoc SQL that can only read.
 //!
+//! The same session runs in-process or, with [`Engine::Ballista`], on a Ballista cluster
+//! (`keytrail-cluster`): tables and views are registered the same way, and only plans
+//! that serialize (listing tables, views, empty tables) are used, so every query can run
+//! on either.
+//!
 //! It must never read a file no manifest names (an uncommitted or planted segment is not
 //! part of the ledger), and never let SQL write, define or configure anything.
 
@@ -12,11 +17,14 @@ use std::sync::Arc;
 use datafusion::arrow::array::RecordBatch;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::{MemTable, TableProvider};
+use datafusion::catalog::view::ViewTable;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::TableProvider;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
+use keytrail_cluster::SchedulerAddress;
 use keytrail_ledger::{Ledger, StreamSchema};
 
 /// The views, in dependency order: `queries/views/<name>.sql`, compiled in so the binary
@@ -41,6 +49,37 @@ pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 2 << 30;
 /// The URL under which the ledger's store is registered with DataFusion.
 const LEDGER_URL: &str = "keytrail://ledger/";
 
+/// Where a session's queries run.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Engine {
+    /// In this process.
+    #[default]
+    Local,
+    /// On the Ballista cluster whose scheduler is at this address; its executors read the
+    /// ledger's files themselves, so the ledger must be at a URL they resolve too.
+    Ballista(SchedulerAddress),
+}
+
+/// How a session is opened.
+#[derive(Clone, Debug)]
+pub struct SessionOptions {
+    /// Limit every stream table (and so every view) to rows whose `event_time` is in
+    /// `[start, end)` (microseconds).
+    pub period: Option<(i64, i64)>,
+    /// Memory a local session's queries may hold before they spill (a query that cannot
+    /// spill fails with "Resources exhausted"). On a cluster, each executor's own limit
+    /// applies instead.
+    pub memory_bytes: usize,
+    /// Where queries run.
+    pub engine: Engine,
+}
+
+impl Default for SessionOptions {
+    fn default() -> Self {
+        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local }
+    }
+}
+
 /// Why a query could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum QueryError {
@@ -61,6 +100,12 @@ pub enum QueryError {
     /// The statement would change something.
     #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
     NotReadOnly(String),
+    /// The session could not be set up on a Ballista cluster.
+    #[error(transparent)]
+    Cluster(#[from] keytrail_cluster::ClusterError),
+    /// The ledger is at a location a cluster's executors cannot resolve.
+    #[error("ledger {0} cannot be queried on a Ballista cluster: name it file://, az://CONTAINER/PATH or s3://BUCKET/PATH so the executors can read it")]
+    NotShared(String),
     /// Evidence rows could not be handed on (writing evidence files failed).
     #[error("evidence of control {0}")]
     Evidence(String),
@@ -80,6 +125,7 @@ pub struct LedgerSession {
 
 /// Registers `table` as `name`, behind an `event_time` filter when a period is given (the
 /// filter is pushed down to Parquet statistics, so other months' row groups are skipped).
+/// The filter is a view (not a DataFrame), so the plan serializes for a cluster.
 fn register(ctx: &SessionContext, name: &str, table: Arc<dyn TableProvider>, period: Option<(i64, i64)>) -> Result<(), QueryError> {
     let Some((start, end)) = period else {
         ctx.register_table(name, table)?;
@@ -89,7 +135,7 @@ fn register(ctx: &SessionContext, name: &str, table: Arc<dyn TableProvider>, per
     use datafusion::scalar::ScalarValue;
     let at = |t: i64| lit(ScalarValue::TimestampMicrosecond(Some(t), Some("UTC".into())));
     let filtered = ctx.read_table(table)?.filter(col("event_time").gt_eq(at(start)).and(col("event_time").lt(at(end))))?;
-    ctx.register_table(name, filtered.into_view())?;
+    ctx.register_table(name, Arc::new(ViewTable::new(filtered.into_unoptimized_plan(), None)))?;
     Ok(())
 }
 
@@ -98,25 +144,30 @@ impl LedgerSession {
     /// each of `known` the ledger does not have yet (so views over every source work on a
     /// ledger that has only some), and the views.
     pub async fn open(ledger: &Ledger, known: &[StreamSchema]) -> Result<Self, QueryError> {
-        Self::open_for(ledger, known, None).await
+        Self::open_with(ledger, known, &SessionOptions::default()).await
     }
 
-    /// Like [`open`](Self::open), with every stream table (and so every view) limited to
-    /// rows whose `event_time` is in `[period.0, period.1)` (microseconds) when given.
-    pub async fn open_for(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>) -> Result<Self, QueryError> {
-        Self::open_with(ledger, known, period, DEFAULT_QUERY_MEMORY_BYTES).await
-    }
-
-    /// Like [`open_for`](Self::open_for), with queries holding at most `memory_bytes`
-    /// before they spill (a query that cannot spill fails with "Resources exhausted").
-    pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], period: Option<(i64, i64)>, memory_bytes: usize) -> Result<Self, QueryError> {
+    /// Like [`open`](Self::open), with the period, memory limit and engine of `options`.
+    pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
         let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(memory_bytes))).build_arc()?;
-        let ctx = SessionContext::new_with_config_rt(config, runtime);
-        let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
-        ctx.register_object_store(&url, ledger.object_store());
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(options.memory_bytes)));
+        let (ctx, files_at) = match &options.engine {
+            Engine::Local => {
+                let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
+                let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
+                let (store, folder) = ledger.unprefixed_store();
+                ctx.register_object_store(&url, store);
+                (ctx, format!("{LEDGER_URL}{folder}"))
+            }
+            Engine::Ballista(scheduler) => {
+                // Executors open the files by URL, with their own credentials.
+                let root = ledger.shared_url().ok_or_else(|| QueryError::NotShared(ledger.location().to_string()))?;
+                (SessionContext::new_with_state(keytrail_cluster::client_state(scheduler, config, runtime)?), root.to_string())
+            }
+        };
+        let period = options.period;
         let mut tables = Vec::new();
         for stream in ledger.streams().await? {
             let manifests = ledger.manifests(&stream).await?;
@@ -125,10 +176,10 @@ impl LedgerSession {
             let files: Vec<ListingTableUrl> = manifests
                 .iter()
                 .flat_map(|m| &m.segments)
-                .map(|s| ListingTableUrl::parse(format!("{LEDGER_URL}{}", s.path)))
+                .map(|s| ListingTableUrl::parse(format!("{files_at}{}", s.path)))
                 .collect::<Result<_, _>>()?;
             let table: Arc<dyn TableProvider> = if files.is_empty() {
-                Arc::new(MemTable::try_new(schema, vec![vec![]])?)
+                Arc::new(EmptyTable::new(schema))
             } else {
                 let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
                 let table_config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(schema);
@@ -139,7 +190,7 @@ impl LedgerSession {
         }
         let missing: Vec<&StreamSchema> = known.iter().filter(|s| !tables.iter().any(|t| t == s.name())).collect();
         for schema in missing {
-            register(&ctx, schema.name(), Arc::new(MemTable::try_new(schema.arrow_schema(), vec![vec![]])?), period)?;
+            register(&ctx, schema.name(), Arc::new(EmptyTable::new(schema.arrow_schema())), period)?;
             tables.push(schema.name().to_string());
         }
         tables.sort();

@@ -48,7 +48,7 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
     let checkpoints = ledger.checkpoint(signer, &options.origin).await?;
     let verify_options = VerifyOptions { checkpoints: checkpoints.iter().map(|n| n.checkpoint.clone()).collect(), ..Default::default() };
     let integrity = ledger.verify(&verify_options).await.map_err(|e| e.to_string());
-    let session = LedgerSession::open_with(ledger, &options.known_streams, None, options.query_memory_bytes).await?;
+    let session = LedgerSession::open_with(ledger, &options.known_streams, &options.query).await?;
 
     let (start, end) = (options.period.0.format("%Y-%m-%dT%H:%M:%SZ"), options.period.1.format("%Y-%m-%dT%H:%M:%SZ"));
     let within = |column: &str| format!("{column} >= TIMESTAMP '{start}' AND {column} < TIMESTAMP '{end}'");

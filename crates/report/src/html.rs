@@ -413,7 +413,7 @@ mod tests {
             organisation: "O".into(),
             clusters: Vec::new(),
             sample_rows: 5,
-            query_memory_bytes: 1 << 20,
+            query: keytrail_query::SessionOptions { memory_bytes: 1 << 20, ..Default::default() },
             origin: "keytrail".into(),
             version: "0".into(),
             generated_at: Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap(),

@@ -21,6 +21,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use keytrail_ledger::{Ledger, Signer, StreamSchema};
 use keytrail_query::controls::{Control, Exception, Framework};
+use keytrail_query::SessionOptions;
 
 pub use evidence::write_csv;
 pub use pack::{PackCheck, verify_pack};
@@ -89,8 +90,8 @@ pub struct ReportOptions {
     pub clusters: Vec<String>,
     /// Evidence rows shown per control in the HTML report.
     pub sample_rows: usize,
-    /// Memory the queries may hold before they spill to disk.
-    pub query_memory_bytes: usize,
+    /// How the queries run: memory limit and engine (the period is `period`).
+    pub query: SessionOptions,
     /// Origin prefix of the signed checkpoint (`<origin>/<stream>`).
     pub origin: String,
     /// keytrail's version, shown on the cover and in the manifest.
