@@ -173,7 +173,10 @@ for n in "${sizes[@]}"; do
   start_cluster 50450
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" evaluate --period 2026-11 --format json --engine ballista --scheduler "$scheduler"
   stop_cluster
-  cmp -s "$work/out" "$work/evaluate-local.json" || { echo "bench: evaluate differs between the engines" >&2; diff <(head -c 4000 "$work/out") <(head -c 4000 "$work/evaluate-local.json") >&2; exit 1; }
+  cmp -s "$work/out" "$work/evaluate-local.json" || {
+    echo "bench: evaluate differs between the engines (control: local verdict, Ballista verdict):" >&2
+    python3 -c 'import json,sys; a, b = (json.load(open(f))["controls"] for f in sys.argv[1:]); [print(" ", x["control"], {k: x["verdict"].get(k) for k in ("status", "counts", "detail")}, {k: y["verdict"].get(k) for k in ("status", "counts", "detail")}, file=sys.stderr) for x, y in zip(a, b) if x != y]' "$work/evaluate-local.json" "$work/out"
+    exit 1; }
   ballista_rows+=("$(python3 -c 'import sys; n, ls, lr, bs, br, cr = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5], sys.argv[6]; print(f"| {n:,} | {ls:.1f} | {lr} | {bs:.1f} | {br} | {cr} | {bs/max(ls,0.01):.2f}x |")' \
     "$n" "$local_secs" "$local_rss" "$secs" "$rss_mib" "$cluster_rss")")
   rm -rf "$work"/executor-*

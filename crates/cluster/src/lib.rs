@@ -30,6 +30,9 @@ pub use stores::LedgerStores;
 /// Ballista's switch for its adaptive query planner.
 const ADAPTIVE_PLANNER: &str = ballista_core::config::BALLISTA_ADAPTIVE_PLANNER_ENABLED;
 
+/// DataFusion's choice between hash and sort-merge joins.
+const PREFER_HASH_JOIN: &str = "datafusion.optimizer.prefer_hash_join";
+
 /// The port a scheduler listens on when a `df://` URL names none (Ballista's default).
 pub const DEFAULT_SCHEDULER_PORT: u16 = 50050;
 
@@ -100,8 +103,10 @@ fn with_ledger_stores(runtime: RuntimeEnvBuilder) -> Result<Arc<RuntimeEnv>, dat
 pub fn client_state(scheduler: &SchedulerAddress, config: SessionConfig, runtime: RuntimeEnvBuilder) -> Result<SessionState, ClusterError> {
     // Ballista 55's adaptive planner re-plans without end a stage whose anti-join input
     // shuffles no rows (the de-duplication of `akeyless_events` on a month with one
-    // Akeyless source): keytrail uses the static planner.
-    let config = config.upgrade_for_ballista().set_bool(ADAPTIVE_PLANNER, false);
+    // Akeyless source): keytrail uses the static planner. Ballista prefers sort-merge
+    // joins, whose comparator in DataFusion 55 rejects the UTC timestamps the
+    // rotation and sync views join on: keytrail joins by hash, as in-process.
+    let config = config.upgrade_for_ballista().set_bool(ADAPTIVE_PLANNER, false).set_bool(PREFER_HASH_JOIN, true);
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
