@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{command, keytrail, keytrail_env, Workspace};
+use common::{command, keytrail, Workspace};
 
 /// A scheduler and two executors, killed on drop. Their logs are files in `dir`.
 struct Cluster {
@@ -201,7 +201,7 @@ fn engine_settings_that_cannot_work_are_refused_with_what_to_do() {
     assert!(run.stderr.contains("scheme must be df://"), "{}", run.stderr);
     let config = ws.path().join("keytrail.toml");
     std::fs::write(&config, "engine = \"ballista\"\n").unwrap();
-    let run = keytrail_env(&ledger, &["report", "--period", "2026-11", "--config", config.to_str().unwrap(), "--key", "none"], &[]).expect(2);
+    let run = keytrail(&ledger, &["report", "--period", "2026-11", "--config", config.to_str().unwrap(), "--key", "none"]).expect(2);
     assert!(run.stderr.contains("--engine ballista needs the scheduler"), "{}", run.stderr);
     // Nothing listens there: the error says where it tried.
     let port = free_port();

@@ -47,9 +47,12 @@ pub(crate) async fn execute(
     engine: &EngineArgs,
     out: &mut impl Write,
 ) -> anyhow::Result<ExitCode> {
-    let config = Config::load(config_path)?;
     // A mistake in the engine settings fails the job before it collects anything.
-    config.engine(engine)?;
+    let mut settings = PackSettings::from_config(Config::load(config_path)?, label, engine)?;
+    if let Some(dir) = out_dir {
+        settings.out = dir;
+    }
+    let config = &settings.config;
     let (start, _) = super::controls::month(label)?;
     if config.signing_key.is_none() {
         anyhow::bail!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display());
@@ -77,10 +80,6 @@ pub(crate) async fn execute(
     }
 
     let ledger = super::open(config.ledger_url(ledger_flag), OpenMode::ReadOnly).await?;
-    let mut settings = PackSettings::from_config(config, label, engine)?;
-    if let Some(dir) = out_dir {
-        settings.out = dir;
-    }
     progress.step("verifying the ledger, evaluating the controls, writing the evidence pack");
     let summary = write_pack(&ledger, &settings).await;
     progress.finish();
