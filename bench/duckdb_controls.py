@@ -8,8 +8,10 @@ The SQL is the pack's `queries/` (keytrail's, parameters bound) and the views of
 `queries/views/` in keytrail's order, with the few dialect differences translated
 (date_bin -> time_bucket, first_value -> first, UTC timestamp literals). Streams without
 segment files (known to keytrail, never collected) become empty DuckDB tables with the
-columns keytrail reports for them. Both engines count findings per status, so formatting
-does not enter the comparison; the counts must match.
+columns keytrail reports for them. Both engines run one statement, the UNION ALL of every
+control's findings counted per status, each engine in one session (one `keytrail sql`
+process; one DuckDB connection), so formatting does not enter the comparison and neither
+pays a start per control; the counts must match.
 """
 import glob
 import json
@@ -33,8 +35,17 @@ def segment_files(ledger, stream):
     return files
 
 
-def counted(sql):
-    return f"SELECT status, count(*) AS n FROM ({sql}) AS findings GROUP BY status ORDER BY status"
+def all_counted(queries):
+    """One statement: every control's findings counted per status."""
+    return "\nUNION ALL\n".join(f"SELECT '{control}' AS control, status, count(*) AS n FROM ({sql}) AS findings GROUP BY status"
+                                 for control, sql in queries.items())
+
+
+def by_control(rows):
+    counts = {}
+    for control, status, n in rows:
+        counts.setdefault(control, {})[status] = n
+    return counts
 
 
 def for_duckdb(sql):
@@ -60,16 +71,15 @@ def keytrail_sql(keytrail, ledger, sql):
 
 
 def main():
-    keytrail, ledger, pack, rows = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+    keytrail, ledger, pack, records = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
     controls = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(pack, "queries", "*.sql")))
     queries = {c: open(os.path.join(pack, "queries", f"{c}.sql")).read() for c in controls}
 
     started = time.monotonic()
-    keytrail_counts = {}
-    for control, sql in queries.items():
-        keytrail_counts[control] = {r["status"]: r["n"] for r in keytrail_sql(keytrail, ledger, counted(sql))}
+    rows = keytrail_sql(keytrail, ledger, all_counted(queries))
     keytrail_secs = time.monotonic() - started
+    keytrail_counts = by_control((r["control"], r["status"], r["n"]) for r in rows)
 
     # The tables keytrail serves and their columns, so that DuckDB sees the same ones (not timed).
     columns = keytrail_sql(keytrail, ledger, "SELECT table_name, column_name, data_type FROM information_schema.columns "
@@ -90,16 +100,15 @@ def main():
             db.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {duckdb_type(t)}' for n, t in cols)})")
     for view in VIEWS:
         db.execute(f"CREATE VIEW {view} AS " + for_duckdb(open(os.path.join(root, "queries", "views", f"{view}.sql")).read()))
-    duckdb_counts = {}
-    for control, sql in queries.items():
-        duckdb_counts[control] = dict(db.execute(counted(for_duckdb(sql))).fetchall())
+    rows = db.execute(for_duckdb(all_counted(queries))).fetchall()
     duckdb_secs = time.monotonic() - started
+    duckdb_counts = by_control(rows)
 
-    disagree = {c: (keytrail_counts[c], duckdb_counts[c]) for c in controls if keytrail_counts[c] != duckdb_counts[c]}
+    disagree = {c: (keytrail_counts.get(c), duckdb_counts.get(c)) for c in controls if keytrail_counts.get(c) != duckdb_counts.get(c)}
     if disagree:
         sys.exit(f"bench: the engines disagree (control: keytrail, DuckDB): {disagree}")
     findings = sum(sum(c.values()) for c in keytrail_counts.values())
-    print(f"| {rows:,} | {len(controls)} | {findings:,} | {keytrail_secs:.1f} | {duckdb_secs:.1f} | {keytrail_secs / max(duckdb_secs, 0.01):.1f}x | {duckdb.__version__} |")
+    print(f"| {records:,} | {len(controls)} | {findings:,} | {keytrail_secs:.1f} | {duckdb_secs:.1f} | {keytrail_secs / max(duckdb_secs, 0.01):.1f}x | {duckdb.__version__} |")
 
 
 if __name__ == "__main__":

@@ -422,6 +422,32 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn segment_lists_are_the_manifests_segments_without_their_cursors() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let schema = StreamSchema::new("s", vec![Column::new("n", FieldType::Int)]).unwrap();
+        for day in ["02", "03"] {
+            let mut r = rec(&format!("2026-11-{day}T00:00:00Z"), "{}");
+            r.values = vec![Value::Int(1)];
+            let cursor = serde_json::json!({ "seen": { day: [1, 2, 3] } });
+            ledger.append(&schema, Batch { cursor: Some(cursor), ..Batch::new(vec![r]) }).await.unwrap();
+        }
+        let manifests = ledger.manifests("s").await.unwrap();
+        let lists = ledger.segment_lists("s").await.unwrap();
+        assert_eq!(lists.len(), 2);
+        for (m, l) in manifests.iter().zip(&lists) {
+            assert!(m.cursor.is_some());
+            assert_eq!((&l.segments, &l.columns, l.raw_kind), (&m.segments, &m.columns, m.raw_kind));
+        }
+        // A manifest of another format is refused here as by the full reader.
+        let path = dir.path().join("_manifests/s/00000000000000000002.json");
+        let text = std::fs::read_to_string(&path).unwrap().replace(crate::FORMAT, "keytrail-ledger/9");
+        std::fs::write(&path, text).unwrap();
+        let err = ledger.segment_lists("s").await.unwrap_err().to_string();
+        assert!(err.contains("keytrail-ledger/9") && err.contains("00000000000000000002.json"), "{err}");
+    }
+
+    #[tokio::test]
     async fn typed_values_must_fit_their_columns() {
         let dir = tempfile::tempdir().unwrap();
         let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();

@@ -61,6 +61,42 @@ pub struct Manifest {
     pub writer: String,
 }
 
+/// What a reader of the data needs from a manifest: its segment files and columns. Parsing
+/// only these skips the collector's cursor, which can hold thousands of entries and is
+/// read only by the next collect.
+#[derive(Clone, Debug, Deserialize)]
+pub struct ManifestSegments {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// How `raw` is stored.
+    pub raw_kind: RawKind,
+    /// Typed columns of the segments.
+    pub columns: Vec<Column>,
+    /// Segment files, in seq order.
+    pub segments: Vec<SegmentRef>,
+}
+
+impl ManifestSegments {
+    /// Parses the segment list of stored manifest bytes.
+    pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<Self> {
+        let manifest: Self = serde_json::from_slice(bytes)
+            .map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
+        check_format(path, &manifest.format)?;
+        Ok(manifest)
+    }
+}
+
+fn check_format(path: &str, format: &str) -> Result<()> {
+    if format != FORMAT {
+        return Err(LedgerError::corrupt(
+            "manifest",
+            path,
+            format!("format {format:?} is not {FORMAT:?}; use a keytrail version that reads it"),
+        ));
+    }
+    Ok(())
+}
+
 /// A segment file committed by a manifest.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -112,13 +148,7 @@ impl Manifest {
     pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<Self> {
         let manifest: Manifest = serde_json::from_slice(bytes)
             .map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
-        if manifest.format != FORMAT {
-            return Err(LedgerError::corrupt(
-                "manifest",
-                path,
-                format!("format {:?} is not {FORMAT:?}; use a keytrail version that reads it", manifest.format),
-            ));
-        }
+        check_format(path, &manifest.format)?;
         Ok(manifest)
     }
 

@@ -20,12 +20,12 @@
 use std::sync::Arc;
 
 use bytes::Bytes;
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::manifest::{manifest_dir, manifest_path, parse_manifest_name, Manifest};
+use crate::manifest::{manifest_dir, manifest_path, parse_manifest_name, Manifest, ManifestSegments};
 use crate::{LedgerError, Result};
 
 /// Whether [`Ledger::open`] may create a missing local ledger folder.
@@ -196,6 +196,20 @@ impl Ledger {
             out.push(Manifest::from_bytes(&path, &self.get(&path).await?)?);
         }
         Ok(out)
+    }
+
+    /// The segment lists of a stream's manifests in number order, fetched a few at a time
+    /// (a cloud ledger answers each in a round trip). For readers of the data.
+    pub async fn segment_lists(&self, stream: &str) -> Result<Vec<ManifestSegments>> {
+        let (numbers, _) = self.manifest_numbers(stream).await?;
+        futures::stream::iter(numbers)
+            .map(|n| async move {
+                let path = manifest_path(stream, n);
+                ManifestSegments::from_bytes(&path, &self.get(&path).await?)
+            })
+            .buffered(16)
+            .try_collect()
+            .await
     }
 
     /// The newest manifest of a stream and the SHA-256 of its bytes, if any.

@@ -170,7 +170,7 @@ impl LedgerSession {
         let period = options.period;
         let mut tables = Vec::new();
         for stream in ledger.streams().await? {
-            let manifests = ledger.manifests(&stream).await?;
+            let manifests = ledger.segment_lists(&stream).await?;
             let Some(last) = manifests.last() else { continue };
             let schema = StreamSchema::from_parts(&stream, last.raw_kind, last.columns.clone())?.arrow_schema();
             let files: Vec<ListingTableUrl> = manifests

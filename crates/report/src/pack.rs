@@ -213,15 +213,18 @@ fn write_archive(dir: &Path, name: &str, archive: &Path, mtime: u64) -> Result<(
     let gz = flate2::GzBuilder::new().mtime(0).write(file, flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     for rel in list_files(dir)? {
-        let bytes = std::fs::read(dir.join(&rel)).map_err(ReportError::io(dir.join(&rel)))?;
+        // Streamed: an evidence file of a large month is hundreds of MB.
+        let path = dir.join(&rel);
+        let file = std::fs::File::open(&path).map_err(ReportError::io(&path))?;
+        let size = file.metadata().map_err(ReportError::io(&path))?.len();
         let mut header = tar::Header::new_gnu();
-        header.set_size(bytes.len() as u64);
+        header.set_size(size);
         header.set_mode(0o644);
         header.set_mtime(mtime);
         header.set_uid(0);
         header.set_gid(0);
         header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, format!("{name}/{rel}"), bytes.as_slice()).map_err(ReportError::io(&partial))?;
+        tar.append_data(&mut header, format!("{name}/{rel}"), file).map_err(ReportError::io(&partial))?;
     }
     let gz = tar.into_inner().map_err(ReportError::io(&partial))?;
     gz.finish().map_err(ReportError::io(&partial))?.flush().map_err(ReportError::io(&partial))?;
