@@ -46,6 +46,10 @@ fn queries_see_every_committed_row_and_nothing_else() {
     let total: u64 = ndjson.stdout.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap()).sum();
     assert_eq!(total, n as u64);
 
+    // Text reads as plain strings (crates/query says why string views are avoided).
+    let types = keytrail(&ws.ledger(), &["sql", "SELECT arrow_typeof(item_path) AS t FROM akeyless_audit LIMIT 1", "--format", "json"]).expect(0);
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&types.stdout).unwrap()[0]["t"], "Utf8", "{}", types.stdout);
+
     let out = ws.path().join("result.parquet");
     keytrail(&ws.ledger(), &["sql", "SELECT record_id FROM akeyless_audit", "--format", "parquet", "--out", out.to_str().unwrap()]).expect(0);
     let rows: usize = common::read_parquet(&out).iter().map(|b| b.num_rows()).sum();

@@ -149,7 +149,12 @@ impl LedgerSession {
 
     /// Like [`open`](Self::open), with the period, memory limit and engine of `options`.
     pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
+        let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
+        // Text is read as plain strings, not string views: a view array keeps every decoded
+        // page it points into alive, and is accounted at the size of all of them, so a sort's
+        // or merge's small batches of views counted (and held) tens of MB each and a report
+        // with a small memory limit failed in a merge.
+        config.options_mut().execution.parquet.schema_force_view_types = false;
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(options.memory_bytes)));
