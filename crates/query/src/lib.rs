@@ -151,9 +151,9 @@ impl LedgerSession {
     pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
         let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         // Text is read as plain strings, not string views: a view array keeps every decoded
-        // page it points into alive, and is accounted at the size of all of them, so a sort's
-        // or merge's small batches of views counted (and held) tens of MB each and a report
-        // with a small memory limit failed in a merge.
+        // page it points into alive and is accounted at the size of all of them, so a sort's
+        // merge asked for 58 MB for one batch at 10M rows, and a 10M report peaked 15–30%
+        // higher (BENCHMARKS.md).
         config.options_mut().execution.parquet.schema_force_view_types = false;
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
