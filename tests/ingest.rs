@@ -90,6 +90,12 @@ fn a_missing_file_and_a_bad_stream_name_are_usage_errors() {
     let file = ws.write_lines("a.jsonl", audit_records(0, 1));
     let run = keytrail(&ws.ledger(), &["ingest", "--stream", "Bad-Name", file.to_str().unwrap()]).expect(2);
     assert!(run.stderr.contains("invalid stream name \"Bad-Name\""), "{}", run.stderr);
+    // A collector's typed stream does not take generic records (its views would break).
+    for typed in ["akeyless_audit", "eso_events", "aks_audit"] {
+        let run = keytrail(&ws.ledger(), &["ingest", "--stream", typed, file.to_str().unwrap()]).expect(2);
+        assert!(run.stderr.contains(&format!("{typed} is a stream keytrail's collectors write")), "{}", run.stderr);
+    }
+    assert!(!ws.ledger().join("_manifests").exists(), "nothing was written");
     let run = keytrail(&ws.path().join("nothing-here"), &["verify"]).expect(2);
     assert!(run.stderr.contains("no ledger at"), "{}", run.stderr);
     keytrail(&ws.ledger(), &["ingest", "--stream", STREAM, file.to_str().unwrap()]).expect(0);

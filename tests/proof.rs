@@ -5,7 +5,7 @@ mod common;
 
 use common::*;
 
-const STREAM: &str = "aks_audit";
+const STREAM: &str = "app_audit";
 
 struct Setup {
     ws: Workspace,

@@ -9,7 +9,7 @@ use common::*;
 use datafusion::arrow::array::{Array, ArrayRef, FixedSizeBinaryArray, RecordBatch, StringArray, UInt64Array};
 use datafusion::arrow::compute::{concat_batches, take};
 
-const STREAM: &str = "akeyless_audit";
+const STREAM: &str = "app_audit";
 
 /// A ledger of 500 records in 5 commits of 100 (one segment each).
 fn ledger_of_five_commits() -> Workspace {

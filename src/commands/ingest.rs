@@ -19,6 +19,15 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
     let Some(stream) = args.stream.as_deref() else {
         anyhow::bail!("--stream is required with --format json (say which stream to append to)");
     };
+    // A collector's stream holds typed columns that the views read: generic records under
+    // its name would make every query of the ledger fail.
+    if super::sql::known_streams()?.iter().any(|known| known.name() == stream) {
+        anyhow::bail!(
+            "{stream} is a stream keytrail's collectors write (typed columns the views read); generic records \
+             cannot go there: choose another --stream name{}",
+            if stream == keytrail_collectors::akeyless::STREAM { ", or ingest forwarded Akeyless files with --format akeyless" } else { "" }
+        );
+    }
     let schema = StreamSchema::new(stream, vec![])?;
     let time_fields =
         if args.time_fields.is_empty() { DEFAULT_TIME_FIELDS.iter().map(|s| s.to_string()).collect() } else { args.time_fields };

@@ -28,6 +28,9 @@ use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload}
 use crate::manifest::{manifest_dir, manifest_path, parse_manifest_name, Manifest, ManifestSegments};
 use crate::{LedgerError, Result};
 
+/// Manifests fetched at once by readers that need every one of a stream.
+const MANIFEST_FETCHES: usize = 16;
+
 /// Whether [`Ledger::open`] may create a missing local ledger folder.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum OpenMode {
@@ -186,28 +189,27 @@ impl Ledger {
         Ok((numbers, strays))
     }
 
-    /// All manifests of a stream in number order, as parsed, with their file bytes' hash.
-    /// Fails on the first unreadable one; `verify` is the tolerant reader.
+    /// All manifests of a stream in number order, as parsed. Fails on the first unreadable
+    /// one; `verify` is the tolerant reader.
     pub async fn manifests(&self, stream: &str) -> Result<Vec<Manifest>> {
-        let (numbers, _) = self.manifest_numbers(stream).await?;
-        let mut out = Vec::with_capacity(numbers.len());
-        for n in numbers {
-            let path = manifest_path(stream, n);
-            out.push(Manifest::from_bytes(&path, &self.get(&path).await?)?);
-        }
-        Ok(out)
+        self.each_manifest(stream, Manifest::from_bytes).await
     }
 
-    /// The segment lists of a stream's manifests in number order, fetched a few at a time
-    /// (a cloud ledger answers each in a round trip). For readers of the data.
+    /// The segment lists of a stream's manifests in number order: for readers of the data.
     pub async fn segment_lists(&self, stream: &str) -> Result<Vec<ManifestSegments>> {
+        self.each_manifest(stream, ManifestSegments::from_bytes).await
+    }
+
+    /// Every manifest of a stream, in number order, through `parse`; fetched
+    /// [`MANIFEST_FETCHES`] at a time, since a cloud ledger answers each in a round trip.
+    async fn each_manifest<T>(&self, stream: &str, parse: fn(&str, &[u8]) -> Result<T>) -> Result<Vec<T>> {
         let (numbers, _) = self.manifest_numbers(stream).await?;
         futures::stream::iter(numbers)
             .map(|n| async move {
                 let path = manifest_path(stream, n);
-                ManifestSegments::from_bytes(&path, &self.get(&path).await?)
+                parse(&path, &self.get(&path).await?)
             })
-            .buffered(16)
+            .buffered(MANIFEST_FETCHES)
             .try_collect()
             .await
     }
