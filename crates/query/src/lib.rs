@@ -149,17 +149,19 @@ impl LedgerSession {
 
     /// Like [`open`](Self::open), with the period, memory limit and engine of `options`.
     pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
-        let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
-        // Text is read as plain strings, not string views: a view array keeps every decoded
-        // page it points into alive and is accounted at the size of all of them, so a sort's
-        // merge asked for 58 MB for one batch at 10M rows, and a 10M report peaked 15–30%
-        // higher (BENCHMARKS.md).
-        config.options_mut().execution.parquet.schema_force_view_types = false;
+        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(options.memory_bytes)));
         let (ctx, files_at) = match &options.engine {
             Engine::Local => {
+                // In-process, text is read as plain strings, not string views: a view array
+                // keeps every decoded page it points into alive and is accounted at the size
+                // of all of them, so a sort's merge asked for 58 MB for one batch at 10M
+                // rows, and a 10M report peaked 15–30% higher. (On Ballista the client then
+                // held more, not less: BENCHMARKS.md.)
+                let mut config = config;
+                config.options_mut().execution.parquet.schema_force_view_types = false;
                 let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
                 let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
                 let (store, folder) = ledger.unprefixed_store();
