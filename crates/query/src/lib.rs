@@ -157,9 +157,8 @@ impl LedgerSession {
             Engine::Local => {
                 // In-process, text is read as plain strings, not string views: a view array
                 // keeps every decoded page it points into alive and is accounted at the size
-                // of all of them, so a sort's merge asked for 58 MB for one batch at 10M
-                // rows, and a 10M report peaked 15–30% higher. (On Ballista the client then
-                // held more, not less: BENCHMARKS.md.)
+                // of all of them (a sort's merge asked for 58 MB for one batch at 10M rows).
+                // On Ballista the client held no less with plain strings (BENCHMARKS.md).
                 let mut config = config;
                 config.options_mut().execution.parquet.schema_force_view_types = false;
                 let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
