@@ -191,15 +191,15 @@ for row in "${report_rows[@]}"; do
 done
 
 echo
-echo "| akeyless_audit rows | controls | findings | keytrail s | DuckDB s | keytrail / DuckDB | DuckDB |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "| akeyless_audit rows | controls | findings | keytrail s | DuckDB s (views) | keytrail / DuckDB | DuckDB s (copies kept) | keytrail / DuckDB | DuckDB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${duckdb_rows[@]}"; do
   echo "$row"
 done
 
 echo
 echo "| akeyless_audit rows | evaluate local s | local peak RSS MiB | evaluate on Ballista s | client peak RSS MiB | cluster peak RSS MiB (3 processes) | Ballista / local |"
-echo "|---:|---:|---:|---:|---:|---:|---:|"
+echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${ballista_rows[@]}"; do
   echo "$row"
 done

@@ -10,6 +10,7 @@
 //! It must never read a file no manifest names (an uncommitted or planted segment is not
 //! part of the ledger), and never let SQL write, define or configure anything.
 
+mod cached_view;
 pub mod controls;
 
 use std::sync::Arc;
@@ -30,6 +31,7 @@ use keytrail_ledger::{Ledger, StreamSchema};
 /// The views, in dependency order: `queries/views/<name>.sql`, compiled in so the binary
 /// works on its own.
 pub const VIEWS: &[(&str, &str)] = &[
+    ("akeyless_copies", include_str!("../../../queries/views/akeyless_copies.sql")),
     ("akeyless_events", include_str!("../../../queries/views/akeyless_events.sql")),
     ("eso_syncs", include_str!("../../../queries/views/eso_syncs.sql")),
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
@@ -41,6 +43,10 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];
+
+/// Views an in-process session computes once per set of pushed filters and keeps while
+/// their rows fit its memory pool ([`cached_view`]); elsewhere they are plain views.
+const CACHED_VIEWS: &[&str] = &["akeyless_copies"];
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
 /// to the temporary folder.
@@ -200,10 +206,17 @@ impl LedgerSession {
             tables.push(schema.name().to_string());
         }
         tables.sort();
+        let cache = options.engine == Engine::Local;
         for (name, sql) in VIEWS {
-            ctx.sql(&format!("CREATE VIEW {name} AS {sql}"))
-                .await
-                .map_err(|e| QueryError::View { name: (*name).to_string(), reason: e.to_string() })?;
+            let planned = if cache && CACHED_VIEWS.contains(name) {
+                ctx.sql(sql).await.and_then(|df| {
+                    let view = ViewTable::new(df.into_unoptimized_plan(), Some((*sql).to_string()));
+                    ctx.register_table(*name, Arc::new(cached_view::CachedView::new(name, view))).map(drop)
+                })
+            } else {
+                ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await.map(drop)
+            };
+            planned.map_err(|e| QueryError::View { name: (*name).to_string(), reason: e.to_string() })?;
         }
         Ok(Self { ctx, tables })
     }
