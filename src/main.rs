@@ -10,15 +10,13 @@ mod memory;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command, LogFormat};
+use crate::cli::{Cli, LogFormat};
 use crate::exit::ExitCode;
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    // Before the runtime starts (src/memory.rs says why, and why not for verify).
-    if !matches!(cli.command, Command::Verify(_)) {
-        memory::favour_memory();
-    }
+    // Before the runtime starts its threads (src/memory.rs says why).
+    memory::limit_arenas();
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -52,6 +52,9 @@ const CACHED_VIEWS: &[&str] = &["akeyless_copies"];
 /// to the temporary folder.
 pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 2 << 30;
 
+/// Memory each sort holds back for merging its sorted runs.
+const SORT_MERGE_RESERVATION_BYTES: usize = 64 << 20;
+
 /// The URL under which the ledger's store is registered with DataFusion.
 const LEDGER_URL: &str = "keytrail://ledger/";
 
@@ -155,7 +158,10 @@ impl LedgerSession {
 
     /// Like [`open`](Self::open), with the period, memory limit and engine of `options`.
     pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
-        let config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
+        let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
+        // With DataFusion's 10 MB, the 10M-row report at a 512 MiB pool failed in a sort's
+        // merge of its spills (2 MB asked, the pool full); with 64 MB it ran.
+        config.options_mut().execution.sort_spill_reservation_bytes = SORT_MERGE_RESERVATION_BYTES;
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(options.memory_bytes)));
@@ -165,7 +171,6 @@ impl LedgerSession {
                 // keeps every decoded page it points into alive and is accounted at the size
                 // of all of them (a sort's merge asked for 58 MB for one batch at 10M rows).
                 // On Ballista the client held no less with plain strings (BENCHMARKS.md).
-                let mut config = config;
                 config.options_mut().execution.parquet.schema_force_view_types = false;
                 let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
                 let url = url::Url::parse(LEDGER_URL).expect("a valid URL");
