@@ -422,7 +422,7 @@ pub struct ReportArgs {
     /// Origin prefix of the signed checkpoints (`<prefix>/<stream>`); default keytrail.
     #[arg(long)]
     pub origin: Option<String>,
-    /// MiB the queries may hold before sorts and aggregations spill to disk; default 2048.
+    /// MiB the queries may hold before sorts and aggregations spill to disk; default 512.
     #[arg(long)]
     pub query_memory_mb: Option<usize>,
     #[command(flatten)]

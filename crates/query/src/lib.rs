@@ -11,6 +11,7 @@
 //! part of the ledger), and never let SQL write, define or configure anything.
 
 mod cached_view;
+mod headroom_pool;
 pub mod controls;
 
 use std::sync::Arc;
@@ -22,7 +23,6 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::TableProvider;
 use datafusion::execution::context::SQLOptions;
-use datafusion::execution::memory_pool::FairSpillPool;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
 use keytrail_cluster::SchedulerAddress;
@@ -164,7 +164,7 @@ impl LedgerSession {
         config.options_mut().execution.sort_spill_reservation_bytes = SORT_MERGE_RESERVATION_BYTES;
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
-        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(options.memory_bytes)));
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(headroom_pool::HeadroomPool::new(options.memory_bytes)));
         let (ctx, files_at) = match &options.engine {
             Engine::Local => {
                 // In-process, text is read as plain strings, not string views: a view array
