@@ -173,6 +173,9 @@ pub struct SqlArgs {
     /// Write the result here instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// MiB the query may hold before sorts and aggregations spill to disk; default 512.
+    #[arg(long)]
+    pub query_memory_mb: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }
@@ -210,6 +213,9 @@ pub struct EvaluateArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = EvaluateFormat::Table)]
     pub format: EvaluateFormat,
+    /// MiB the queries may hold before sorts and aggregations spill to disk; default 512.
+    #[arg(long)]
+    pub query_memory_mb: Option<usize>,
     #[command(flatten)]
     pub engine: EngineArgs,
 }

@@ -10,10 +10,6 @@ use crate::cli::{EngineArgs, ReportArgs, VerifyPackArgs};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
-/// The report's query memory by default: at 10M rows its time was the same as with 2 GiB,
-/// at a third of the peak (BENCHMARKS.md), and the monthly job's pod has room to spare.
-const REPORT_QUERY_MEMORY_MB: usize = 512;
-
 /// What a pack is made from, however it was asked for (flags or configuration).
 pub(crate) struct PackSettings {
     pub label: String,
@@ -39,7 +35,7 @@ impl PackSettings {
             frameworks: config.report.frameworks.clone(),
             exceptions: config.exceptions.clone(),
             sample_rows: config.report.sample_rows.unwrap_or(20),
-            query_memory_mb: config.query_memory_mb.unwrap_or(REPORT_QUERY_MEMORY_MB),
+            query_memory_mb: config.query_memory_mb.unwrap_or(keytrail_query::DEFAULT_QUERY_MEMORY_BYTES >> 20),
             engine: config.engine(flags)?,
             organisation: config.organisation.clone().unwrap_or_else(|| "keytrail".into()),
             clusters: config.clusters.clone(),

@@ -19,7 +19,8 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
         }
         None => None,
     };
-    let options = SessionOptions { period, engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() };
+    let options = SessionOptions { period, engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() }
+        .with_memory_mb(args.query_memory_mb);
     let session = LedgerSession::open_with(ledger, &known_streams()?, &options).await.context("opening the ledger for SQL")?;
     let query = match args.query.as_deref() {
         Some(q) if q != "-" => q.to_string(),

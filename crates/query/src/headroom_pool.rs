@@ -92,7 +92,7 @@ impl MemoryPool for HeadroomPool {
                 // The consumer spills and tries again; this text is seen only if it cannot.
                 return Err(resources_datafusion_err!(
                     "{} holds {} bytes and needs {additional} more, beyond its share ({share} bytes) of the {self}; \
-                     raise query_memory_mb",
+                     raise query_memory_mb (--query-memory-mb)",
                     consumer.name(),
                     reservation.size()
                 ));
@@ -103,7 +103,7 @@ impl MemoryPool for HeadroomPool {
             if additional > free {
                 return Err(resources_datafusion_err!(
                     "{} needs {additional} bytes and cannot spill, but only {free} bytes of the {self} are free; \
-                     raise query_memory_mb",
+                     raise query_memory_mb (--query-memory-mb)",
                     consumer.name()
                 ));
             }
@@ -141,7 +141,7 @@ mod tests {
         // The quarter left is there for the merge, which cannot spill.
         merge.try_grow(250).unwrap();
         let refused = merge.try_grow(1).unwrap_err().to_string();
-        assert!(refused.contains("merge") && refused.contains("query_memory_mb"), "{refused}");
+        assert!(refused.contains("merge") && refused.contains("--query-memory-mb"), "{refused}");
         assert_eq!(pool.reserved(), 1000);
 
         // What unspilling consumers hold comes off the spillers' shares.

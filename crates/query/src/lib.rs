@@ -49,8 +49,9 @@ pub const VIEWS: &[(&str, &str)] = &[
 const CACHED_VIEWS: &[&str] = &["akeyless_copies"];
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
-/// to the temporary folder.
-pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 2 << 30;
+/// to the temporary folder. The 10M-row report took as long with it as with 2 GiB, at a
+/// third of the peak (BENCHMARKS.md).
+pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 512 << 20;
 
 /// Memory each sort holds back for merging its sorted runs.
 const SORT_MERGE_RESERVATION_BYTES: usize = 64 << 20;
@@ -81,6 +82,13 @@ pub struct SessionOptions {
     pub memory_bytes: usize,
     /// Where queries run.
     pub engine: Engine,
+}
+
+impl SessionOptions {
+    /// These options with `mb` MiB of query memory, if given.
+    pub fn with_memory_mb(self, mb: Option<usize>) -> Self {
+        Self { memory_bytes: mb.map_or(self.memory_bytes, |mb| mb << 20), ..self }
+    }
 }
 
 impl Default for SessionOptions {
