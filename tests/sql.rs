@@ -157,3 +157,18 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     assert!(aks["days"].as_u64().unwrap() >= 30);
     assert!(per_stream.as_array().unwrap().iter().all(|r| r["stream"] != "kube_events"), "no rows, no coverage");
 }
+
+#[test]
+fn a_query_beyond_its_memory_fails_and_names_the_setting_to_raise() {
+    let ws = Workspace::new();
+    let n = sample_ledger(&ws);
+    // A hash join's table cannot spill: it needs the memory or the query fails.
+    let join = "SELECT count(*) AS n FROM akeyless_audit a JOIN akeyless_audit b ON a.record_id = b.record_id";
+    let run = keytrail(&ws.ledger(), &["sql", join, "--format", "json"]).expect(0);
+    let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(rows[0]["n"].as_u64().unwrap(), n as u64, "each record joins only itself");
+
+    let starved = keytrail(&ws.ledger(), &["sql", join, "--query-memory-mb", "0"]);
+    assert_ne!(starved.code, 0, "{}", starved.stdout);
+    assert!(starved.stderr.contains("raise query_memory_mb (--query-memory-mb)"), "{}", starved.stderr);
+}
