@@ -68,9 +68,23 @@ stop_emulator() {
   kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
 }
 
-# A Ballista scheduler and two executors (two tasks each) on loopback; sets $scheduler.
+# A Ballista scheduler and two executors (two tasks each) on loopback, on five ports from
+# a base where all are free; sets $scheduler, or stops the benchmark with their logs.
 start_cluster() {
-  local port=$1
+  local port
+  port=$(python3 -c '
+import random, socket
+for _ in range(100):
+    base = random.randrange(20000, 60000, 10)
+    try:
+        for p in (base, base + 2, base + 3, base + 4, base + 5):
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", p))
+        print(base)
+        break
+    except OSError:
+        pass
+')
   scheduler="df://127.0.0.1:$port"
   "$bin/keytrail" cluster scheduler --bind "127.0.0.1:$port" > "$work/scheduler.log" 2>&1 &
   cluster_pids=($!)
@@ -81,6 +95,8 @@ start_cluster() {
   done
   for p in "$port" $((port + 2)) $((port + 4)); do
     for _ in $(seq 300); do (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
+    (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null || {
+      echo "bench: the Ballista cluster did not start (port $p):" >&2; tail -n 20 "$work"/scheduler.log "$work"/executor-*.log >&2; exit 1; }
   done
 }
 # Peak RSS in MiB of the cluster's processes, summed (VmHWM), then stops them.
@@ -170,7 +186,7 @@ for n in "${sizes[@]}"; do
   # Every control (`evaluate`) in-process, then on a fresh Ballista cluster; the verdicts must match.
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" evaluate --period 2026-11 --format json
   local_secs=$secs; local_rss=$rss_mib; cp "$work/out" "$work/evaluate-local.json"
-  start_cluster 50450
+  start_cluster
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" evaluate --period 2026-11 --format json --engine ballista --scheduler "$scheduler"
   stop_cluster
   cmp -s "$work/out" "$work/evaluate-local.json" || {
@@ -199,7 +215,7 @@ done
 
 echo
 echo "| akeyless_audit rows | evaluate local s | local peak RSS MiB | evaluate on Ballista s | client peak RSS MiB | cluster peak RSS MiB (3 processes) | Ballista / local |"
-echo "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${ballista_rows[@]}"; do
   echo "$row"
 done

@@ -6,7 +6,8 @@
 --
 -- Finding them reads every forwarded record_id of the period, to find at most as many rows
 -- as the other sinks hold; an in-process session computes this view once per period and
--- keeps the rows while they fit its query memory, so a report's controls pay for it once.
+-- keeps the rows while they take at most an eighth of its query memory, so a report's
+-- controls pay for it once.
 SELECT a.record_id, a.timestamp
 FROM akeyless_audit a
 WHERE a.source <> 'akeyless_logs'

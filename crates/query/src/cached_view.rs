@@ -8,8 +8,10 @@
 //!
 //! Rows are kept per set of filters the query pushed into the view (a report's queries
 //! share their period, so they share one entry; a query over another day gets its own),
-//! and only while the session's memory pool grants their size: a result that does not
-//! fit is not kept, and each query then computes the view as a plain view would.
+//! and only while they take at most an eighth of the session's memory pool and the pool
+//! grants it: kept rows cannot spill, and the rest of the pool is for the queries. A
+//! result that does not fit is not kept, and each query then computes the view as a plain
+//! view would.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,7 +22,7 @@ use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::datasource::TableType;
 use datafusion::error::Result;
-use datafusion::execution::memory_pool::{MemoryConsumer, MemoryReservation};
+use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::logical_expr::{Expr, TableProviderFilterPushDown};
 use datafusion::physical_plan::{execute_stream, ExecutionPlan};
 use futures::StreamExt;
@@ -53,11 +55,17 @@ impl CachedView {
     async fn compute(&self, state: &dyn Session, filters: &[Expr]) -> Result<Option<Kept>> {
         let plan = self.view.scan(state, None, filters, None).await?;
         let schema = plan.schema();
-        let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(&state.runtime_env().memory_pool);
+        let pool = &state.runtime_env().memory_pool;
+        let most = match pool.memory_limit() {
+            MemoryLimit::Finite(size) => size / 8,
+            MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
+        };
+        let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(pool);
         let mut stream = execute_stream(plan, state.task_ctx())?;
         let mut batches = Vec::new();
         while let Some(batch) = stream.next().await.transpose()? {
-            if reservation.try_grow(batch.get_array_memory_size()).is_err() {
+            let size = batch.get_array_memory_size();
+            if reservation.size() + size > most || reservation.try_grow(size).is_err() {
                 tracing::debug!(view = %self.name, "the view's rows do not fit the query memory; each query computes it");
                 return Ok(None);
             }
@@ -139,8 +147,9 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn rows_that_do_not_fit_the_pool_are_computed_per_query() {
-        let ctx = session(1024).await;
+    async fn rows_beyond_an_eighth_of_the_pool_are_computed_per_query() {
+        // 989 rows of 8 bytes fit 64 KiB, but not an eighth of it.
+        let ctx = session(64 << 10).await;
         assert_eq!(one(&ctx, "SELECT count(*) FROM big").await, 989);
         assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0, "nothing is kept");
         assert_eq!(one(&ctx, "SELECT count(*) FROM big WHERE x < 100").await, 89);

@@ -45,7 +45,8 @@ pub const VIEWS: &[(&str, &str)] = &[
 ];
 
 /// Views an in-process session computes once per set of pushed filters and keeps while
-/// their rows fit its memory pool ([`cached_view`]); elsewhere they are plain views.
+/// their rows take at most an eighth of its memory pool ([`cached_view`]); elsewhere they
+/// are plain views.
 const CACHED_VIEWS: &[&str] = &["akeyless_copies"];
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
