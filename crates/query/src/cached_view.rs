@@ -51,7 +51,8 @@ impl CachedView {
         Self { name: name.to_string(), view, entries: Mutex::default() }
     }
 
-    /// Runs the view with `filters` and keeps its rows if the pool grants them.
+    /// Runs the view with `filters`; its rows, if they take at most an eighth of the pool
+    /// and the pool grants them.
     async fn compute(&self, state: &dyn Session, filters: &[Expr]) -> Result<Option<Kept>> {
         let plan = self.view.scan(state, None, filters, None).await?;
         let schema = plan.schema();
