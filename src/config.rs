@@ -37,8 +37,8 @@ pub struct Config {
     pub checkpoint_origin: Option<String>,
     /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
     pub exceptions: Option<PathBuf>,
-    /// MiB the queries of `run` may hold before sorts and aggregations spill to the
-    /// temporary folder; default 2048.
+    /// MiB the queries of `run` and `report` may hold before sorts and aggregations spill
+    /// to the temporary folder; default 512.
     pub query_memory_mb: Option<usize>,
     /// Where the queries of `run` and `report` run: `local` (default) or `ballista`
     /// (overridden by `--engine` / `KEYTRAIL_ENGINE`).
