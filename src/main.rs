@@ -17,6 +17,9 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     // Before the runtime starts its threads (src/memory.rs says why).
     memory::limit_arenas();
+    if matches!(cli.command, cli::Command::Collect(_)) {
+        memory::map_large_buffers();
+    }
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -1,5 +1,6 @@
 //! `keytrail collect --source kubernetes` against the emulated clusters' Kubernetes API:
-//! kubeconfig token and exec-plugin credentials, paging, a restarted list after `410 Gone`,
+//! kubeconfig token and exec-plugin credentials, paging, a list resumed after `410 Gone`,
+//! a run that fails part-way and the next that takes it up,
 //! a clear `401`, typed snapshots, event observations, and re-runs that add nothing.
 
 mod common;
@@ -101,26 +102,68 @@ fn every_cluster_is_collected_page_by_page_and_a_second_run_adds_nothing() {
     keytrail(&h.ws.ledger(), &["verify"]).expect(0);
 }
 
-#[test]
-fn an_expired_continue_token_restarts_the_list_without_duplicates() {
-    let api = KubernetesApi::default();
-    let h = harness(api.clone(), 3);
-    // The first page of the first list passes; its continue token is then too old.
-    h.emulator.faults().extend([Fault::Pass, Fault::ExpiredContinue]);
-    let run = h.collect().expect(0);
-    assert!(run.stdout.contains("1 list restarts"), "{}", run.stdout);
-    let mut observations: Vec<(String, String)> = Vec::new();
-    for batch in batches(&h.ws.ledger(), "eso_events") {
+/// Every (event_uid, resource_version) row of `eso_events`.
+fn observations(ledger: &std::path::Path) -> Vec<(String, String)> {
+    let mut observations = Vec::new();
+    for batch in batches(ledger, "eso_events") {
         let uid = batch.column_by_name("event_uid").unwrap().as_string::<i32>().clone();
         let rv = batch.column_by_name("resource_version").unwrap().as_string::<i32>().clone();
         observations.extend((0..batch.num_rows()).map(|i| (uid.value(i).to_string(), rv.value(i).to_string())));
     }
-    let total = observations.len();
-    observations.sort();
-    observations.dedup();
-    assert_eq!(observations.len(), total, "no observation twice");
+    observations
+}
+
+fn assert_each_once(observations: &[(String, String)]) {
+    let mut unique = observations.to_vec();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), observations.len(), "no observation twice");
+}
+
+#[test]
+fn an_expired_continue_token_resumes_the_list_from_the_token_the_410_gives() {
+    let api = KubernetesApi::default();
     let expected: usize = ["aks-dev", "aks-prod"].iter().map(|c| served_events(&api, c).len()).sum();
-    assert_eq!(total, expected);
+    let plain = harness(api.clone(), 3);
+    plain.collect().expect(0);
+    let rows_served = |h: &Harness| h.emulator.stats().rows_served.load(std::sync::atomic::Ordering::Relaxed);
+
+    let h = harness(api, 3);
+    // The first page of the first list passes; its continue token is then too old.
+    h.emulator.faults().extend([Fault::Pass, Fault::ExpiredContinue]);
+    let run = h.collect().expect(0);
+    assert!(run.stdout.contains("1 list restarts"), "{}", run.stdout);
+    assert_eq!(rows_served(&h), rows_served(&plain), "the list went on from the next key, not from the start");
+    let observations = observations(&h.ws.ledger());
+    assert_each_once(&observations);
+    assert_eq!(observations.len(), expected);
+    // The resumed pages came at a newer revision; a second run still adds nothing.
+    let again = h.collect().expect(0);
+    assert!(again.stdout.contains("0 new observations"), "{}", again.stdout);
+}
+
+#[test]
+fn a_run_that_fails_part_way_is_taken_up_without_adding_anything_twice() {
+    let api = KubernetesApi::default();
+    let expected: usize = ["aks-dev", "aks-prod"].iter().map(|c| served_events(&api, c).len()).sum();
+    let h = harness(api, 3);
+    let text = std::fs::read_to_string(&h.config).unwrap().replace("[kubernetes]\n", "[kubernetes]\ncommit_rows = 4\n");
+    std::fs::write(&h.config, text).unwrap();
+    // aks-dev's first events list: two pages of three (one commit of four), then a failure.
+    h.emulator.faults().extend([Fault::Pass, Fault::Pass, Fault::ServerError { status: 500 }]);
+    let failed = h.collect();
+    assert_eq!(failed.code, 6, "{}\n{}", failed.stdout, failed.stderr);
+    assert!(failed.stdout.contains("kubernetes aks-dev: NOT COLLECTED"), "{}", failed.stdout);
+    let first = observations(&h.ws.ledger());
+    let dev_committed = string_column(&h.ws.ledger(), "eso_events", "cluster_name").iter().filter(|c| *c == "aks-dev").count();
+    assert_eq!(dev_committed, 4, "what aks-dev's list met before the failure was committed");
+
+    let run = h.collect().expect(0);
+    let all = observations(&h.ws.ledger());
+    assert_each_once(&all);
+    assert_eq!(all.len(), expected, "{}", run.stdout);
+    assert!(first.iter().all(|o| all.contains(o)));
+    keytrail(&h.ws.ledger(), &["verify"]).expect(0);
 }
 
 #[test]

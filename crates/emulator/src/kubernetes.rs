@@ -3,16 +3,19 @@
 //! - discovery: `/version`, `/api`, `/apis`, and the resource lists of `v1`,
 //!   `rbac.authorization.k8s.io/v1`, `external-secrets.io/v1` and `/v1alpha1`;
 //! - lists across namespaces: core/v1 `events` (with `fieldSelector`), the ESO resources,
-//!   and the four RBAC kinds, in key order (namespace, name), paged with `limit` +
+//!   and the four RBAC kinds, in etcd's key order (`namespace/name`), paged with `limit` +
 //!   `continue`;
 //! - `Authorization: Bearer` checked on every call (`401` Status otherwise);
 //! - `secrets` answered `403 Forbidden`, as keytrail's ClusterRole would, and counted.
 //!
-//! Continue tokens are opaque; a queued [`Fault::ExpiredContinue`] makes the next request
-//! that presents one fail with `410 Gone` (`reason: Expired`), as an API server does once
-//! etcd compacted the list's revision.
+//! A list's `resourceVersion` is the cluster's revision: at least every object's own, as
+//! etcd's is. Continue tokens are opaque; a queued [`Fault::ExpiredContinue`] makes the next
+//! request that presents one fail with `410 Gone` (`reason: Expired`), as an API server does
+//! once etcd compacted the list's revision, with the token that goes on from the next key
+//! at a newer revision (the cluster's revision moves on by one).
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use axum::Json;
 use axum::extract::{Path, Query, State as AxumState};
@@ -38,8 +41,8 @@ const RESOURCES: &[(&str, &str, &str, bool)] = &[
     ("apis/rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", false),
 ];
 
-/// The list revision the emulated etcd is at.
-const LIST_RESOURCE_VERSION: &str = "812345";
+/// The lowest revision a cluster is at.
+pub(crate) const FIRST_REVISION: u64 = 812_345;
 
 pub(crate) async fn serve(
     AxumState(state): AxumState<Arc<State>>,
@@ -79,11 +82,14 @@ pub(crate) async fn serve(
     match state.faults.next().filter(|f| *f != Fault::Pass) {
         Some(Fault::ExpiredContinue) if continue_token.is_some() => {
             Stats::add(&state.stats.faults_served, 1);
+            let revision = state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.fetch_add(1, Ordering::Relaxed) + 1);
+            // The token the API server gives with the 410: the same next key, the newest revision.
+            let resume = continue_token.and_then(|t| decode_continue(t, plural)).map(|(start, _)| encode_continue(plural, start, &revision.to_string()));
             return status(
                 StatusCode::GONE,
                 "Expired",
                 "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
-                Some(json!({"continue": continue_token})),
+                Some(json!({"continue": resume})),
             );
         }
         Some(Fault::Throttle { .. }) => {
@@ -101,12 +107,13 @@ pub(crate) async fn serve(
         Ok(selector) => selector,
         Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
     };
-    // Objects are kept in key order (namespace, name) from the start, and a continue
+    // Objects are kept in key order (`namespace/name`) from the start, and a continue
     // token is the position after the last object served, so paging is linear.
     let items: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
-    let start = match continue_token.map(|t| decode_continue(t, plural)) {
-        None => 0,
-        Some(Some(start)) => start,
+    // A list's pages all come from the snapshot of its first: the token carries its revision.
+    let (start, revision) = match continue_token.map(|t| decode_continue(t, plural)) {
+        None => (0, state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.load(Ordering::Relaxed)).to_string()),
+        Some(Some(position)) => position,
         Some(None) => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid", None),
     };
     let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
@@ -118,9 +125,9 @@ pub(crate) async fn serve(
         }
         next += 1;
     }
-    let mut metadata = json!({"resourceVersion": LIST_RESOURCE_VERSION});
+    let mut metadata = json!({"resourceVersion": revision});
     if next < items.len() {
-        metadata["continue"] = json!(encode_continue(plural, next));
+        metadata["continue"] = json!(encode_continue(plural, next, &revision));
         if selector.is_none() {
             // As the API server does: a count only for lists without a selector.
             metadata["remainingItemCount"] = json!(items.len() - next);
@@ -165,14 +172,16 @@ impl FieldSelector {
     }
 }
 
-fn encode_continue(plural: &str, start: usize) -> String {
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "rv": LIST_RESOURCE_VERSION, "r": plural, "start": start}).to_string())
+fn encode_continue(plural: &str, start: usize, revision: &str) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json!({"v": "meta.k8s.io/v1", "rv": revision, "r": plural, "start": start}).to_string())
 }
 
-fn decode_continue(token: &str, plural: &str) -> Option<usize> {
+/// The position and revision a continue token carries.
+fn decode_continue(token: &str, plural: &str) -> Option<(usize, String)> {
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).ok()?;
     let json: Value = serde_json::from_slice(&bytes).ok()?;
-    (json["r"] == plural).then(|| json["start"].as_u64()).flatten().map(|s| s as usize)
+    let start = json["start"].as_u64().filter(|_| json["r"] == plural)?;
+    Some((start as usize, json["rv"].as_str()?.to_string()))
 }
 
 fn status(code: StatusCode, reason: &str, message: &str, metadata: Option<Value>) -> Response {

@@ -252,6 +252,8 @@ impl Stats {
 
 pub(crate) struct State {
     config: EmulatorConfig,
+    /// Each Kubernetes cluster's revision (moves on when a continue token expires).
+    revisions: std::collections::HashMap<String, std::sync::atomic::AtomicU64>,
     faults: Faults,
     stats: Stats,
     tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -271,14 +273,25 @@ impl Emulator {
     /// Tokio runtime.
     pub async fn start(mut config: EmulatorConfig) -> Result<Self, EmulatorError> {
         let port = config.port;
-        // The Kubernetes API lists objects in key order; sorting once keeps paging linear.
+        // The Kubernetes API lists objects in etcd's key order (`namespace/name` as bytes);
+        // sorting once keeps paging linear.
         for list in config.kubernetes.clusters.values_mut().flat_map(|objects| objects.values_mut()) {
             let key = |o: &serde_json::Value| {
-                let field = |k: &str| o.pointer(&format!("/metadata/{k}")).and_then(serde_json::Value::as_str).unwrap_or_default().to_string();
-                (field("namespace"), field("name"))
+                let field = |k: &str| o.pointer(&format!("/metadata/{k}")).and_then(serde_json::Value::as_str).unwrap_or_default();
+                format!("{}/{}", field("namespace"), field("name"))
             };
             list.sort_by_cached_key(key);
         }
+        // A cluster's revision is at least every object's resourceVersion, as etcd's is.
+        let revisions = config
+            .kubernetes
+            .clusters
+            .iter()
+            .map(|(name, objects)| {
+                let newest = objects.values().flatten().filter_map(|o| o.pointer("/metadata/resourceVersion")?.as_str()?.parse::<u64>().ok()).max();
+                (name.clone(), std::sync::atomic::AtomicU64::new(newest.unwrap_or(0).max(kubernetes::FIRST_REVISION)))
+            })
+            .collect();
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
             .await
             .map_err(|source| EmulatorError::Bind { port, source })?;
@@ -286,6 +299,7 @@ impl Emulator {
         let identity = tls::generate()?;
         let state = Arc::new(State {
             config,
+            revisions,
             faults: Faults::default(),
             stats: Stats::default(),
             tokens: Default::default(),

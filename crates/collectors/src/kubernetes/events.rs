@@ -7,16 +7,24 @@
 //! adds nothing; seen with a higher count it adds a row, so the number of occurrences is
 //! the largest `count` per `event_uid` (see docs/SOURCES.md).
 //!
-//! Events expire (about an hour, `--event-ttl`), so the cursor only remembers what it saw
-//! within [`HORIZON_MICROS`] of the newest event: anything older was collected by an earlier
-//! run or will never change again.
+//! What was collected is known from revisions, not remembered event by event, so neither
+//! a run's memory nor its cursor grows with the events it lists. A list is a snapshot at
+//! the revision its first page gives, and the resource versions of one resource compare as
+//! integers (Kubernetes 1.35 guarantees it, KEP-5504; etcd always made them so). So an event
+//! at or below the revision of the last list that ran to its end was met by that list. A
+//! list that stopped part-way (a failed run) met the events at or below its revision up to
+//! the last key it committed, since lists page in key order. A list whose continue token
+//! expired resumes from the token the `410 Gone` carries, at a newer revision: the events
+//! it then meets above the first page's revision are the only ones remembered one by one.
 
-use std::collections::{HashMap, HashSet};
+use std::cmp::Ordering;
+use std::collections::{BTreeMap, HashMap};
 
 use k8s_openapi::api::core::v1::Event;
 use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Rejected, StreamSchema, Value};
 use kube::api::{Api, ListParams};
-use serde_json::{Value as Json, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value as Json;
 
 use super::{ClusterReport, KubernetesError, api_error, cluster_cursor, with_cluster_cursor};
 
@@ -26,15 +34,16 @@ pub const EVENTS_STREAM: &str = "eso_events";
 /// The kinds whose events are collected (`involvedObject.kind`).
 const KINDS: [&str; 4] = ["ExternalSecret", "SecretStore", "ClusterSecretStore", "PushSecret"];
 
-/// How far before the newest event seen the cursor remembers events: a day, far more than
-/// the API server keeps them, to absorb clock skew and late runs.
-pub const HORIZON_MICROS: i64 = 24 * 3600 * 1_000_000;
+/// How far before the newest event a cursor of the earlier format (event by event)
+/// remembered events: anything older was collected.
+const LEGACY_HORIZON_MICROS: i64 = 24 * 3600 * 1_000_000;
 
-/// Restarts of one list in a row before giving up.
-const MAX_RESTARTS: u32 = 5;
+/// Expired continue tokens in a row before giving up on a list.
+const MAX_EXPIRED: u32 = 5;
 
-/// Observations gathered before a commit, bounding memory.
-const COMMIT_ROWS: usize = 50_000;
+/// Part-way lists a cursor keeps per kind (one per failed run in a row); beyond that the
+/// oldest is dropped and its events may be added once more.
+const MAX_PARTIAL: usize = 8;
 
 pub(super) fn schema() -> Result<StreamSchema, keytrail_ledger::LedgerError> {
     use FieldType::*;
@@ -58,76 +67,188 @@ pub(super) fn schema() -> Result<StreamSchema, keytrail_ledger::LedgerError> {
     StreamSchema::new(EVENTS_STREAM, columns.iter().map(|(n, t)| Column::new(*n, *t)).collect())
 }
 
-/// What the cursor remembers: event uid → (resourceVersion, event time).
-struct Seen {
-    /// The newest event time seen, this run included.
-    newest: i64,
-    /// Events before this were collected by an earlier run (fixed when the run starts).
-    horizon: i64,
-    /// What the last run's cursor remembered (never pruned during the run).
-    prior: HashMap<String, (String, i64)>,
-    /// What this run recorded, pruned to [`HORIZON_MICROS`] at each commit so a long run
-    /// holds a day of events, not all it listed.
-    current: HashMap<String, (String, i64)>,
-}
+/// A `resourceVersion`: a positive integer of any length, compared as one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+struct Revision(String);
 
-impl Seen {
-    fn from_cursor(part: &Json) -> Self {
-        let prior = part["seen"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .filter_map(|(uid, v)| Some((uid.clone(), (v[0].as_str()?.to_string(), v[1].as_i64()?))))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let newest = part["newest"].as_i64().unwrap_or(i64::MIN);
-        Self { newest, horizon: newest.saturating_sub(HORIZON_MICROS), prior, current: HashMap::new() }
-    }
-
-    /// Whether an earlier run recorded this observation (or the event is past the horizon).
-    fn recorded(&self, uid: &str, resource_version: &str, time: Option<i64>) -> bool {
-        match self.current.get(uid).or_else(|| self.prior.get(uid)) {
-            Some((rv, _)) if rv == resource_version => true,
-            Some(_) => false,
-            None => time.is_some_and(|t| t < self.horizon),
-        }
-    }
-
-    fn record(&mut self, uid: String, resource_version: String, time: i64) {
-        self.newest = self.newest.max(time);
-        self.current.insert(uid, (resource_version, time));
-    }
-
-    /// Forgets this run's events older than a day before the newest; the run's restart
-    /// check still knows them.
-    fn prune(&mut self) {
-        let horizon = self.newest.saturating_sub(HORIZON_MICROS);
-        self.current.retain(|_, (_, t)| *t >= horizon);
-    }
-
-    fn to_cursor(&self) -> Json {
-        let horizon = self.newest.saturating_sub(HORIZON_MICROS);
-        let mut seen = serde_json::Map::new();
-        for (uid, (rv, t)) in self.prior.iter().chain(&self.current).filter(|(_, (_, t))| *t >= horizon) {
-            seen.insert(uid.clone(), json!([rv, t]));
-        }
-        json!({"newest": self.newest, "seen": seen})
+impl Revision {
+    fn parse(text: &str) -> Option<Self> {
+        let digits = text.trim_start_matches('0');
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())).then(|| Self(digits.to_string()))
     }
 }
 
-pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &str, page_size: u32, report: &mut ClusterReport) -> Result<(), KubernetesError> {
+impl Ord for Revision {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Without leading zeros, the longer number is the larger.
+        self.0.len().cmp(&other.0.len()).then_with(|| self.0.cmp(&other.0))
+    }
+}
+
+impl PartialOrd for Revision {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl TryFrom<String> for Revision {
+    type Error = String;
+    fn try_from(text: String) -> Result<Self, String> {
+        Self::parse(&text).ok_or_else(|| format!("resource version {text:?} is not an integer"))
+    }
+}
+
+impl From<Revision> for String {
+    fn from(revision: Revision) -> Self {
+        revision.0
+    }
+}
+
+/// A list that stopped part-way: it met every event at or below `revision` whose key
+/// (`namespace/name`) is at or before `through`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct Partial {
+    revision: Revision,
+    through: String,
+}
+
+/// What the cursor knows of one kind's events.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+struct KindCursor {
+    /// The revision of the last list that ran to its end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    revision: Option<Revision>,
+    /// Lists since then that stopped part-way, newest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    partial: Vec<Partial>,
+    /// Events met above their list's revision (after a resumed list): uid → resourceVersion.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    above: BTreeMap<String, String>,
+}
+
+impl KindCursor {
+    fn met(&self, key: &str, uid: &str, rv: &str, revision: &Revision) -> bool {
+        self.revision.as_ref().is_some_and(|r| revision <= r)
+            || self.partial.iter().any(|p| revision <= &p.revision && key <= p.through.as_str())
+            || self.above.get(uid).is_some_and(|a| a == rv)
+    }
+}
+
+/// This cluster's part of the `eso_events` cursor.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct EventsCursor {
+    #[serde(default)]
+    kinds: BTreeMap<String, KindCursor>,
+    /// From a cursor of the earlier format: uid → (resourceVersion, event time) of a day of
+    /// events, kept until every kind has a list that ran to its end.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    seen: HashMap<String, (String, i64)>,
+    /// With `seen`: the newest event time it knew.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    newest: Option<i64>,
+}
+
+impl EventsCursor {
+    fn from_json(part: Json) -> Self {
+        // A cursor this code cannot read only makes the run add what it lists again.
+        serde_json::from_value(part).unwrap_or_default()
+    }
+
+    fn to_json(&self) -> Json {
+        let mut cursor = self.clone();
+        if KINDS.iter().all(|k| cursor.kinds.get(*k).is_some_and(|c| c.revision.is_some())) {
+            cursor.seen.clear();
+            cursor.newest = None;
+        }
+        serde_json::to_value(cursor).expect("cursors serialize")
+    }
+
+    /// Whether a cursor of the earlier format recorded this observation.
+    fn legacy_met(&self, uid: &str, rv: &str, time: Option<i64>) -> bool {
+        match self.seen.get(uid) {
+            Some((seen, _)) => seen == rv,
+            None => self.newest.zip(time).is_some_and(|(newest, t)| t < newest.saturating_sub(LEGACY_HORIZON_MICROS)),
+        }
+    }
+}
+
+/// This run's list of one kind.
+#[derive(Default)]
+struct Listing {
+    /// The revision of the first page (of this pass, after a restart).
+    revision: Option<Revision>,
+    /// The key of the last event met.
+    through: Option<String>,
+    /// Keys came out of order: no position can be trusted.
+    unordered: bool,
+    /// Events met above `revision`: uid → resourceVersion.
+    above: BTreeMap<String, String>,
+    /// Earlier passes of this run's list, when a `410 Gone` gave no token to resume from.
+    earlier: Vec<Partial>,
+}
+
+impl Listing {
+    fn position(&self) -> Option<Partial> {
+        let (revision, through) = (self.revision.clone()?, self.through.clone()?);
+        (!self.unordered).then_some(Partial { revision, through })
+    }
+
+    fn visit(&mut self, key: &str) {
+        if self.through.as_deref().is_some_and(|last| key <= last) {
+            self.unordered = true;
+        }
+        self.through = Some(key.to_string());
+    }
+
+    /// Whether this run met the event already (in a pass before a restart).
+    fn met(&self, key: &str, uid: &str, rv: &str, revision: &Revision) -> bool {
+        self.earlier.iter().any(|p| revision <= &p.revision && key <= p.through.as_str()) || self.above.get(uid).is_some_and(|a| a == rv)
+    }
+
+    /// Starts the list again from its first page.
+    fn restart(&mut self) {
+        if self.unordered {
+            tracing::warn!("the API server listed events out of key order: a list started again may add some twice");
+        }
+        self.earlier.extend(self.position());
+        self.revision = None;
+        self.through = None;
+        self.unordered = false;
+    }
+
+    /// The kind's cursor while the list is under way: the last complete list still counts,
+    /// and this one up to where it got.
+    fn partial_cursor(&self, before: &KindCursor) -> KindCursor {
+        let partial = self.position().into_iter().chain(self.earlier.iter().cloned()).chain(before.partial.iter().cloned()).take(MAX_PARTIAL).collect();
+        let mut above = before.above.clone();
+        above.extend(self.above.iter().map(|(k, v)| (k.clone(), v.clone())));
+        KindCursor { revision: before.revision.clone(), partial, above }
+    }
+
+    /// The kind's cursor once the list ran to its end.
+    fn complete_cursor(mut self, before: &KindCursor) -> KindCursor {
+        let Some(revision) = self.revision.take() else {
+            return before.clone();
+        };
+        self.above.retain(|_, rv| Revision::parse(rv).is_some_and(|r| r > revision));
+        KindCursor { revision: Some(revision), partial: Vec::new(), above: self.above }
+    }
+}
+
+pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &str, page_size: u32, commit_rows: usize, report: &mut ClusterReport) -> Result<(), KubernetesError> {
     let schema = schema()?;
-    let mut seen = Seen::from_cursor(&cluster_cursor(ledger, EVENTS_STREAM, cluster).await?);
+    // What earlier runs collected; `next` is what this run's commits record.
+    let prior = EventsCursor::from_json(cluster_cursor(ledger, EVENTS_STREAM, cluster).await?);
+    let mut next = prior.clone();
     let api: Api<Event> = Api::all(client.clone());
     let mut batch = Batch::default();
-    // Observations met in this run, so that a list restarted after a 410 adds nothing twice:
-    // 128 bits of SHA-256 of (uid, resourceVersion) each, not the strings, to keep a run
-    // over a busy cluster small.
-    let mut this_run: HashSet<[u8; 16]> = HashSet::new();
     for kind in KINDS {
+        let what = format!("listing {kind} events");
+        let before = prior.kinds.get(kind).cloned().unwrap_or_default();
+        let mut listing = Listing::default();
         let mut continue_token: Option<String> = None;
-        let mut restarts = 0;
+        let mut expired = 0;
         loop {
             let mut params = ListParams::default().fields(&format!("involvedObject.kind={kind}")).limit(page_size.max(1));
             if let Some(token) = &continue_token {
@@ -136,48 +257,61 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
             let page = match api.list(&params).await {
                 Ok(page) => page,
                 Err(kube::Error::Api(status)) if status.code == 410 && continue_token.is_some() => {
-                    restarts += 1;
+                    expired += 1;
                     report.restarts += 1;
-                    if restarts > MAX_RESTARTS {
-                        return Err(KubernetesError::Api {
-                            cluster: cluster.into(),
-                            what: format!("listing {kind} events"),
-                            message: format!("the continue token expired {restarts} times in a row: raise kubernetes.page_size so a list needs fewer pages"),
-                        });
+                    if expired > MAX_EXPIRED {
+                        let message = format!("the continue token expired {expired} times in a row: raise kubernetes.page_size so a list needs fewer pages");
+                        return Err(KubernetesError::Api { cluster: cluster.into(), what, message });
                     }
-                    tracing::warn!(cluster, kind, restarts, "the list's continue token expired (410 Gone); listing again from the start");
-                    continue_token = None;
+                    // The API server gives a token that goes on from the next key at its
+                    // newest revision; without one, the list starts again.
+                    continue_token = status.metadata.as_ref().and_then(|m| m.continue_.clone()).filter(|c| !c.is_empty());
+                    if continue_token.is_none() {
+                        listing.restart();
+                    }
+                    tracing::warn!(cluster, kind, resumed = continue_token.is_some(), "the list's continue token expired (410 Gone)");
                     continue;
                 }
-                Err(e) => return Err(api_error(cluster, &format!("listing {kind} events"), e)),
+                Err(e) => return Err(api_error(cluster, &what, e)),
             };
+            expired = 0;
+            let list_revision = page.metadata.resource_version.as_deref().and_then(Revision::parse).ok_or_else(|| KubernetesError::Api {
+                cluster: cluster.into(),
+                what: what.clone(),
+                message: format!("the list's resourceVersion {:?} is not an integer, so keytrail cannot tell which events it collected", page.metadata.resource_version),
+            })?;
+            let first_revision = listing.revision.get_or_insert(list_revision).clone();
             for event in page.items {
                 report.events_listed += 1;
                 let uid = event.metadata.uid.clone().unwrap_or_default();
                 let rv = event.metadata.resource_version.clone().unwrap_or_default();
-                if !this_run.insert(observation_key(&uid, &rv)) {
-                    continue;
-                }
+                let key = format!("{}/{}", event.metadata.namespace.as_deref().unwrap_or_default(), event.metadata.name.as_deref().unwrap_or_default());
+                let Some(revision) = Revision::parse(&rv) else {
+                    let message = format!("event {key} has resourceVersion {rv:?}, not an integer, so keytrail cannot tell whether it collected it");
+                    return Err(KubernetesError::Api { cluster: cluster.into(), what, message });
+                };
+                listing.visit(&key);
                 let time = event_time(&event);
-                if seen.recorded(&uid, &rv, time) {
+                let met = before.met(&key, &uid, &rv, &revision) || listing.met(&key, &uid, &rv, &revision) || prior.legacy_met(&uid, &rv, time);
+                if revision > first_revision {
+                    listing.above.insert(uid, rv);
+                }
+                if met {
                     continue;
                 }
                 let raw = serde_json::to_vec(&event).expect("events serialize");
                 match time {
-                    Some(t) => {
-                        batch.records.push(Record { event_time: t, raw, values: values(cluster, &event) });
-                        seen.record(uid, rv, t);
-                    }
+                    Some(t) => batch.records.push(Record { event_time: t, raw, values: values(cluster, &event) }),
                     None => batch.rejected.push(Rejected {
                         raw,
                         reason: "the event has no lastTimestamp, eventTime, series.lastObservedTime or creationTimestamp".into(),
-                        origin: format!("kubernetes cluster {cluster}: event {}/{}", event.metadata.namespace.as_deref().unwrap_or_default(), event.metadata.name.as_deref().unwrap_or_default()),
+                        origin: format!("kubernetes cluster {cluster}: event {key}"),
                         event_time: None,
                     }),
                 }
-                if batch.records.len() >= COMMIT_ROWS {
-                    commit(ledger, &schema, cluster, batch.take_keeping_room(), &seen, report).await?;
-                    seen.prune();
+                if batch.records.len() + batch.rejected.len() >= commit_rows.max(1) {
+                    next.kinds.insert(kind.to_string(), listing.partial_cursor(&before));
+                    commit(ledger, &schema, cluster, batch.take_keeping_room(), &next, report).await?;
                 }
             }
             continue_token = page.metadata.continue_.filter(|c| !c.is_empty());
@@ -185,22 +319,17 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 break;
             }
         }
+        next.kinds.insert(kind.to_string(), listing.complete_cursor(&before));
     }
-    commit(ledger, &schema, cluster, batch, &seen, report).await
+    commit(ledger, &schema, cluster, batch, &next, report).await
 }
 
-async fn commit(ledger: &Ledger, schema: &StreamSchema, cluster: &str, mut batch: Batch, seen: &Seen, report: &mut ClusterReport) -> Result<(), KubernetesError> {
-    batch.cursor = Some(with_cluster_cursor(ledger, EVENTS_STREAM, cluster, seen.to_cursor()).await?);
+async fn commit(ledger: &Ledger, schema: &StreamSchema, cluster: &str, mut batch: Batch, cursor: &EventsCursor, report: &mut ClusterReport) -> Result<(), KubernetesError> {
+    batch.cursor = Some(with_cluster_cursor(ledger, EVENTS_STREAM, cluster, cursor.to_json()).await?);
     let outcome = ledger.append(schema, batch).await?;
     report.events_appended += outcome.committed.map_or(0, |c| c.rows);
     report.events_rejected += outcome.rejected.map_or(0, |c| c.rows);
     Ok(())
-}
-
-fn observation_key(uid: &str, resource_version: &str) -> [u8; 16] {
-    use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(uid).chain_update([0]).chain_update(resource_version).finalize();
-    digest[..16].try_into().expect("16 of 32 bytes")
 }
 
 /// When the event last happened: `lastTimestamp`, else the newer API's `series` or
@@ -243,24 +372,82 @@ fn values(cluster: &str, event: &Event) -> Vec<Value> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
-    const HOUR: i64 = 3600 * 1_000_000;
+    fn rev(text: &str) -> Revision {
+        Revision::parse(text).unwrap()
+    }
 
     #[test]
-    fn pruning_keeps_the_last_run_and_a_day_of_this_one() {
-        let cursor = json!({"newest": 100 * HOUR, "seen": {"old": ["7", 90 * HOUR]}});
-        let mut seen = Seen::from_cursor(&cursor);
-        assert!(seen.recorded("old", "7", Some(90 * HOUR)), "remembered by the last run");
-        assert!(!seen.recorded("old", "8", Some(101 * HOUR)), "a higher count is a new observation");
-        assert!(seen.recorded("gone", "1", Some(50 * HOUR)), "older than the last run's horizon");
-        for hour in 100..200 {
-            seen.record(format!("e{hour}"), "1".into(), hour * HOUR);
+    fn revisions_compare_as_integers_of_any_length() {
+        assert!(rev("9") < rev("10"));
+        assert!(rev("812345") < rev("1000000"));
+        assert_eq!(rev("0042"), rev("42"));
+        assert!(rev("123456789012345678901234567890") > rev("99999999999999999999"));
+        assert!(Revision::parse("").is_none() && Revision::parse("0").is_none() && Revision::parse("12a").is_none());
+    }
+
+    #[test]
+    fn a_complete_list_covers_its_revision_a_partial_one_only_up_to_its_key() {
+        let cursor = KindCursor {
+            revision: Some(rev("100")),
+            partial: vec![Partial { revision: rev("200"), through: "orders/m".into() }],
+            above: BTreeMap::from([("late".to_string(), "250".to_string())]),
+        };
+        assert!(cursor.met("zz/any", "u1", "100", &rev("100")), "at the complete list's revision");
+        assert!(cursor.met("orders/a", "u2", "150", &rev("150")), "before the part-way list's key");
+        assert!(cursor.met("orders/m", "u2", "200", &rev("200")), "its last key included");
+        assert!(!cursor.met("orders/n", "u3", "150", &rev("150")), "past the part-way list's key");
+        assert!(!cursor.met("orders/a", "u4", "201", &rev("201")), "changed since");
+        assert!(cursor.met("payments/x", "late", "250", &rev("250")), "met above its list's revision");
+        assert!(!cursor.met("payments/x", "late", "260", &rev("260")), "and changed again since");
+    }
+
+    #[test]
+    fn an_unfinished_list_keeps_the_last_complete_one_and_a_finished_one_replaces_it() {
+        let before = KindCursor { revision: Some(rev("100")), partial: vec![Partial { revision: rev("150"), through: "a/z".into() }], above: BTreeMap::new() };
+        let mut listing = Listing { revision: Some(rev("300")), ..Default::default() };
+        listing.visit("a/b");
+        listing.visit("a/c");
+        listing.above.insert("resumed".into(), "301".into());
+        let partial = listing.partial_cursor(&before);
+        assert_eq!(partial.revision, Some(rev("100")));
+        assert_eq!(partial.partial, [Partial { revision: rev("300"), through: "a/c".into() }, Partial { revision: rev("150"), through: "a/z".into() }]);
+        assert_eq!(partial.above.get("resumed").map(String::as_str), Some("301"));
+
+        listing.visit("a/b");
+        assert_eq!(listing.partial_cursor(&before).partial.len(), 1, "keys out of order: no position is recorded");
+
+        let complete = listing.complete_cursor(&before);
+        assert_eq!(complete, KindCursor { revision: Some(rev("300")), partial: vec![], above: BTreeMap::from([("resumed".into(), "301".into())]) });
+    }
+
+    #[test]
+    fn a_list_started_again_skips_what_its_first_pass_met() {
+        let mut listing = Listing { revision: Some(rev("300")), ..Default::default() };
+        listing.visit("a/b");
+        listing.restart();
+        assert!(listing.met("a/b", "u", "290", &rev("290")), "met before the restart");
+        assert!(!listing.met("a/c", "u", "290", &rev("290")), "not reached before the restart");
+        assert!(!listing.met("a/b", "u", "310", &rev("310")), "changed since the first pass");
+    }
+
+    #[test]
+    fn a_cursor_of_the_earlier_format_is_honoured_until_every_kind_has_run() {
+        const HOUR: i64 = 3600 * 1_000_000;
+        let mut cursor = EventsCursor::from_json(json!({"newest": 100 * HOUR, "seen": {"old": ["7", 90 * HOUR]}}));
+        assert!(cursor.legacy_met("old", "7", Some(90 * HOUR)));
+        assert!(!cursor.legacy_met("old", "8", Some(101 * HOUR)), "a higher count is a new observation");
+        assert!(cursor.legacy_met("gone", "1", Some(50 * HOUR)), "older than a day before the newest");
+        assert!(!cursor.legacy_met("new", "1", Some(99 * HOUR)));
+        cursor.kinds.insert("ExternalSecret".into(), KindCursor { revision: Some(rev("5")), ..Default::default() });
+        assert!(cursor.to_json()["seen"].is_object(), "kept while a kind has not been listed to its end");
+        for kind in KINDS {
+            cursor.kinds.insert(kind.into(), KindCursor { revision: Some(rev("5")), ..Default::default() });
         }
-        seen.prune();
-        assert_eq!(seen.current.len(), 25, "hours 175..=199: a day before the newest");
-        assert!(seen.recorded("old", "7", Some(90 * HOUR)), "the last run's events are never pruned in a run");
-        let cursor = seen.to_cursor();
-        assert_eq!(cursor["newest"], 199 * HOUR);
-        assert_eq!(cursor["seen"].as_object().unwrap().len(), 25, "the last run's old event falls out of the new cursor");
+        let json = cursor.to_json();
+        assert!(json.get("seen").is_none() && json.get("newest").is_none(), "{json}");
+        let back = EventsCursor::from_json(json);
+        assert_eq!(back.kinds["PushSecret"].revision, Some(rev("5")));
     }
 }

@@ -38,6 +38,9 @@ pub struct KubernetesConfig {
     /// Objects per list request (`limit`).
     #[serde(default = "default_page_size")]
     pub page_size: u32,
+    /// Event observations gathered before each commit: bounds a run's memory.
+    #[serde(default = "default_commit_rows")]
+    pub commit_rows: usize,
     /// The clusters to collect from (at least one).
     #[serde(deserialize_with = "at_least_one")]
     pub clusters: Vec<ClusterConfig>,
@@ -45,6 +48,10 @@ pub struct KubernetesConfig {
 
 fn default_page_size() -> u32 {
     500
+}
+
+fn default_commit_rows() -> usize {
+    50_000
 }
 
 fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ClusterConfig>, D::Error> {
@@ -120,7 +127,8 @@ pub struct ClusterReport {
     pub events_appended: u64,
     /// Events without a usable time, kept in `eso_events__rejected`.
     pub events_rejected: u64,
-    /// List restarts after an expired continue token.
+    /// Continue tokens that expired (`410 Gone`): an events list resumes from the token the
+    /// API server gives with it, a snapshot list starts again.
     pub restarts: u64,
     /// Objects per snapshot stream, in snapshot order.
     pub snapshots: Vec<(String, u64)>,
@@ -167,7 +175,7 @@ async fn collect_cluster(ledger: &Ledger, config: &KubernetesConfig, cluster: &C
     let client = client(config, cluster).await?;
     let mut report = ClusterReport { cluster: cluster.name.clone(), ..Default::default() };
     report.server_version = client.apiserver_version().await.map_err(|e| api_error(&cluster.name, "GET /version", e))?.git_version;
-    events::collect(ledger, &client, &cluster.name, config.page_size, &mut report).await?;
+    events::collect(ledger, &client, &cluster.name, config.page_size, config.commit_rows, &mut report).await?;
     snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, &mut report).await?;
     Ok(report)
 }
