@@ -113,6 +113,12 @@ struct Partial {
     through: String,
 }
 
+impl Partial {
+    fn covers(&self, key: &str, revision: &Revision) -> bool {
+        revision <= &self.revision && key <= self.through.as_str()
+    }
+}
+
 /// What the cursor knows of one kind's events.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 struct KindCursor {
@@ -130,7 +136,7 @@ struct KindCursor {
 impl KindCursor {
     fn met(&self, key: &str, uid: &str, rv: &str, revision: &Revision) -> bool {
         self.revision.as_ref().is_some_and(|r| revision <= r)
-            || self.partial.iter().any(|p| revision <= &p.revision && key <= p.through.as_str())
+            || self.partial.iter().any(|p| p.covers(key, revision))
             || self.above.get(uid).is_some_and(|a| a == rv)
     }
 }
@@ -203,7 +209,7 @@ impl Listing {
 
     /// Whether this run met the event already (in a pass before a restart).
     fn met(&self, key: &str, uid: &str, rv: &str, revision: &Revision) -> bool {
-        self.earlier.iter().any(|p| revision <= &p.revision && key <= p.through.as_str()) || self.above.get(uid).is_some_and(|a| a == rv)
+        self.earlier.iter().any(|p| p.covers(key, revision)) || self.above.get(uid).is_some_and(|a| a == rv)
     }
 
     /// Starts the list again from its first page.
