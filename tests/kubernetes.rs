@@ -132,7 +132,7 @@ fn an_expired_continue_token_resumes_the_list_from_the_token_the_410_gives() {
     // The first page of the first list passes; its continue token is then too old.
     h.emulator.faults().extend([Fault::Pass, Fault::ExpiredContinue]);
     let run = h.collect().expect(0);
-    assert!(run.stdout.contains("1 list restarts"), "{}", run.stdout);
+    assert!(run.stdout.contains("1 expired continue tokens"), "{}", run.stdout);
     assert_eq!(rows_served(&h), rows_served(&plain), "the list went on from the next key, not from the start");
     let observations = observations(&h.ws.ledger());
     assert_each_once(&observations);

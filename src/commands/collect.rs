@@ -79,19 +79,19 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
             let written = if r.snapshot_written { "" } else { " (unchanged today: not written again)" };
             writeln!(
                 out,
-                "kubernetes {} ({}): {} events listed, {} new observations, {} rejected, {} list restarts; snapshot of {}{written}",
+                "kubernetes {} ({}): {} events listed, {} new observations, {} rejected, {} expired continue tokens; snapshot of {}{written}",
                 r.cluster,
                 r.server_version,
                 r.events_listed,
                 r.events_appended,
                 r.events_rejected,
-                r.restarts,
+                r.expired_continue_tokens,
                 snapshot.join(", ")
             )?;
             files_rejected += r.events_rejected;
             let snapshots: serde_json::Map<String, serde_json::Value> = r.snapshots.iter().map(|(s, n)| (s.clone(), (*n).into())).collect();
             sources.push(serde_json::json!({"source": "kubernetes", "cluster": r.cluster, "server_version": r.server_version,
-                "events_listed": r.events_listed, "appended": r.events_appended, "rejected": r.events_rejected, "restarts": r.restarts,
+                "events_listed": r.events_listed, "appended": r.events_appended, "rejected": r.events_rejected, "expired_continue_tokens": r.expired_continue_tokens,
                 "snapshot": snapshots, "snapshot_written": r.snapshot_written}));
         }
     }

@@ -264,7 +264,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 Ok(page) => page,
                 Err(kube::Error::Api(status)) if status.code == 410 && continue_token.is_some() => {
                     expired += 1;
-                    report.restarts += 1;
+                    report.expired_continue_tokens += 1;
                     if expired > MAX_EXPIRED {
                         let message = format!("the continue token expired {expired} times in a row: raise kubernetes.page_size so a list needs fewer pages");
                         return Err(KubernetesError::Api { cluster: cluster.into(), what, message });

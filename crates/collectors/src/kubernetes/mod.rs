@@ -129,7 +129,7 @@ pub struct ClusterReport {
     pub events_rejected: u64,
     /// Continue tokens that expired (`410 Gone`): an events list resumes from the token the
     /// API server gives with it, a snapshot list starts again.
-    pub restarts: u64,
+    pub expired_continue_tokens: u64,
     /// Objects per snapshot stream, in snapshot order.
     pub snapshots: Vec<(String, u64)>,
     /// Whether the snapshot was written (false: identical to the one taken earlier today).

@@ -251,7 +251,7 @@ where
             }
             Err(kube::Error::Api(status)) if status.code == 410 && continue_token.is_some() && restarts < 5 => {
                 restarts += 1;
-                report.restarts += 1;
+                report.expired_continue_tokens += 1;
                 tracing::warn!(cluster, what, "the list's continue token expired (410 Gone); listing again from the start");
                 objects.clear();
                 continue_token = None;
