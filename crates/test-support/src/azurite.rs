@@ -89,17 +89,5 @@ impl Drop for Azurite {
 }
 
 fn find_binary() -> Option<PathBuf> {
-    if let Some(p) = std::env::var_os("AZURITE_BLOB") {
-        return Some(p.into());
-    }
-    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let local = manifest_dir.join("../../node_modules/.bin/azurite-blob");
-    if local.exists() {
-        return Some(local);
-    }
-    std::env::var_os("PATH")?
-        .to_str()?
-        .split(':')
-        .map(|d| PathBuf::from(d).join("azurite-blob"))
-        .find(|p| p.exists())
+    crate::find_tool("AZURITE_BLOB", "node_modules/.bin/azurite-blob", "azurite-blob")
 }

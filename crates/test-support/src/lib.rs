@@ -1,15 +1,31 @@
 //! Fixtures shared by keytrail's tests. Owns nothing the product ships: temporary
-//! ledgers and input files, and a real Azurite (Azure Blob emulator) process per test.
+//! ledgers and input files, and a real Azurite (Azure Blob emulator) or moto (S3) process
+//! per test.
 //! It must never stand in for keytrail's own code: tests run the real thing against
 //! these fixtures.
 #![deny(missing_docs)]
 
 mod azurite;
+mod moto;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use azurite::{Azurite, ACCOUNT as AZURITE_ACCOUNT, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY};
+pub use moto::{REGION as S3_REGION, S3Server};
+
+/// A test tool's executable: the path in `env`, else `in_workspace` (relative to the
+/// repository root) if it exists, else `name` on `PATH`.
+pub(crate) fn find_tool(env: &str, in_workspace: &str, name: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(path.into());
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").join(in_workspace);
+    if local.exists() {
+        return Some(local);
+    }
+    std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| PathBuf::from(dir).join(name)).find(|p| p.exists())
+}
 
 /// A temporary folder holding a ledger and test inputs; removed on drop.
 pub struct Workspace {
