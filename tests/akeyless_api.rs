@@ -109,10 +109,19 @@ fn kubernetes_service_account_auth_is_sent_as_the_api_expects() {
     let h = harness(50);
     let token = h.ws.path().join("sa-token");
     std::fs::write(&token, "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJrZXl0cmFpbCJ9.c2ln\n").unwrap();
-    let text = std::fs::read_to_string(&h.config).unwrap().replace(
+    let access_key_id = format!("access_id = \"{}\"", h.emulator.config().akeyless.access_id);
+    let k8s_id = format!("access_id = \"{}\"", h.emulator.config().akeyless.k8s_access_id);
+    let with_access_key_id = std::fs::read_to_string(&h.config).unwrap().replace(
         "access_key_file = \"akeyless-access-key\"",
         &format!("access_type = \"k8s\"\nk8s_auth_config_name = \"aks-prod\"\nk8s_service_account_token_file = \"{}\"", token.display()),
     );
+    // The access-key method's ID with a service-account token: the wrong method.
+    std::fs::write(&h.config, &with_access_key_id).unwrap();
+    let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(6);
+    assert!(run.stdout.contains("NOT COLLECTED: Akeyless authentication failed"), "{}", run.stdout);
+
+    let text = with_access_key_id.replace(&access_key_id, &k8s_id);
+    assert_ne!(text, with_access_key_id);
     std::fs::write(&h.config, &text).unwrap();
     keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(0);
     assert_eq!(manifests(&h.ws.ledger(), "akeyless_items").len(), 1);

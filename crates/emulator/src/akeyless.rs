@@ -1,4 +1,5 @@
-//! The Akeyless REST API under `/akeyless`: `POST /auth` (access key), then `/list-items`,
+//! The Akeyless REST API under `/akeyless`: `POST /auth` (an access key, a Kubernetes
+//! service-account token or an Azure AD cloud ID, each for its own access ID), then `/list-items`,
 //! `/list-roles` and `/list-auth-methods` with the token in the JSON body and
 //! `pagination-token`/`next_page` paging. Queued 429/5xx faults apply to the list calls.
 
@@ -16,18 +17,19 @@ use crate::{State, Stats};
 pub(crate) async fn auth(AxumState(state): AxumState<Arc<State>>, Json(body): Json<Value>) -> Response {
     let config = &state.config.akeyless;
     let field = |k: &str| body.get(k).and_then(Value::as_str).unwrap_or_default();
-    let proof = match field("access-type") {
-        "access_key" => field("access-key") == config.access_key,
+    // Each auth method has its own access ID and type: an ID with another type's proof fails.
+    let (access_id, proof) = match field("access-type") {
+        "access_key" => (&config.access_id, field("access-key") == config.access_key),
         // A Kubernetes service-account token (base64 of a JWT) for a configured K8s auth config.
         "k8s" => {
             use base64::Engine;
             let token = base64::engine::general_purpose::STANDARD.decode(field("k8s-service-account-token")).unwrap_or_default();
-            field("k8s-auth-config-name") == config.k8s_auth_config_name && token.split(|b| *b == b'.').count() == 3
+            (&config.k8s_access_id, field("k8s-auth-config-name") == config.k8s_auth_config_name && token.split(|b| *b == b'.').count() == 3)
         }
-        "azure_ad" => !field("cloud-id").is_empty(),
+        "azure_ad" => (&config.azure_ad_access_id, !field("cloud-id").is_empty()),
         other => return error(StatusCode::BAD_REQUEST, &format!("unknown access-type '{other}'")),
     };
-    if field("access-id") != config.access_id || !proof {
+    if field("access-id") != access_id.as_str() || !proof {
         Stats::add(&state.stats.token_failures, 1);
         return error(StatusCode::UNAUTHORIZED, "failed to authenticate: access-id or access-key is wrong");
     }

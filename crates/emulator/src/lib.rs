@@ -164,12 +164,17 @@ impl Default for KubernetesApi {
 /// (`sample-data/akeyless/api/`), with the demo's published access key.
 #[derive(Clone, Debug)]
 pub struct AkeylessAccount {
-    /// Access ID accepted by `/auth`.
+    /// Access ID of the access-key auth method.
     pub access_id: String,
     /// Its access key.
     pub access_key: String,
+    /// Access ID of the Kubernetes auth method (`access-type: k8s`): in Akeyless each auth
+    /// method has its own access ID and type.
+    pub k8s_access_id: String,
     /// The Gateway's Kubernetes auth config name accepted with `access-type: k8s`.
     pub k8s_auth_config_name: String,
+    /// Access ID of the Azure AD auth method (`access-type: azure_ad`).
+    pub azure_ad_access_id: String,
     /// Objects per page of the list calls.
     pub page_size: usize,
     /// `/list-items` objects.
@@ -186,7 +191,9 @@ impl Default for AkeylessAccount {
         Self {
             access_id: "p-keytrail01".into(),
             access_key: "emulator-akeyless-access-key".into(),
+            k8s_access_id: "p-keytrailk8s01".into(),
             k8s_auth_config_name: "aks-prod".into(),
+            azure_ad_access_id: "p-keytrailaad01".into(),
             page_size: 50,
             items,
             roles,
