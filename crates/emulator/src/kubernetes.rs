@@ -12,7 +12,8 @@
 //! etcd's is. Continue tokens are opaque; a queued [`Fault::ExpiredContinue`] makes the next
 //! request that presents one fail with `410 Gone` (`reason: Expired`), as an API server does
 //! once etcd compacted the list's revision, with the token that goes on from the next key
-//! at a newer revision (the cluster's revision moves on by one).
+//! at a newer revision: the cluster's revision moves on by one, and the next object the list
+//! would have served repeats at it (`count` + 1, a new `resourceVersion`), as an event does.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -79,12 +80,24 @@ pub(crate) async fn serve(
         return status(StatusCode::FORBIDDEN, "Forbidden", "secrets is forbidden: User cannot list resource \"secrets\" in API group \"\" at the cluster scope", None);
     }
     let continue_token = params.get("continue").filter(|c| !c.is_empty());
+    let selector = match params.get("fieldSelector").map(|s| FieldSelector::parse(s)).transpose() {
+        Ok(selector) => selector,
+        Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
+    };
+    let items: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
+    let selected = |i: usize| selector.as_ref().is_none_or(|s| s.matches(&items[i]));
     match state.faults.next().filter(|f| *f != Fault::Pass) {
         Some(Fault::ExpiredContinue) if continue_token.is_some() => {
             Stats::add(&state.stats.faults_served, 1);
             let revision = state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.fetch_add(1, Ordering::Relaxed) + 1);
+            let position = continue_token.and_then(|t| decode_continue(t, plural));
+            // The revision moved on because an object changed: the next one the list would
+            // have served repeats (count + 1) at the new revision.
+            if let Some(changed) = position.as_ref().and_then(|(start, _)| (*start..items.len()).find(|i| selected(*i))) {
+                state.changed.lock().expect("changed objects").insert((cluster.clone(), plural.to_string(), changed), revision);
+            }
             // The token the API server gives with the 410: the same next key, the newest revision.
-            let resume = continue_token.and_then(|t| decode_continue(t, plural)).map(|(start, _)| encode_continue(plural, start, &revision.to_string()));
+            let resume = position.map(|(start, _)| encode_continue(plural, start, &revision.to_string()));
             return status(
                 StatusCode::GONE,
                 "Expired",
@@ -103,13 +116,8 @@ pub(crate) async fn serve(
         }
         _ => {}
     }
-    let selector = match params.get("fieldSelector").map(|s| FieldSelector::parse(s)).transpose() {
-        Ok(selector) => selector,
-        Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
-    };
     // Objects are kept in key order (`namespace/name`) from the start, and a continue
     // token is the position after the last object served, so paging is linear.
-    let items: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
     // A list's pages all come from the snapshot of its first: the token carries its revision.
     let (start, revision) = match continue_token.map(|t| decode_continue(t, plural)) {
         None => (0, state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.load(Ordering::Relaxed)).to_string()),
@@ -117,11 +125,17 @@ pub(crate) async fn serve(
         Some(None) => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid", None),
     };
     let limit = params.get("limit").and_then(|l| l.parse::<usize>().ok()).filter(|l| *l > 0).unwrap_or(usize::MAX);
-    let mut page: Vec<&Value> = Vec::new();
+    let changed = state.changed.lock().expect("changed objects");
+    let page_revision = revision.parse::<u64>().unwrap_or(FIRST_REVISION);
+    let mut page: Vec<std::borrow::Cow<'_, Value>> = Vec::new();
     let mut next = start;
     while next < items.len() && page.len() < limit {
-        if selector.as_ref().is_none_or(|s| s.matches(&items[next])) {
-            page.push(&items[next]);
+        if selected(next) {
+            let change = if changed.is_empty() { None } else { changed.get(&(cluster.clone(), plural.to_string(), next)) };
+            page.push(match change {
+                Some(&at) if at <= page_revision => std::borrow::Cow::Owned(repeated(&items[next], at)),
+                _ => std::borrow::Cow::Borrowed(&items[next]),
+            });
         }
         next += 1;
     }
@@ -136,6 +150,16 @@ pub(crate) async fn serve(
     Stats::add(&state.stats.rows_served, page.len() as u64);
     let api_version = group_version.strip_prefix("api/").or_else(|| group_version.strip_prefix("apis/")).unwrap_or(group_version);
     Json(json!({"kind": format!("{kind}List"), "apiVersion": api_version, "metadata": metadata, "items": page})).into_response()
+}
+
+/// An object as it is after repeating at `revision`: `count` + 1, a new resourceVersion.
+fn repeated(object: &Value, revision: u64) -> Value {
+    let mut object = object.clone();
+    if let Some(count) = object["count"].as_i64() {
+        object["count"] = (count + 1).into();
+    }
+    object["metadata"]["resourceVersion"] = revision.to_string().into();
+    object
 }
 
 fn text<'a>(o: &'a Value, pointer: &str) -> &'a str {

@@ -261,6 +261,9 @@ pub(crate) struct State {
     config: EmulatorConfig,
     /// Each Kubernetes cluster's revision (moves on when a continue token expires).
     revisions: std::collections::HashMap<String, std::sync::atomic::AtomicU64>,
+    /// Kubernetes objects changed since the emulator started: (cluster, resource, index in
+    /// its list) → the revision of the change.
+    changed: std::sync::Mutex<std::collections::HashMap<(String, String, usize), u64>>,
     faults: Faults,
     stats: Stats,
     tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -307,6 +310,7 @@ impl Emulator {
         let state = Arc::new(State {
             config,
             revisions,
+            changed: Default::default(),
             faults: Faults::default(),
             stats: Stats::default(),
             tokens: Default::default(),
