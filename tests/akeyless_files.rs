@@ -148,60 +148,31 @@ fn the_same_record_from_log_analytics_and_from_a_file_has_the_same_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn forwarded_files_on_azure_blob_are_read_through_the_same_path() {
-    use object_store::{ObjectStoreExt, PutPayload};
     let azurite = keytrail_test_support::Azurite::start();
     azurite.create_container("audit");
-    let store = object_store::azure::MicrosoftAzureBuilder::new()
-        .with_account(keytrail_test_support::AZURITE_ACCOUNT)
-        .with_access_key(keytrail_test_support::AZURITE_ACCOUNT_KEY)
-        .with_container_name("audit")
-        .with_endpoint(format!("{}/{}", azurite.url(), keytrail_test_support::AZURITE_ACCOUNT))
-        .with_allow_http(true)
-        .build()
-        .unwrap();
-    for (day, range) in [("06", 0..40), ("07", 40..100)] {
-        let path = format!("gateway/akeyless-log/2026/11/{day}/akeyless-audit_2026-11-{day}T00:00.log");
-        store.put(&object_store::path::Path::from(path), PutPayload::from(lines(range))).await.unwrap();
-    }
-    let ws = Workspace::new();
-    let ledger = ws.ledger();
-    let env = azurite.env();
-    let run = tokio::task::spawn_blocking(move || {
-        let first = keytrail_env(&ledger, &["ingest", "--format", "akeyless", "az://audit/gateway/akeyless-log"], &env).expect(0);
-        let second = keytrail_env(&ledger, &["ingest", "--format", "akeyless", "az://audit/gateway/akeyless-log"], &env).expect(0);
-        (first, second)
-    })
-    .await
-    .unwrap();
-    assert!(run.0.stdout.contains("2 forwarded files, 2 read, 0 changed since read; 100 records appended"), "{}", run.0.stdout);
-    assert!(run.1.stdout.contains("0 records appended"), "{}", run.1.stdout);
-    assert_eq!(rows(&ws.ledger(), "akeyless_audit"), 100);
+    forwarded_files_are_read_once(&azurite.store("audit"), "az://audit/gateway/akeyless-log", azurite.env()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn forwarded_files_on_s3_are_read_through_the_same_path() {
-    use object_store::{ObjectStoreExt, PutPayload};
     let s3 = keytrail_test_support::S3Server::start();
     s3.create_bucket("audit");
-    let store = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(s3.url())
-        .with_allow_http(true)
-        .with_access_key_id("keytrail-test")
-        .with_secret_access_key("keytrail-test-secret")
-        .with_region(keytrail_test_support::S3_REGION)
-        .with_bucket_name("audit")
-        .build()
-        .unwrap();
+    forwarded_files_are_read_once(&s3.store("audit"), "s3://audit/gateway/akeyless-log", s3.env()).await;
+}
+
+/// Puts two Gateway files under `gateway/akeyless-log/` in `store`, ingests `url` twice
+/// and checks the second run adds nothing.
+async fn forwarded_files_are_read_once(store: &impl object_store::ObjectStore, url: &'static str, env: Vec<(&'static str, String)>) {
+    use object_store::{ObjectStoreExt, PutPayload};
     for (day, range) in [("06", 0..40), ("07", 40..100)] {
         let path = format!("gateway/akeyless-log/2026/11/{day}/akeyless-audit_2026-11-{day}T00:00.log");
         store.put(&object_store::path::Path::from(path), PutPayload::from(lines(range))).await.unwrap();
     }
     let ws = Workspace::new();
     let ledger = ws.ledger();
-    let env = s3.env();
     let run = tokio::task::spawn_blocking(move || {
-        let first = keytrail_env(&ledger, &["ingest", "--format", "akeyless", "s3://audit/gateway/akeyless-log"], &env).expect(0);
-        let second = keytrail_env(&ledger, &["ingest", "--format", "akeyless", "s3://audit/gateway/akeyless-log"], &env).expect(0);
+        let first = keytrail_env(&ledger, &["ingest", "--format", "akeyless", url], &env).expect(0);
+        let second = keytrail_env(&ledger, &["ingest", "--format", "akeyless", url], &env).expect(0);
         (first, second)
     })
     .await

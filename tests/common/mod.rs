@@ -177,3 +177,37 @@ pub fn write_forwarded_sample(dir: &Path) -> usize {
     }
     records
 }
+
+/// Every object under `prefix` in a cloud store, sorted.
+pub async fn list_objects(store: &impl object_store::ObjectStore, prefix: &str) -> Vec<String> {
+    use futures::TryStreamExt;
+    let mut names: Vec<String> =
+        store.list(Some(&object_store::path::Path::from(prefix))).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+    names.sort();
+    names
+}
+
+/// Asserts that the store refuses to create `path` again (put-if-absent), as a second
+/// writer of the same manifest would try.
+pub async fn assert_create_refused(store: &impl object_store::ObjectStore, path: &str) {
+    use object_store::ObjectStoreExt;
+    let err = store
+        .put_opts(
+            &object_store::path::Path::from(path),
+            object_store::PutPayload::from_static(b"{}"),
+            object_store::PutOptions { mode: object_store::PutMode::Create, ..Default::default() },
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, object_store::Error::AlreadyExists { .. }), "{err}");
+}
+
+/// Flips the middle byte of an object, as an attacker with write access to the bucket could.
+pub async fn flip_middle_byte(store: &impl object_store::ObjectStore, path: &str) {
+    use object_store::ObjectStoreExt;
+    let path = object_store::path::Path::from(path);
+    let mut bytes = store.get(&path).await.unwrap().bytes().await.unwrap().to_vec();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0xff;
+    store.put(&path, object_store::PutPayload::from(bytes)).await.unwrap();
+}

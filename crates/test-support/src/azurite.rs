@@ -2,7 +2,6 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -37,11 +36,7 @@ impl Azurite {
             .spawn()
             .expect("start azurite-blob");
         let azurite = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "azurite-blob did not listen on port {port} within 30 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::wait_until_listening(port, "azurite-blob", 30);
         azurite
     }
 
@@ -57,6 +52,18 @@ impl Azurite {
             ("AZURITE_BLOB_STORAGE_URL", self.url()),
             ("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT.into()),
         ]
+    }
+
+    /// A client for one container, with the development account's key.
+    pub fn store(&self, container: &str) -> object_store::azure::MicrosoftAzure {
+        object_store::azure::MicrosoftAzureBuilder::new()
+            .with_account(ACCOUNT)
+            .with_access_key(ACCOUNT_KEY)
+            .with_container_name(container)
+            .with_endpoint(format!("{}/{ACCOUNT}", self.url()))
+            .with_allow_http(true)
+            .build()
+            .expect("an Azurite client")
     }
 
     /// Creates a container (Create Container REST call, SharedKey-signed).

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 pub use azurite::{Azurite, ACCOUNT as AZURITE_ACCOUNT, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY};
-pub use moto::{REGION as S3_REGION, S3Server};
+pub use moto::{S3Server, SECRET_ACCESS_KEY as S3_SECRET_ACCESS_KEY};
 
 /// A test tool's executable: the path in `env`, else `in_workspace` (relative to the
 /// repository root) if it exists, else `name` on `PATH`.
@@ -25,6 +25,15 @@ pub(crate) fn find_tool(env: &str, in_workspace: &str, name: &str) -> Option<Pat
         return Some(local);
     }
     std::env::var_os("PATH")?.to_str()?.split(':').map(|dir| PathBuf::from(dir).join(name)).find(|p| p.exists())
+}
+
+/// Waits until something listens on the loopback `port`; panics naming `what` after `secs`.
+pub(crate) fn wait_until_listening(port: u16, what: &str, secs: u64) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not listen on port {port} within {secs} s");
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A temporary folder holding a ledger and test inputs; removed on drop.

@@ -5,10 +5,13 @@ use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
 
 /// The region every test bucket is in.
-pub const REGION: &str = "us-east-1";
+const REGION: &str = "us-east-1";
+const ACCESS_KEY_ID: &str = "keytrail-test";
+/// The secret access key the tests use (a credential in form: tests check it never
+/// reaches output).
+pub const SECRET_ACCESS_KEY: &str = "keytrail-test-secret";
 
 /// A `moto_server` process, killed on drop.
 pub struct S3Server {
@@ -30,11 +33,7 @@ impl S3Server {
             .spawn()
             .expect("start moto_server");
         let server = Self { child, port };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "moto_server did not listen on port {port} within 60 s");
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        crate::wait_until_listening(port, "moto_server", 60);
         server
     }
 
@@ -49,10 +48,23 @@ impl S3Server {
         vec![
             ("AWS_ENDPOINT", self.url()),
             ("AWS_ALLOW_HTTP", "true".into()),
-            ("AWS_ACCESS_KEY_ID", "keytrail-test".into()),
-            ("AWS_SECRET_ACCESS_KEY", "keytrail-test-secret".into()),
+            ("AWS_ACCESS_KEY_ID", ACCESS_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY", SECRET_ACCESS_KEY.into()),
             ("AWS_REGION", REGION.into()),
         ]
+    }
+
+    /// A client for one bucket, with the same credentials.
+    pub fn store(&self, bucket: &str) -> object_store::aws::AmazonS3 {
+        object_store::aws::AmazonS3Builder::new()
+            .with_endpoint(self.url())
+            .with_allow_http(true)
+            .with_access_key_id(ACCESS_KEY_ID)
+            .with_secret_access_key(SECRET_ACCESS_KEY)
+            .with_region(REGION)
+            .with_bucket_name(bucket)
+            .build()
+            .expect("an S3 client")
     }
 
     /// Creates a bucket (CreateBucket; moto does not check signatures).
