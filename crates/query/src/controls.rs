@@ -38,6 +38,12 @@ pub struct Control {
     pub evidence: String,
     /// Tables that must hold rows for the period (activity) or at all (configuration).
     pub evidence_tables: Vec<String>,
+    /// Those of an activity control's `evidence_tables` that are configuration snapshots:
+    /// like a configuration control's, they must hold rows at all, since the query judges
+    /// the period's activity by the latest snapshot, which a run after the period takes
+    /// after it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub snapshot_tables: Vec<String>,
     /// Parameters and their defaults.
     #[serde(default)]
     pub parameters: BTreeMap<String, toml::Value>,
@@ -410,7 +416,7 @@ impl LedgerSession {
             Ok(Evaluation { verdict: Verdict::without_findings(&control.id, status, detail), control, sql })
         };
         for table in control.evidence_tables.clone() {
-            let filter = if control.evidence == "configuration" {
+            let filter = if control.evidence == "configuration" || control.snapshot_tables.contains(&table) {
                 String::new()
             } else {
                 bind(" WHERE event_time >= $period_start AND event_time < $period_end", period, &BTreeMap::new())
@@ -579,6 +585,7 @@ mod tests {
         assert!(catalog.len() >= 8);
         for c in &catalog {
             assert!(c.builtin.is_some() || (!c.sql.is_empty() && !c.evidence_tables.is_empty()), "{}", c.id);
+            assert!(c.snapshot_tables.iter().all(|t| c.evidence_tables.contains(t)), "{}: a snapshot table that is not evidence", c.id);
             assert!(["soc2", "hipaa", "nist_800_53", "iso27001"].iter().all(|f| c.frameworks.contains_key(*f)), "{}", c.id);
         }
     }

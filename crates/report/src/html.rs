@@ -355,6 +355,7 @@ mod tests {
             severity: "high".into(),
             evidence: "activity".into(),
             evidence_tables: vec!["t".into()],
+            snapshot_tables: Vec::new(),
             parameters: Default::default(),
             frameworks: [("test".to_string(), vec![requirement.to_string()])].into(),
             builtin: None,
