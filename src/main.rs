@@ -20,6 +20,7 @@ fn main() -> std::process::ExitCode {
     if matches!(cli.command, cli::Command::Collect(_)) {
         memory::map_large_buffers();
     }
+    memory::release_free_memory_periodically();
     init_logging(cli.log_format, cli.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
