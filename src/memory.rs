@@ -60,10 +60,7 @@ const TRIM_INTERVAL_MS: u64 = 200;
 /// faulted in again when reused (BENCHMARKS.md measures both); an allocator setting, the
 /// fixed mmap threshold above or one arena, either held more or cost more.
 pub fn release_free_memory_periodically() {
-    let interval_ms = match std::env::var("KEYTRAIL_TRIM_INTERVAL_MS") {
-        Ok(ms) => ms.trim().parse().unwrap_or(TRIM_INTERVAL_MS),
-        Err(_) => TRIM_INTERVAL_MS,
-    };
+    let interval_ms = std::env::var("KEYTRAIL_TRIM_INTERVAL_MS").ok().and_then(|ms| ms.trim().parse().ok()).unwrap_or(TRIM_INTERVAL_MS);
     if interval_ms == 0 {
         return;
     }
