@@ -94,13 +94,15 @@ mod tests {
     fn resident_bytes() -> u64 {
         let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
         let pages: u64 = statm.split_whitespace().nth(1).and_then(|p| p.parse().ok()).expect("resident pages in statm");
-        pages * 4096
+        // SAFETY: sysconf only reads a system constant.
+        let page_size = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        pages * u64::try_from(page_size).expect("a page size")
     }
 
     /// Memory freed below a block still in use stays resident until it is released.
     #[test]
     fn freed_memory_in_the_middle_of_the_heap_is_given_back() {
-        const BLOCK: usize = 64 << 10; // below glibc's smallest mmap threshold: from the heap
+        const BLOCK: usize = 64 << 10; // below glibc's default mmap threshold (128 KiB): from the heap
         const BLOCKS: usize = 1024; // 64 MiB
         let mut blocks: Vec<Vec<u8>> = (0..BLOCKS).map(|i| vec![i as u8 | 1; BLOCK]).collect();
         // Keep every 16th block, so no free stretch reaches the top of the heap.
