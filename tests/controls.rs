@@ -102,8 +102,42 @@ fn a_period_without_evidence_is_never_a_pass() {
     for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage"] {
         assert_eq!(verdict(report, id)["status"], "insufficient_evidence", "{id}");
     }
-    // Configuration evidence is the latest snapshot, whenever it was taken.
+    // Configuration evidence is the snapshot nearest the period's end, whenever it was taken.
     assert_eq!(verdict(report, "role-shared-across-clusters")["status"], "alarm");
+}
+
+/// The configuration fixed after the month and snapshotted again: the month is still
+/// judged by the snapshot nearest its end (the one the monthly run took), a later month by
+/// the new one, so a pack regenerated later says what the first one said.
+#[test]
+fn configuration_is_judged_by_the_snapshot_nearest_the_period_end() {
+    use keytrail_emulator::{Emulator, EmulatorConfig};
+    let ws = sample_ledger();
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let fixed = runtime.block_on(Emulator::start(EmulatorConfig::clean_month())).unwrap();
+    let config = fixed.write_client_files(&ws.path().join("fixed"), &[], "").unwrap();
+    let config = config.to_str().unwrap();
+    keytrail(&ws.ledger(), &["collect", "--config", config, "--source", "akeyless-api", "--source", "kubernetes"]).expect(0);
+    assert_eq!(common::manifests(&ws.ledger(), "akeyless_roles").len(), 2, "two Akeyless snapshots");
+
+    let configuration = ["role-shared-across-clusters", "rotation-overdue", "eso-sync-health", "eso-store-provider", "eso-refresh-interval", "k8s-secrets-wildcard-grant"];
+    let november = evaluate(&ws, &[]);
+    for id in configuration {
+        assert_eq!(verdict(&november, id)["status"], "alarm", "{id}: November's snapshot, taken first, is nearer its end");
+    }
+    assert_eq!(alarms(verdict(&november, "role-shared-across-clusters")), vec!["eso-reader"]);
+
+    // A month ending long after both snapshots: the later one, with everything fixed.
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2099-12", "--format", "json"]).expect(0);
+    let later: Value = serde_json::from_str(&run.stdout).unwrap();
+    let later = later["controls"].as_array().unwrap();
+    for id in configuration.iter().filter(|id| **id != "rotation-overdue") {
+        assert_eq!(verdict(later, id)["status"], "ok", "{id}: {}", verdict(later, id));
+    }
+    // By 2099 every rotation is overdue; the static secret fixed after November is not there.
+    let legacy = "/prod/legacy/ldap-bind".to_string();
+    assert!(alarms(verdict(&november, "rotation-overdue")).contains(&legacy));
+    assert!(!alarms(verdict(later, "rotation-overdue")).contains(&legacy));
 }
 
 #[test]

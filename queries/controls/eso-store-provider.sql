@@ -1,3 +1,4 @@
+-- Judges each cluster's snapshot taken nearest the period's end (docs/CONTROLS.md).
 SELECT s.cluster_name || '/' || s.kind || '/' || COALESCE(s.namespace || '/', '') || s.name AS resource,
        CASE WHEN NOT array_has(string_to_array($allowed_providers, ','), COALESCE(s.provider, '')) THEN 'alarm'
             WHEN s.ready_status IS DISTINCT FROM 'True' THEN 'alarm'
@@ -9,5 +10,9 @@ SELECT s.cluster_name || '/' || s.kind || '/' || COALESCE(s.namespace || '/', ''
             ELSE s.provider || ' store, validated' END AS reason,
        s.cluster_name, s.kind, s.namespace, s.name, s.provider, s.akeyless_auth_kind, s.akeyless_access_id, s.ready_status
 FROM eso_secretstores s
-JOIN (SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM eso_secretstores GROUP BY cluster_name) AS l
+JOIN (SELECT cluster_name, snapshot_time FROM (
+      SELECT cluster_name, snapshot_time,
+             row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
+      FROM (SELECT DISTINCT cluster_name, snapshot_time FROM eso_secretstores) AS taken) AS ranked
+  WHERE nearness = 1) AS l
   ON s.cluster_name = l.cluster_name AND s.snapshot_time = l.snapshot_time

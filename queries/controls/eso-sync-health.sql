@@ -1,5 +1,10 @@
-WITH latest AS (
-    SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM eso_externalsecrets GROUP BY cluster_name
+-- Judges each cluster's snapshot taken nearest the period's end (docs/CONTROLS.md).
+WITH nearest AS (
+    SELECT cluster_name, snapshot_time FROM (
+        SELECT cluster_name, snapshot_time,
+               row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
+        FROM (SELECT DISTINCT cluster_name, snapshot_time FROM eso_externalsecrets) AS taken) AS ranked
+    WHERE nearness = 1
 ), failures AS (
     SELECT cluster_name, namespace, external_secret, sum(count) AS failures, max(time) AS last_failure, min(message) AS example
     FROM eso_syncs
@@ -15,5 +20,5 @@ SELECT e.cluster_name || '/' || e.namespace || '/' || e.name AS resource,
             ELSE 'Ready; no failed sync in the period' END AS reason,
        e.cluster_name, e.namespace, e.name, e.store_kind, e.store_name, e.ready_status, e.ready_reason, f.failures, f.last_failure
 FROM eso_externalsecrets e
-JOIN latest l ON e.cluster_name = l.cluster_name AND e.snapshot_time = l.snapshot_time
+JOIN nearest l ON e.cluster_name = l.cluster_name AND e.snapshot_time = l.snapshot_time
 LEFT JOIN failures f ON f.cluster_name = e.cluster_name AND f.namespace = e.namespace AND f.external_secret = e.name

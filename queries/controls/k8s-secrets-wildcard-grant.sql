@@ -1,7 +1,12 @@
-WITH latest AS (
-    SELECT cluster_name, max(snapshot_time) AS snapshot_time FROM k8s_rbac GROUP BY cluster_name
+-- Judges each cluster's snapshot taken nearest the period's end (docs/CONTROLS.md).
+WITH nearest AS (
+    SELECT cluster_name, snapshot_time FROM (
+        SELECT cluster_name, snapshot_time,
+               row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
+        FROM (SELECT DISTINCT cluster_name, snapshot_time FROM k8s_rbac) AS taken) AS ranked
+    WHERE nearness = 1
 ), bindings AS (
-    SELECT b.* FROM k8s_rbac b JOIN latest l ON b.cluster_name = l.cluster_name AND b.snapshot_time = l.snapshot_time
+    SELECT b.* FROM k8s_rbac b JOIN nearest l ON b.cluster_name = l.cluster_name AND b.snapshot_time = l.snapshot_time
     WHERE b.kind IN ('RoleBinding', 'ClusterRoleBinding') AND b.grants_secrets
 ), subjects AS (
     SELECT cluster_name, uid, bool_and(subject LIKE 'Group:system:%') AS system_only

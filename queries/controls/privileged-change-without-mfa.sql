@@ -1,3 +1,4 @@
+-- Judges the Akeyless snapshot taken nearest the period's end (docs/CONTROLS.md).
 SELECT o.actor || ' ' || o.action || ' ' || o.target AS resource,
        CASE WHEN m.mfa_required THEN 'ok' ELSE 'alarm' END AS status,
        CASE WHEN m.mfa_required THEN o.action || ' by ' || o.actor || ' (MFA required)'
@@ -8,6 +9,7 @@ FROM privileged_ops o
 LEFT JOIN (
   SELECT access_id, method_type, mfa_required
   FROM akeyless_auth_methods
-  WHERE snapshot_time = (SELECT max(snapshot_time) FROM akeyless_auth_methods)
+  WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_auth_methods) AS taken
+                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)
 ) AS m ON o.actor = m.access_id
 WHERE o.source = 'akeyless' AND o.time >= $period_start AND o.time < $period_end

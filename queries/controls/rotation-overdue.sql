@@ -1,3 +1,4 @@
+-- Judges the Akeyless snapshot taken nearest the period's end (docs/CONTROLS.md).
 SELECT item_name AS resource,
        CASE WHEN item_type = 'ROTATED_SECRET' AND (last_rotation_date IS NULL OR last_rotation_date < $period_end - INTERVAL '$max_age_days days') THEN 'alarm'
             WHEN item_type = 'STATIC_SECRET' AND item_name LIKE $prod_prefix || '%' AND creation_date < $period_end - INTERVAL '$max_age_days days' THEN 'alarm'
@@ -9,4 +10,5 @@ SELECT item_name AS resource,
             ELSE 'item type ' || COALESCE(item_type, '?') || ' is not rotated by keytrail''s rules' END AS reason,
        item_name, item_type, last_rotation_date, creation_date
 FROM akeyless_items
-WHERE snapshot_time = (SELECT max(snapshot_time) FROM akeyless_items)
+WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_items) AS taken
+                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)

@@ -40,7 +40,7 @@ pub struct Control {
     pub evidence_tables: Vec<String>,
     /// Those of an activity control's `evidence_tables` that are configuration snapshots:
     /// like a configuration control's, they must hold rows at all, since the query judges
-    /// the period's activity by the latest snapshot, which a run after the period takes
+    /// the period's activity by the snapshot nearest its end, which a run after the period takes
     /// after it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot_tables: Vec<String>,
