@@ -215,10 +215,46 @@ fn a_window_that_keeps_failing_is_recorded_as_a_gap_and_the_next_run_fills_it() 
         assert!(reason.contains("503"), "{reason}");
     }
     assert!(h.rows("kube_events") < expected_rows()["KubeEvents"]);
+    let open_gaps = || {
+        let sql = "SELECT table_name, run_id, collected_by FROM coverage_gaps";
+        let run = keytrail(&h.ws.ledger(), &["sql", sql, "--format", "json"]).expect(0);
+        serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap().as_array().unwrap().clone()
+    };
+    let coverage_gaps = || {
+        let sql = "SELECT CAST(sum(gaps) AS BIGINT) AS gaps FROM coverage WHERE stream = 'kube_events'";
+        keytrail(&h.ws.ledger(), &["sql", sql, "--format", "csv"]).expect(0).stdout
+    };
+    let before = open_gaps();
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert_eq!((&before[0]["table_name"], &before[0]["collected_by"]), (&"KubeEvents".into(), &serde_json::Value::Null));
+    assert_eq!(coverage_gaps(), "gaps\n1\n");
 
     h.collect(&[]).expect(0);
     assert_eq!(h.rows("kube_events"), expected_rows()["KubeEvents"]);
     assert_eq!(h.rows("kube_pod_inventory"), expected_rows()["KubePodInventory"]);
+    // The gap stays on record, filled by the second run; the coverage counts no hole.
+    let after = open_gaps();
+    assert_eq!(after.len(), 1, "{after:?}");
+    let filled_by = after[0]["collected_by"].as_str().unwrap_or_else(|| panic!("the gap is not filled: {after:?}"));
+    assert_ne!(filled_by, after[0]["run_id"].as_str().unwrap(), "filled by the later run");
+    assert_eq!(coverage_gaps(), "gaps\n0\n");
+}
+
+/// A run that collects only part of a gap's range does not fill it.
+#[test]
+fn a_gap_is_filled_only_by_a_run_that_collects_all_of_it() {
+    let h = Harness::new(&["KubeEvents"], "window_minutes = 1440\nmax_attempts = 1\n");
+    // Day 2 fails: a gap from day 2 to the end of the range. The retry fails on day 4.
+    h.emulator.faults().extend([Fault::Pass, Fault::ServerError { status: 503 }]);
+    h.collect(&[]).expect(6);
+    h.emulator.faults().extend([Fault::Pass, Fault::Pass, Fault::ServerError { status: 503 }]);
+    h.collect(&[]).expect(6);
+    let sql = "SELECT CAST(window_start AS VARCHAR) AS since, collected_by IS NULL AS open FROM coverage_gaps ORDER BY since";
+    let run = keytrail(&h.ws.ledger(), &["sql", sql, "--format", "csv"]).expect(0);
+    assert_eq!(run.stdout, "since,open\n2026-11-02T00:00:00Z,true\n2026-11-04T00:00:00Z,true\n", "neither gap is filled");
+    h.collect(&[]).expect(0);
+    let run = keytrail(&h.ws.ledger(), &["sql", sql, "--format", "csv"]).expect(0);
+    assert_eq!(run.stdout, "since,open\n2026-11-02T00:00:00Z,false\n2026-11-04T00:00:00Z,false\n", "the third run collects both");
 }
 
 #[test]

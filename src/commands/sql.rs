@@ -157,6 +157,7 @@ pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchem
     let mut known = vec![
         keytrail_ledger::StreamSchema::new(akeyless::STREAM, akeyless::columns())?,
         keytrail_ledger::StreamSchema::new(log_analytics::GAPS_STREAM, log_analytics::gap_columns())?,
+        keytrail_ledger::StreamSchema::new(log_analytics::RANGES_STREAM, log_analytics::range_columns())?,
     ];
     known.extend(akeyless_api::stream_schemas()?);
     known.extend(keytrail_collectors::kubernetes::stream_schemas()?);

@@ -64,7 +64,7 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
     let gaps = rows(
         &session,
         &format!(
-            "SELECT stream, table_name, window_start, window_end, reason, run_id FROM coverage_gaps \
+            "SELECT stream, table_name, window_start, window_end, reason, run_id, collected_by FROM coverage_gaps \
              WHERE window_end > TIMESTAMP '{start}' AND window_start < TIMESTAMP '{end}' \
              ORDER BY stream, window_start, window_end, table_name, reason, run_id"
         ),

@@ -13,7 +13,7 @@ use super::config::LogAnalyticsConfig;
 use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_names};
 use super::{CollectError, auth};
 use crate::committer::Committer;
-use crate::gaps::{GapSource, append_gap};
+use crate::gaps::{GapSource, append_collected, append_gap};
 use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
 
 /// This source's key in stream cursors.
@@ -119,6 +119,17 @@ pub async fn collect(
         on_table_done(&report);
         reports.push(report);
     }
+    // What each table collected whole, so that a gap an earlier run left is known filled.
+    let collected: Vec<_> = reports
+        .iter()
+        .filter_map(|r| {
+            let (from, until) = r.range?;
+            let to = r.gap.as_ref().map_or(until, |g| g.from);
+            let at = GapSource { source: SOURCE, workspace: &config.workspace_id, table: &r.table, stream: &r.stream };
+            (to > from).then(|| (at, (from.timestamp_micros(), to.timestamp_micros())))
+        })
+        .collect();
+    append_collected(ledger, &collected, &options.run_id, SOURCE).await?;
     Ok(reports)
 }
 

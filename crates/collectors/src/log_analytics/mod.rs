@@ -8,7 +8,8 @@
 //! Each stream's cursor (how far each table was collected) is committed with its
 //! manifest, so a re-run resumes there and never duplicates. A window that cannot be
 //! collected is recorded in the `collection_gaps` stream and stops that table, so the next
-//! run retries it.
+//! run retries it; what each run collected whole goes to `collected_ranges`, which tells
+//! which gaps a later run filled.
 
 mod auth;
 mod client;
@@ -18,7 +19,7 @@ pub mod tables;
 
 pub use auth::{credential, SCOPE};
 pub use client::{Fetched, QueryClient, RetryPolicy};
-pub use crate::gaps::{gap_columns, GAPS_STREAM};
+pub use crate::gaps::{gap_columns, range_columns, GAPS_STREAM, RANGES_STREAM};
 pub use collect::{collect, CollectOptions, TableReport};
 pub use config::{AuthMode, LogAnalyticsConfig};
 
