@@ -257,6 +257,37 @@ fn a_gap_is_filled_only_by_a_run_that_collects_all_of_it() {
     assert_eq!(run.stdout, "since,open\n2026-11-02T00:00:00Z,false\n2026-11-04T00:00:00Z,false\n", "the third run collects both");
 }
 
+/// Two collections on one ledger at once: the one whose resume point the other moved
+/// stops with an error that says so, and no row is committed twice.
+#[test]
+fn a_second_collect_running_at_the_same_time_commits_nothing_twice() {
+    let h = Harness::new(&["ContainerLogV2"], "window_minutes = 1440\ntimeout_secs = 5\n");
+    // The first collection commits day 1 (every day has rows); its query for day 2 goes unanswered until it times out.
+    h.emulator.faults().extend([Fault::Pass, Fault::Hang]);
+    let config = h.config.to_str().unwrap().to_string();
+    let first = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while h.emulator.faults().pending() > 0 || manifests(&h.ws.ledger(), "container_log_v2").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "the first collection never reached the hung query");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    // Meanwhile a second one collects the rest of the month.
+    let second = h.collect(&[]).expect(0);
+    assert!(summary_line(&second, "ContainerLogV2").contains("complete"), "{}", second.stdout);
+    assert_eq!(h.rows("container_log_v2"), expected_rows()["ContainerLogV2"]);
+
+    let first = first.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&first.stderr);
+    assert!(!first.status.success(), "the first collection went on: {stderr}");
+    assert!(stderr.contains("another writer committed since this run read where to resume"), "{stderr}");
+    assert_eq!(h.rows("container_log_v2"), expected_rows()["ContainerLogV2"], "nothing committed twice");
+    common::keytrail(&h.ws.ledger(), &["verify"]).expect(0);
+}
+
 #[test]
 fn killed_mid_run_it_resumes_without_loss_or_duplicates() {
     let h = Harness::new(&["ContainerLogV2"], "window_minutes = 1440\ntimeout_secs = 600\n");

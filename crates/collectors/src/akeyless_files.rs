@@ -113,8 +113,9 @@ pub fn is_forwarded_log(name: &str) -> bool {
 pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str, options: &FilesOptions) -> Result<FilesReport, FilesError> {
     let storage = |source| FilesError::Storage { location: location.to_string(), source };
     let schema = StreamSchema::new(akeyless::STREAM, akeyless::columns())?;
-    let mut cursor = match ledger.cursor(akeyless::STREAM).await? {
-        Some(Json::Object(c)) => c,
+    let resumes_from = ledger.cursor(akeyless::STREAM).await?;
+    let mut cursor = match &resumes_from {
+        Some(Json::Object(c)) => c.clone(),
         _ => serde_json::Map::new(),
     };
     let mut marks: BTreeMap<String, FileMark> = cursor
@@ -135,7 +136,7 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
     files.sort_by(|a, b| a.location.cmp(&b.location));
 
     let mut report = FilesReport { files_seen: files.len() as u64, ..Default::default() };
-    let committer = Committer::spawn(ledger.clone(), schema);
+    let committer = Committer::spawn(ledger.clone(), schema, resumes_from);
     let mut pending = Batch::default();
     let mut pending_bytes = 0usize;
     for meta in files {

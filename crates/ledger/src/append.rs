@@ -40,6 +40,11 @@ pub struct Batch {
     pub rejected: Vec<Rejected>,
     /// The resume point to commit with these records (opaque to the ledger).
     pub cursor: Option<serde_json::Value>,
+    /// `Some(c)`: commit only while the stream's cursor is still `c`, the one this writer
+    /// resumed from or last committed (`Some(None)`: the stream has none yet), so that two
+    /// writers resuming from the same point cannot both commit what follows it
+    /// ([`LedgerError::CursorMoved`]). `None` does not check.
+    pub resumes_from: Option<Option<serde_json::Value>>,
 }
 
 impl Batch {
@@ -123,8 +128,11 @@ impl Ledger {
     /// A batch whose rejected records were committed by an earlier, interrupted call with
     /// the same cursor does not commit them again, so retrying a batch never duplicates.
     pub async fn append(&self, schema: &StreamSchema, batch: Batch) -> Result<AppendOutcome> {
-        let Batch { records, rejected, cursor } = batch;
+        let Batch { records, rejected, cursor, resumes_from } = batch;
         let mut outcome = AppendOutcome::default();
+        if let Some(expected) = &resumes_from {
+            check_resumes_from(schema, &self.head_state(schema).await?, expected)?;
+        }
         if !rejected.is_empty() {
             let rejected_schema = schema.rejected();
             let head = self.head_state(&rejected_schema).await?;
@@ -138,11 +146,11 @@ impl Ledger {
                         values: vec![Value::Str(r.reason), Value::Str(r.origin)],
                     })
                     .collect();
-                outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone()).await?);
+                outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone(), None).await?);
             }
         }
         if !records.is_empty() || (cursor.is_some() && self.head_state(schema).await?.cursor != cursor) {
-            outcome.committed = Some(self.commit(schema, records, cursor).await?);
+            outcome.committed = Some(self.commit(schema, records, cursor, resumes_from.as_ref()).await?);
         }
         Ok(outcome)
     }
@@ -152,11 +160,21 @@ impl Ledger {
         Ok(self.head(stream).await?.and_then(|(m, _)| m.cursor))
     }
 
-    async fn commit(&self, schema: &StreamSchema, records: Records, cursor: Option<serde_json::Value>) -> Result<CommitSummary> {
+    async fn commit(
+        &self,
+        schema: &StreamSchema,
+        records: Records,
+        cursor: Option<serde_json::Value>,
+        resumes_from: Option<&Option<serde_json::Value>>,
+    ) -> Result<CommitSummary> {
         check_records(schema, &records)?;
         let records = Arc::new(records);
         for attempt in 1..=MAX_ATTEMPTS {
             let head = self.head_state(schema).await?;
+            if let Some(expected) = resumes_from {
+                // The writer that won the race may have committed these very records.
+                check_resumes_from(schema, &head, expected)?;
+            }
             let (schema2, records2, cursor2) = (schema.clone(), records.clone(), cursor.clone());
             let prepared = tokio::task::spawn_blocking(move || prepare(&schema2, &head, &records2, cursor2, Utc::now()))
                 .await
@@ -388,6 +406,14 @@ fn failpoint(name: &str) {
     }
 }
 
+/// Fails unless the stream's newest cursor is the one the writer resumed from.
+fn check_resumes_from(schema: &StreamSchema, head: &HeadState, expected: &Option<serde_json::Value>) -> Result<()> {
+    if head.cursor == *expected {
+        return Ok(());
+    }
+    Err(LedgerError::CursorMoved { stream: schema.name().to_string() })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -464,6 +490,32 @@ mod tests {
         assert!(matches!(err, LedgerError::InvalidRecord { index: 1, .. }), "{err}");
         assert!(err.to_string().contains("0 typed values for 1 columns"), "{err}");
         assert!(ledger.streams().await.unwrap().is_empty());
+    }
+
+    /// Two writers resume from the same cursor: the second to commit is refused, whole
+    /// (rejected records included), instead of committing the same records again.
+    #[tokio::test]
+    async fn a_writer_whose_cursor_moved_commits_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let schema = StreamSchema::new("s", vec![]).unwrap();
+        let day = |d: &str| Some(serde_json::json!({ "until": d }));
+        let batch = |from: Option<serde_json::Value>, to: &str| Batch {
+            cursor: day(to),
+            resumes_from: Some(from),
+            rejected: vec![crate::Rejected { raw: b"x".to_vec(), reason: "bad".into(), origin: "test".into(), event_time: None }],
+            ..Batch::new(vec![rec("2026-11-02T00:00:00Z", "{}")])
+        };
+        ledger.append(&schema, batch(None, "2026-11-03")).await.unwrap();
+        let err = ledger.append(&schema, batch(None, "2026-11-03")).await.unwrap_err();
+        assert!(matches!(&err, LedgerError::CursorMoved { stream } if stream == "s"), "{err}");
+        assert!(err.to_string().contains("run one at a time"), "{err}");
+        assert_eq!(ledger.manifests("s").await.unwrap().len(), 1);
+        assert_eq!(ledger.manifests("s__rejected").await.unwrap().len(), 1);
+        // Resuming from the committed cursor goes on; not checking always commits.
+        ledger.append(&schema, batch(day("2026-11-03"), "2026-11-04")).await.unwrap();
+        ledger.append(&schema, Batch { resumes_from: None, ..batch(None, "2026-11-05") }).await.unwrap();
+        assert_eq!(ledger.manifests("s").await.unwrap().len(), 3);
     }
 
     #[tokio::test]

@@ -65,6 +65,16 @@ pub enum LedgerError {
         attempts: u32,
     },
 
+    /// Another writer committed to the stream after this one read where to resume.
+    #[error(
+        "stream {stream}: another writer committed since this run read where to resume (are two collections running on this ledger?); \
+         nothing was committed twice: run one at a time, and run this one again to go on"
+    )]
+    CursorMoved {
+        /// Stream name.
+        stream: String,
+    },
+
     /// A ledger URL that cannot be opened.
     #[error("invalid ledger location {url:?}: {reason}")]
     InvalidLocation {

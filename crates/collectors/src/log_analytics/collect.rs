@@ -151,8 +151,9 @@ async fn collect_table(
 ) -> Result<TableReport, CollectError> {
     let mut report = TableReport { table: spec.table.into(), stream: spec.stream.into(), ..Default::default() };
     let schema = StreamSchema::new(spec.stream, spec.columns())?;
-    let mut cursor = match ledger.cursor(spec.stream).await? {
-        Some(Json::Object(c)) => c,
+    let resumes_from = ledger.cursor(spec.stream).await?;
+    let mut cursor = match &resumes_from {
+        Some(Json::Object(c)) => c.clone(),
         _ => Map::new(),
     };
     let collected_through =
@@ -175,7 +176,7 @@ async fn collect_table(
         tokio::spawn(async move { fetch_windows(&client, &ctx, &config, spec, from, to, window, tx).await })
     };
 
-    let committer = Committer::spawn(ledger.clone(), schema);
+    let committer = Committer::spawn(ledger.clone(), schema, resumes_from);
 
     let origin = format!("log_analytics:{}", spec.table);
     let mut pending = Pending::default();
