@@ -26,7 +26,7 @@ use kube::api::{Api, ListParams};
 use serde::{Deserialize, Serialize};
 use serde_json::Value as Json;
 
-use super::{ClusterReport, KubernetesError, api_error, cluster_cursor, with_cluster_cursor};
+use super::{ClusterReport, KubernetesError, api_error, cluster_part, with_cluster_part};
 
 /// The stream of ESO event observations.
 pub const EVENTS_STREAM: &str = "eso_events";
@@ -244,8 +244,11 @@ impl Listing {
 
 pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &str, page_size: u32, commit_rows: usize, report: &mut ClusterReport) -> Result<(), KubernetesError> {
     let schema = schema()?;
-    // What earlier runs collected; `next` is what this run's commits record.
-    let prior = EventsCursor::from_json(cluster_cursor(ledger, EVENTS_STREAM, cluster).await?);
+    // What earlier runs collected; `next` is what this run's commits record. Each commit
+    // requires the stream's cursor to be `resumed_from`, this one or the last committed,
+    // so that a collection running at the same time cannot make this one commit events twice.
+    let mut resumed_from = ledger.cursor(EVENTS_STREAM).await?;
+    let prior = EventsCursor::from_json(cluster_part(&resumed_from, cluster));
     let mut next = prior.clone();
     let api: Api<Event> = Api::all(client.clone());
     let mut batch = Batch::default();
@@ -317,7 +320,7 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
                 }
                 if batch.records.len() + batch.rejected.len() >= commit_rows.max(1) {
                     next.kinds.insert(kind.to_string(), listing.partial_cursor(&before));
-                    commit(ledger, &schema, cluster, batch.take_keeping_room(), &next, report).await?;
+                    commit(ledger, &schema, cluster, batch.take_keeping_room(), &next, &mut resumed_from, report).await?;
                 }
             }
             continue_token = page.metadata.continue_.filter(|c| !c.is_empty());
@@ -327,12 +330,23 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
         }
         next.kinds.insert(kind.to_string(), listing.complete_cursor(&before));
     }
-    commit(ledger, &schema, cluster, batch, &next, report).await
+    commit(ledger, &schema, cluster, batch, &next, &mut resumed_from, report).await
 }
 
-async fn commit(ledger: &Ledger, schema: &StreamSchema, cluster: &str, mut batch: Batch, cursor: &EventsCursor, report: &mut ClusterReport) -> Result<(), KubernetesError> {
-    batch.cursor = Some(with_cluster_cursor(ledger, EVENTS_STREAM, cluster, cursor.to_json()).await?);
+async fn commit(
+    ledger: &Ledger,
+    schema: &StreamSchema,
+    cluster: &str,
+    mut batch: Batch,
+    cursor: &EventsCursor,
+    resumed_from: &mut Option<Json>,
+    report: &mut ClusterReport,
+) -> Result<(), KubernetesError> {
+    let next = with_cluster_part(resumed_from.clone(), cluster, cursor.to_json());
+    batch.cursor = Some(next.clone());
+    batch.resumes_from = Some(resumed_from.clone());
     let outcome = ledger.append(schema, batch).await?;
+    *resumed_from = Some(next);
     report.events_appended += outcome.committed.map_or(0, |c| c.rows);
     report.events_rejected += outcome.rejected.map_or(0, |c| c.rows);
     Ok(())

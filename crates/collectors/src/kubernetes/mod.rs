@@ -217,17 +217,26 @@ fn api_error(cluster: &str, what: &str, error: kube::Error) -> KubernetesError {
 
 /// This cluster's part of a stream's cursor.
 async fn cluster_cursor(ledger: &Ledger, stream: &str, cluster: &str) -> Result<Json, LedgerError> {
-    let cursor = ledger.cursor(stream).await?;
-    Ok(cursor.and_then(|c| c.pointer(&format!("/{SOURCE}/{cluster}")).cloned()).unwrap_or(Json::Null))
+    Ok(cluster_part(&ledger.cursor(stream).await?, cluster))
+}
+
+/// This cluster's part of `cursor`.
+fn cluster_part(cursor: &Option<Json>, cluster: &str) -> Json {
+    cursor.as_ref().and_then(|c| c.pointer(&format!("/{SOURCE}/{cluster}")).cloned()).unwrap_or(Json::Null)
 }
 
 /// The stream's cursor with this cluster's part replaced, the other clusters' kept.
 async fn with_cluster_cursor(ledger: &Ledger, stream: &str, cluster: &str, part: Json) -> Result<Json, LedgerError> {
-    let mut cursor = ledger.cursor(stream).await?.filter(Json::is_object).unwrap_or_else(|| json!({}));
+    Ok(with_cluster_part(ledger.cursor(stream).await?, cluster, part))
+}
+
+/// `cursor` with this cluster's part replaced, the other clusters' kept.
+fn with_cluster_part(cursor: Option<Json>, cluster: &str, part: Json) -> Json {
+    let mut cursor = cursor.filter(Json::is_object).unwrap_or_else(|| json!({}));
     let clusters = cursor.as_object_mut().expect("an object").entry(SOURCE).or_insert_with(|| json!({}));
     if !clusters.is_object() {
         *clusters = json!({});
     }
     clusters[cluster] = part;
-    Ok(cursor)
+    cursor
 }
