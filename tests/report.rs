@@ -12,6 +12,7 @@ use std::sync::OnceLock;
 use common::{keytrail, Workspace};
 use keytrail_emulator::faults::Fault;
 use serde_json::Value;
+use datafusion::arrow::array::{Array, AsArray};
 
 /// The sample month collected once for every test here, with one window left uncollected
 /// and an exceptions file that excepts one alarm and holds one expired exception.
@@ -100,6 +101,19 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     let csv = String::from_utf8_lossy(&all["evidence/role-shared-across-clusters.csv"]);
     assert!(csv.lines().next().unwrap().ends_with(",exception"), "{csv}");
     assert!(csv.contains("eso-reader,excepted,") && csv.contains("platform-team@contoso.example"), "{csv}");
+
+    // Configuration evidence names the snapshot it judged: one per source (per cluster).
+    for (id, sources) in [("rotation-overdue", 1), ("role-shared-across-clusters", 1), ("eso-sync-health", 2), ("k8s-secrets-wildcard-grant", 2)] {
+        let batches = common::read_parquet(&pack.join(format!("evidence/{id}.parquet")));
+        let mut taken = std::collections::BTreeSet::new();
+        for batch in &batches {
+            let column = batch.column_by_name("snapshot_time").unwrap_or_else(|| panic!("{id}: no snapshot_time column"));
+            assert_eq!(column.null_count(), 0, "{id}");
+            let text = datafusion::arrow::compute::cast(column, &datafusion::arrow::datatypes::DataType::Utf8).unwrap();
+            taken.extend((0..text.len()).map(|i| text.as_string::<i32>().value(i).to_string()));
+        }
+        assert!(!taken.is_empty() && taken.len() <= sources, "{id}: {taken:?}");
+    }
 
     // Log-derived values: the <script> item is escaped in HTML, the formula is defused in CSV.
     let html = String::from_utf8(all["index.html"].clone()).unwrap();

@@ -6,7 +6,7 @@ SELECT e.cluster_name || '/' || e.namespace || '/' || e.name AS resource,
             WHEN COALESCE(e.refresh_interval_secs, 3600) > $max_refresh_secs
                 THEN 'refreshes every ' || COALESCE(e.refresh_interval, '?') || ' (limit ' || CAST($max_refresh_secs AS VARCHAR) || ' s)'
             ELSE 'refreshes every ' || COALESCE(e.refresh_interval, '1h (ESO default)') END AS reason,
-       e.cluster_name, e.namespace, e.name, e.refresh_interval, e.refresh_interval_secs
+       e.cluster_name, e.namespace, e.name, e.refresh_interval, e.refresh_interval_secs, e.snapshot_time
 FROM eso_externalsecrets e
 JOIN (SELECT cluster_name, snapshot_time FROM (
       SELECT cluster_name, snapshot_time,

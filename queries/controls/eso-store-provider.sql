@@ -8,7 +8,7 @@ SELECT s.cluster_name || '/' || s.kind || '/' || COALESCE(s.namespace || '/', ''
             WHEN s.ready_status IS DISTINCT FROM 'True'
                 THEN 'does not validate: ' || COALESCE(s.ready_reason, 'no Ready condition') || COALESCE(' (' || s.ready_message || ')', '')
             ELSE s.provider || ' store, validated' END AS reason,
-       s.cluster_name, s.kind, s.namespace, s.name, s.provider, s.akeyless_auth_kind, s.akeyless_access_id, s.ready_status
+       s.cluster_name, s.kind, s.namespace, s.name, s.provider, s.akeyless_auth_kind, s.akeyless_access_id, s.ready_status, s.snapshot_time
 FROM eso_secretstores s
 JOIN (SELECT cluster_name, snapshot_time FROM (
       SELECT cluster_name, snapshot_time,

@@ -18,7 +18,7 @@ SELECT e.cluster_name || '/' || e.namespace || '/' || e.name AS resource,
             WHEN f.failures > 0
                 THEN CAST(f.failures AS VARCHAR) || ' failed syncs in the period, the last at ' || CAST(f.last_failure AS VARCHAR) || ': ' || f.example
             ELSE 'Ready; no failed sync in the period' END AS reason,
-       e.cluster_name, e.namespace, e.name, e.store_kind, e.store_name, e.ready_status, e.ready_reason, f.failures, f.last_failure
+       e.cluster_name, e.namespace, e.name, e.store_kind, e.store_name, e.ready_status, e.ready_reason, f.failures, f.last_failure, e.snapshot_time
 FROM eso_externalsecrets e
 JOIN nearest l ON e.cluster_name = l.cluster_name AND e.snapshot_time = l.snapshot_time
 LEFT JOIN failures f ON f.cluster_name = e.cluster_name AND f.namespace = e.namespace AND f.external_secret = e.name

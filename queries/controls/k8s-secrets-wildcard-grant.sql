@@ -20,6 +20,6 @@ SELECT r.cluster_name || '/' || r.kind || '/' || COALESCE(r.namespace || '/', ''
                      || ' to ' || array_to_string(r.subjects, ', ')
             WHEN r.wildcard THEN 'wildcard granted to built-in system groups only: ' || array_to_string(r.subjects, ', ')
             ELSE 'grants ' || array_to_string(r.verbs, ',') || ' on ' || array_to_string(r.resources, ',') || ', no wildcard' END AS reason,
-       r.cluster_name, r.kind, r.namespace, r.name, r.role_ref_name, r.verbs, r.resources, r.subjects
+       r.cluster_name, r.kind, r.namespace, r.name, r.role_ref_name, r.verbs, r.resources, r.subjects, r.snapshot_time
 FROM bindings r
 LEFT JOIN subjects s ON s.cluster_name = r.cluster_name AND s.uid = r.uid

@@ -4,10 +4,10 @@ SELECT o.actor || ' ' || o.action || ' ' || o.target AS resource,
        CASE WHEN m.mfa_required THEN o.action || ' by ' || o.actor || ' (MFA required)'
             WHEN m.access_id IS NULL THEN o.action || ' by ' || o.actor || ', an auth method missing from the configuration snapshot'
             ELSE o.action || ' by ' || o.actor || ' (' || COALESCE(m.method_type, '?') || ') without MFA at ' || CAST(o.time AS VARCHAR) END AS reason,
-       o.time, o.actor, o.action, o.target, m.method_type
+       o.time, o.actor, o.action, o.target, m.method_type, m.snapshot_time AS auth_methods_snapshot_time
 FROM privileged_ops o
 LEFT JOIN (
-  SELECT access_id, method_type, mfa_required
+  SELECT access_id, method_type, mfa_required, snapshot_time
   FROM akeyless_auth_methods
   WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_auth_methods) AS taken
                        ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)

@@ -3,15 +3,15 @@ SELECT role_name AS resource,
        CASE WHEN k8s_methods > 1 THEN 'alarm' ELSE 'ok' END AS status,
        CASE WHEN k8s_methods > 1 THEN 'role ' || role_name || ' is associated with ' || CAST(k8s_methods AS VARCHAR) || ' Kubernetes auth methods: ' || methods
             ELSE 'role ' || role_name || ' is used by at most one cluster' END AS reason,
-       role_name, k8s_methods
+       role_name, k8s_methods, snapshot_time
 FROM (
-  SELECT r.role_name, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', ' ORDER BY m.access_id), '') AS methods
-  FROM (SELECT role_name, unnest(auth_method_access_ids) AS access_id FROM akeyless_roles
+  SELECT r.role_name, r.snapshot_time, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', ' ORDER BY m.access_id), '') AS methods
+  FROM (SELECT role_name, snapshot_time, unnest(auth_method_access_ids) AS access_id FROM akeyless_roles
         WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_roles) AS taken
                        ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)) AS r
   LEFT JOIN (SELECT access_id FROM akeyless_auth_methods
              WHERE method_type = 'k8s' AND snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_auth_methods) AS taken
                        ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)) AS m
     ON r.access_id = m.access_id
-  GROUP BY r.role_name
+  GROUP BY r.role_name, r.snapshot_time
 ) AS roles

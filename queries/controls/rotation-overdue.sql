@@ -8,7 +8,7 @@ SELECT item_name AS resource,
             WHEN item_type = 'STATIC_SECRET' AND item_name LIKE $prod_prefix || '%' THEN 'production static secret created ' || COALESCE(CAST(creation_date AS VARCHAR), '?') || ', never rotated'
             WHEN item_type = 'STATIC_SECRET' THEN 'non-production static secret'
             ELSE 'item type ' || COALESCE(item_type, '?') || ' is not rotated by keytrail''s rules' END AS reason,
-       item_name, item_type, last_rotation_date, creation_date
+       item_name, item_type, last_rotation_date, creation_date, snapshot_time
 FROM akeyless_items
 WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_items) AS taken
                        ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)
