@@ -140,6 +140,31 @@ fn configuration_is_judged_by_the_snapshot_nearest_the_period_end() {
     assert!(!alarms(verdict(later, "rotation-overdue")).contains(&legacy));
 }
 
+/// An ExternalSecret deleted after the month: the rotations of the item it read are still
+/// mapped to it by the snapshot taken nearest each rotation, so the late sync stays found.
+#[test]
+fn rotations_are_mapped_to_external_secrets_by_the_snapshot_nearest_them() {
+    use keytrail_emulator::{dataset::Dataset, Emulator, EmulatorConfig};
+    let ws = sample_ledger();
+    let late = alarms(verdict(&evaluate(&ws, &[]), "rotation-sync-latency"));
+    assert_eq!(late.len(), 1, "{late:?}");
+
+    let mut config = EmulatorConfig::new(Dataset::sample_month());
+    let prod = config.kubernetes.clusters.get_mut("aks-prod").expect("the sample's production cluster");
+    let external = prod.get_mut("externalsecrets").expect("ExternalSecrets");
+    let count = external.len();
+    external.retain(|e| !(e["metadata"]["namespace"] == "payments" && e["metadata"]["name"] == "db-credentials"));
+    assert_eq!(external.len(), count - 1, "the ExternalSecret of the late sync is deleted");
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let later = runtime.block_on(Emulator::start(config)).unwrap();
+    let client = later.write_client_files(&ws.path().join("later"), &[], "").unwrap();
+    keytrail(&ws.ledger(), &["collect", "--config", client.to_str().unwrap(), "--source", "kubernetes"]).expect(0);
+    let run = keytrail(&ws.ledger(), &["sql", "SELECT count(DISTINCT snapshot_time) AS n FROM eso_externalsecrets WHERE cluster_name = 'aks-prod'", "--format", "csv"]).expect(0);
+    assert_eq!(run.stdout, "n\n2\n", "a second snapshot of aks-prod");
+
+    assert_eq!(alarms(verdict(&evaluate(&ws, &[]), "rotation-sync-latency")), late);
+}
+
 #[test]
 fn exceptions_apply_until_they_expire() {
     let ws = sample_ledger();

@@ -1,18 +1,29 @@
--- Each Akeyless rotation of an item that ExternalSecrets read (secret_lineage), and when ESO
--- next updated each of those ExternalSecrets' Secrets (its first `Updated` event at or after
--- the rotation). `latency_secs` is null when no update followed.
+-- Each Akeyless rotation of an item that ExternalSecrets read, and when ESO next updated
+-- each of those ExternalSecrets' Secrets (its first `Updated` event at or after the
+-- rotation). `latency_secs` is null when no update followed. Which ExternalSecrets read the
+-- item comes from each cluster's snapshot taken nearest the rotation, so an ExternalSecret
+-- deleted (or added) since does not change what a past rotation is judged by.
 --
 -- Rotations and updates form one timeline per ExternalSecret; walking it from the newest
 -- entry back, the running minimum of update times is, at each rotation, its first update
 -- at or after it (an update at the same instant sorts first, so it counts). A sort, which
 -- spills, where joining every rotation to every later update held rotations × updates rows
 -- in memory (a month of 10M Akeyless rows with 1M ESO events exhausted the query pool).
-WITH rotated AS (
-    SELECT r.time AS rotated_at, r.item AS akeyless_item, l.cluster_name, l.namespace, l.external_secret
-    FROM rotations r
-    JOIN secret_lineage l ON l.akeyless_item = r.item
-    WHERE r.result = 'rotated'
-    GROUP BY r.time, r.item, l.cluster_name, l.namespace, l.external_secret
+WITH nearest AS (
+    SELECT time, item, cluster_name, snapshot_time FROM (
+        SELECT r.time, r.item, s.cluster_name, s.snapshot_time,
+               row_number() OVER (PARTITION BY r.time, r.item, s.cluster_name
+                                  ORDER BY abs(date_part('epoch', s.snapshot_time) - date_part('epoch', r.time)), s.snapshot_time DESC) AS nearness
+        FROM (SELECT DISTINCT time, item FROM rotations WHERE result = 'rotated') AS r
+        CROSS JOIN (SELECT DISTINCT cluster_name, snapshot_time FROM eso_externalsecrets) AS s) AS ranked
+    WHERE nearness = 1
+), rotated AS (
+    SELECT n.time AS rotated_at, n.item AS akeyless_item, e.cluster_name, e.namespace, e.external_secret
+    FROM nearest n
+    JOIN (SELECT cluster_name, snapshot_time, namespace, name AS external_secret, unnest(remote_keys) AS akeyless_item
+          FROM eso_externalsecrets) AS e
+      ON e.cluster_name = n.cluster_name AND e.snapshot_time = n.snapshot_time AND e.akeyless_item = n.item
+    GROUP BY n.time, n.item, e.cluster_name, e.namespace, e.external_secret
 ), timeline AS (
     -- NULLIF(x, x): a null of x's type (UTC microseconds, as first_timestamp).
     SELECT cluster_name, namespace, external_secret, rotated_at AS entry_time, akeyless_item, NULLIF(rotated_at, rotated_at) AS updated_at
