@@ -26,7 +26,7 @@ import time
 import duckdb
 
 # keytrail's view order (crates/query/src/lib.rs, VIEWS): each view may use the ones before.
-VIEWS = ["akeyless_copies", "akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "auth_failures",
+VIEWS = ["akeyless_copies", "akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "snapshots", "auth_failures",
          "privileged_ops", "rotations", "rotation_syncs", "coverage_gaps", "coverage"]
 # Views a keytrail session computes once and keeps (crates/query/src/lib.rs, CACHED_VIEWS).
 CACHED_VIEWS = ["akeyless_copies"]

@@ -8,10 +8,7 @@ SELECT e.cluster_name || '/' || e.namespace || '/' || e.name AS resource,
             ELSE 'refreshes every ' || COALESCE(e.refresh_interval, '1h (ESO default)') END AS reason,
        e.cluster_name, e.namespace, e.name, e.refresh_interval, e.refresh_interval_secs, e.snapshot_time
 FROM eso_externalsecrets e
-JOIN (SELECT cluster_name, snapshot_time FROM (
-      SELECT cluster_name, snapshot_time,
-             row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
-      FROM (SELECT DISTINCT cluster_name, snapshot_time FROM eso_externalsecrets) AS taken) AS ranked
-  WHERE nearness = 1) AS l
-  ON e.cluster_name = l.cluster_name AND e.snapshot_time = l.snapshot_time
+JOIN snapshots l ON l.table_name = 'eso_externalsecrets' AND l.cluster_name = e.cluster_name AND l.snapshot_time = e.snapshot_time
+  AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+  AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until)
 WHERE e.cluster_name LIKE $prod_cluster_pattern

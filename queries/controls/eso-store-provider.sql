@@ -10,9 +10,6 @@ SELECT s.cluster_name || '/' || s.kind || '/' || COALESCE(s.namespace || '/', ''
             ELSE s.provider || ' store, validated' END AS reason,
        s.cluster_name, s.kind, s.namespace, s.name, s.provider, s.akeyless_auth_kind, s.akeyless_access_id, s.ready_status, s.snapshot_time
 FROM eso_secretstores s
-JOIN (SELECT cluster_name, snapshot_time FROM (
-      SELECT cluster_name, snapshot_time,
-             row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
-      FROM (SELECT DISTINCT cluster_name, snapshot_time FROM eso_secretstores) AS taken) AS ranked
-  WHERE nearness = 1) AS l
-  ON s.cluster_name = l.cluster_name AND s.snapshot_time = l.snapshot_time
+JOIN snapshots l ON l.table_name = 'eso_secretstores' AND l.cluster_name = s.cluster_name AND l.snapshot_time = s.snapshot_time
+  AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+  AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until)

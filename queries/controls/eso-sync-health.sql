@@ -1,10 +1,9 @@
 -- Judges each cluster's snapshot taken nearest the period's end (docs/CONTROLS.md).
 WITH nearest AS (
-    SELECT cluster_name, snapshot_time FROM (
-        SELECT cluster_name, snapshot_time,
-               row_number() OVER (PARTITION BY cluster_name ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC) AS nearness
-        FROM (SELECT DISTINCT cluster_name, snapshot_time FROM eso_externalsecrets) AS taken) AS ranked
-    WHERE nearness = 1
+    SELECT cluster_name, snapshot_time FROM snapshots l
+    WHERE l.table_name = 'eso_externalsecrets'
+      AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+      AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until)
 ), failures AS (
     SELECT cluster_name, namespace, external_secret, sum(count) AS failures, max(time) AS last_failure, min(message) AS example
     FROM eso_syncs

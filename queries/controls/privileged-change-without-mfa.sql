@@ -9,7 +9,8 @@ FROM privileged_ops o
 LEFT JOIN (
   SELECT access_id, method_type, mfa_required, snapshot_time
   FROM akeyless_auth_methods
-  WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_auth_methods) AS taken
-                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)
+  WHERE snapshot_time = (SELECT snapshot_time FROM snapshots l WHERE l.table_name = 'akeyless_auth_methods'
+                         AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+                         AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until))
 ) AS m ON o.actor = m.access_id
 WHERE o.source = 'akeyless' AND o.time >= $period_start AND o.time < $period_end

@@ -7,11 +7,13 @@ SELECT role_name AS resource,
 FROM (
   SELECT r.role_name, r.snapshot_time, count(m.access_id) AS k8s_methods, COALESCE(string_agg(m.access_id, ', ' ORDER BY m.access_id), '') AS methods
   FROM (SELECT role_name, snapshot_time, unnest(auth_method_access_ids) AS access_id FROM akeyless_roles
-        WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_roles) AS taken
-                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)) AS r
+        WHERE snapshot_time = (SELECT snapshot_time FROM snapshots l WHERE l.table_name = 'akeyless_roles'
+                         AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+                         AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until))) AS r
   LEFT JOIN (SELECT access_id FROM akeyless_auth_methods
-             WHERE method_type = 'k8s' AND snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_auth_methods) AS taken
-                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)) AS m
+             WHERE method_type = 'k8s' AND snapshot_time = (SELECT snapshot_time FROM snapshots l WHERE l.table_name = 'akeyless_auth_methods'
+                         AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+                         AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until))) AS m
     ON r.access_id = m.access_id
   GROUP BY r.role_name, r.snapshot_time
 ) AS roles

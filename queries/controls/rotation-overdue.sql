@@ -10,5 +10,6 @@ SELECT item_name AS resource,
             ELSE 'item type ' || COALESCE(item_type, '?') || ' is not rotated by keytrail''s rules' END AS reason,
        item_name, item_type, last_rotation_date, creation_date, snapshot_time
 FROM akeyless_items
-WHERE snapshot_time = (SELECT snapshot_time FROM (SELECT DISTINCT snapshot_time FROM akeyless_items) AS taken
-                       ORDER BY abs(date_part('epoch', snapshot_time) - date_part('epoch', $period_end)), snapshot_time DESC LIMIT 1)
+WHERE snapshot_time = (SELECT snapshot_time FROM snapshots l WHERE l.table_name = 'akeyless_items'
+                         AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
+                         AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until))

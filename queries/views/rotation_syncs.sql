@@ -9,21 +9,18 @@
 -- at or after it (an update at the same instant sorts first, so it counts). A sort, which
 -- spills, where joining every rotation to every later update held rotations × updates rows
 -- in memory (a month of 10M Akeyless rows with 1M ESO events exhausted the query pool).
-WITH nearest AS (
-    SELECT time, item, cluster_name, snapshot_time FROM (
-        SELECT r.time, r.item, s.cluster_name, s.snapshot_time,
-               row_number() OVER (PARTITION BY r.time, r.item, s.cluster_name
-                                  ORDER BY abs(date_part('epoch', s.snapshot_time) - date_part('epoch', r.time)), s.snapshot_time DESC) AS nearness
-        FROM (SELECT DISTINCT time, item FROM rotations WHERE result = 'rotated') AS r
-        CROSS JOIN (SELECT DISTINCT cluster_name, snapshot_time FROM eso_externalsecrets) AS s) AS ranked
-    WHERE nearness = 1
-), rotated AS (
-    SELECT n.time AS rotated_at, n.item AS akeyless_item, e.cluster_name, e.namespace, e.external_secret
-    FROM nearest n
+WITH rotated AS (
+    SELECT r.time AS rotated_at, r.item AS akeyless_item, e.cluster_name, e.namespace, e.external_secret
+    FROM rotations r
     JOIN (SELECT cluster_name, snapshot_time, namespace, name AS external_secret, unnest(remote_keys) AS akeyless_item
           FROM eso_externalsecrets) AS e
-      ON e.cluster_name = n.cluster_name AND e.snapshot_time = n.snapshot_time AND e.akeyless_item = n.item
-    GROUP BY n.time, n.item, e.cluster_name, e.namespace, e.external_secret
+      ON e.akeyless_item = r.item
+    JOIN snapshots l
+      ON l.table_name = 'eso_externalsecrets' AND l.cluster_name = e.cluster_name AND l.snapshot_time = e.snapshot_time
+     AND (l.nearest_from IS NULL OR date_part('epoch', r.time) >= l.nearest_from)
+     AND (l.nearest_until IS NULL OR date_part('epoch', r.time) < l.nearest_until)
+    WHERE r.result = 'rotated'
+    GROUP BY r.time, r.item, e.cluster_name, e.namespace, e.external_secret
 ), timeline AS (
     -- NULLIF(x, x): a null of x's type (UTC microseconds, as first_timestamp).
     SELECT cluster_name, namespace, external_secret, rotated_at AS entry_time, akeyless_item, NULLIF(rotated_at, rotated_at) AS updated_at

@@ -36,6 +36,7 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("eso_syncs", include_str!("../../../queries/views/eso_syncs.sql")),
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
     ("secret_lineage", include_str!("../../../queries/views/secret_lineage.sql")),
+    ("snapshots", include_str!("../../../queries/views/snapshots.sql")),
     ("auth_failures", include_str!("../../../queries/views/auth_failures.sql")),
     ("privileged_ops", include_str!("../../../queries/views/privileged_ops.sql")),
     ("rotations", include_str!("../../../queries/views/rotations.sql")),
