@@ -130,10 +130,11 @@ impl Ledger {
     pub async fn append(&self, schema: &StreamSchema, batch: Batch) -> Result<AppendOutcome> {
         let Batch { records, rejected, cursor, resumes_from } = batch;
         let mut outcome = AppendOutcome::default();
-        if let Some(expected) = &resumes_from {
-            check_resumes_from(schema, &self.head_state(schema).await?, expected)?;
-        }
         if !rejected.is_empty() {
+            // Checked before the rejected records too, so a writer that lost its place commits none.
+            if let Some(expected) = &resumes_from {
+                check_resumes_from(schema, &self.head_state(schema).await?, expected)?;
+            }
             let rejected_schema = schema.rejected();
             let head = self.head_state(&rejected_schema).await?;
             if cursor.is_none() || head.cursor != cursor {
