@@ -12,7 +12,7 @@ columns keytrail reports for them. Both engines run one statement, the UNION ALL
 control's findings counted per status, each engine in one session (one `keytrail sql`
 process; one DuckDB connection), so formatting does not enter the comparison and neither
 pays a start per control; the counts must match. DuckDB runs twice: with every view a
-view, and with the views keytrail computes once per session (`akeyless_copies`) made
+view, and with the views keytrail computes once per session (`akeyless_unforwarded`) made
 temporary tables in the timed session, which is what keytrail does with them.
 """
 import glob
@@ -26,10 +26,10 @@ import time
 import duckdb
 
 # keytrail's view order (crates/query/src/lib.rs, VIEWS): each view may use the ones before.
-VIEWS = ["akeyless_copies", "akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "snapshots", "auth_failures",
+VIEWS = ["akeyless_copies", "akeyless_unforwarded", "akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "snapshots", "auth_failures",
          "privileged_ops", "rotations", "rotation_syncs", "coverage_gaps", "coverage"]
 # Views a keytrail session computes once and keeps (crates/query/src/lib.rs, CACHED_VIEWS).
-CACHED_VIEWS = ["akeyless_copies"]
+CACHED_VIEWS = ["akeyless_unforwarded"]
 
 
 def segment_files(ledger, stream):

@@ -121,6 +121,24 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let rows: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(rows[0]["source"], "akeyless");
     assert_eq!(rows[0]["n"].as_u64().unwrap(), akeyless, "each Akeyless read once, though it arrived through two sinks");
+
+    // With little query memory the look-up of the other sink's records among the forwarded
+    // ones runs in slices of time; every record still appears once. (An eighth of 1 MiB
+    // holds the table of 512 records a slice.)
+    let once = "SELECT count(*) AS events, count(DISTINCT record_id) AS records, \
+                (SELECT count(DISTINCT record_id) FROM akeyless_audit) AS delivered, \
+                (SELECT count(*) FROM akeyless_audit WHERE source <> 'akeyless_logs') AS other_sink FROM akeyless_events";
+    let debug = [("KEYTRAIL_LOG", "keytrail_query=debug".to_string())];
+    for memory in ["512", "1"] {
+        let run = common::keytrail_env(&ws.ledger(), &["sql", once, "--format", "json", "--query-memory-mb", memory], &debug).expect(0);
+        let counts = &serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()[0];
+        assert!(counts["other_sink"].as_u64().unwrap() >= 2 * 512, "{counts}");
+        assert_eq!(counts["events"], counts["records"], "{memory} MiB: {counts}");
+        assert_eq!(counts["events"], counts["delivered"], "{memory} MiB: {counts}");
+        let computed = run.stderr.lines().find(|l| l.contains("computed the view's rows")).unwrap_or_else(|| panic!("{}", run.stderr));
+        let slices: usize = computed.split("slices=").nth(1).and_then(|s| s.split(' ').next()).unwrap().parse().unwrap();
+        assert_eq!(slices > 1, memory == "1", "{computed}");
+    }
     let eso = keytrail_emulator::KubernetesApi::default()
         .clusters
         .values()
@@ -156,6 +174,42 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     assert_eq!(aks["n"].as_u64().unwrap(), common::manifests(&ws.ledger(), "aks_audit").iter().map(|m| m["rows"].as_u64().unwrap()).sum::<u64>());
     assert!(aks["days"].as_u64().unwrap() >= 30);
     assert!(per_stream.as_array().unwrap().iter().all(|r| r["stream"] != "kube_events"), "no rows, no coverage");
+}
+
+#[test]
+fn records_of_another_sink_beyond_the_memory_are_kept_in_a_file_and_read_back_whole() {
+    let ws = Workspace::new();
+    common::collect_sample(&ws, &["AkeylessAudit_CL"], &["--source", "log-analytics"]);
+    // Every column, nested ones too, as the ledger holds them: no forwarded file holds
+    // these records, so akeyless_events is the kept rows.
+    let columns = "count(*) AS n, count(DISTINCT record_id) AS records, sum(cardinality(remote_addrs)) AS addresses, \
+                   min(timestamp) AS first, max(event_time) AS last, count(client_email) AS emails, sum(duration_ms) AS ms";
+    let run = |table: &str, memory: &str| {
+        let sql = format!("SELECT {columns} FROM {table}");
+        let debug = [("KEYTRAIL_LOG", "keytrail_query=debug".to_string())];
+        let run = common::keytrail_env(&ws.ledger(), &["sql", &sql, "--format", "json", "--query-memory-mb", memory], &debug).expect(0);
+        (serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()[0].clone(), run.stderr)
+    };
+    let (audit, _) = run("akeyless_audit", "512");
+    assert!(audit["n"].as_u64().unwrap() > 1000 && audit["addresses"].as_u64().unwrap() > 0, "{audit}");
+    for memory in ["512", "1"] {
+        let (events, log) = run("akeyless_events", memory);
+        assert_eq!(events, audit, "{memory} MiB");
+        let kept_in_file = log.contains("computed the view's rows view=akeyless_unforwarded") && log.contains("in_file=true");
+        assert_eq!(kept_in_file, memory == "1", "{log}");
+    }
+
+    // Limited to a period, a session computes them once whatever time ranges its queries
+    // ask for (its tables hold the period alone); without one, each range on its own.
+    let two_ranges = "SELECT (SELECT count(*) FROM akeyless_events WHERE timestamp >= TIMESTAMP '2026-11-15T00:00:00Z') \
+                      + (SELECT count(*) FROM akeyless_events) AS n";
+    let debug = [("KEYTRAIL_LOG", "keytrail_query=debug".to_string())];
+    for (period, computations) in [(&["--period", "2026-11"][..], 1), (&[][..], 2)] {
+        let mut args = vec!["sql", two_ranges];
+        args.extend_from_slice(period);
+        let run = common::keytrail_env(&ws.ledger(), &args, &debug).expect(0);
+        assert_eq!(run.stderr.matches("computed the view's rows").count(), computations, "{period:?}: {}", run.stderr);
+    }
 }
 
 #[test]

@@ -32,6 +32,7 @@ use keytrail_ledger::{Ledger, StreamSchema};
 /// works on its own.
 pub const VIEWS: &[(&str, &str)] = &[
     ("akeyless_copies", include_str!("../../../queries/views/akeyless_copies.sql")),
+    ("akeyless_unforwarded", include_str!("../../../queries/views/akeyless_unforwarded.sql")),
     ("akeyless_events", include_str!("../../../queries/views/akeyless_events.sql")),
     ("eso_syncs", include_str!("../../../queries/views/eso_syncs.sql")),
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
@@ -45,10 +46,11 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
 ];
 
-/// Views an in-process session computes once per set of pushed filters and keeps while
-/// their rows take at most an eighth of its memory pool ([`cached_view`]); elsewhere they
-/// are plain views.
-const CACHED_VIEWS: &[&str] = &["akeyless_copies"];
+/// Views an in-process session computes once per time range, in slices of time, and keeps
+/// ([`cached_view`]): the view, its time column, and that column over the rows whose number
+/// bounds a slice. Elsewhere they are plain views.
+const CACHED_VIEWS: &[(&str, &str, &str)] =
+    &[("akeyless_unforwarded", "timestamp", "SELECT timestamp FROM akeyless_audit WHERE source <> 'akeyless_logs'")];
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
 /// to the temporary folder. The 10M-row report took as long with it as with 2 GiB, at a
@@ -223,11 +225,15 @@ impl LedgerSession {
         tables.sort();
         let cache = options.engine == Engine::Local;
         for (name, sql) in VIEWS {
-            let planned = if cache && CACHED_VIEWS.contains(name) {
-                ctx.sql(sql).await.and_then(|df| {
-                    let view = ViewTable::new(df.into_unoptimized_plan(), Some((*sql).to_string()));
-                    ctx.register_table(*name, Arc::new(cached_view::CachedView::new(name, view))).map(drop)
-                })
+            let cached = CACHED_VIEWS.iter().find(|(view, ..)| view == name).filter(|_| cache);
+            let planned = if let Some((_, time_column, sizing)) = cached {
+                async {
+                    let view = ViewTable::new(ctx.sql(sql).await?.into_unoptimized_plan(), Some((*sql).to_string()));
+                    let sizing = ctx.sql(sizing).await?.into_unoptimized_plan();
+                    let push_time_filters = period.is_none();
+                    ctx.register_table(*name, Arc::new(cached_view::CachedView::new(name, view, time_column, sizing, push_time_filters))).map(drop)
+                }
+                .await
             } else {
                 ctx.sql(&format!("CREATE VIEW {name} AS {sql}")).await.map(drop)
             };
