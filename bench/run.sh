@@ -4,11 +4,12 @@
 # the evidence pack of the month they make with matching Kubernetes and Azure data (and its
 # control queries next to DuckDB on the same Parquet files), `keytrail collect` of AKSAudit
 # rows from the loopback emulator over HTTPS, and `keytrail collect --source kubernetes` of
-# generated ESO events from the emulated Kubernetes API, and the control suite of that month
-# in-process next to a Ballista cluster on this machine (a scheduler and two executors).
+# generated ESO events from the emulated Kubernetes API, the control suite of that month
+# in-process next to a Ballista cluster on this machine (a scheduler and two executors), and
+# the pack of the same Akeyless month delivered through two sinks (the files and Log Analytics).
 # Micro-benchmarks: `cargo bench -p keytrail-bench` (criterion).
 #
-#   bash bench/run.sh                 # 1M and 10M records, release build (~10 GB of disk)
+#   bash bench/run.sh                 # 1M and 10M records, release build (~14 GB of disk)
 #   bash bench/run.sh --records N     # one size
 #   bash bench/run.sh --smoke         # 20k records with the dev build: checks the harness runs
 #
@@ -138,6 +139,7 @@ done
 report_rows=()
 duckdb_rows=()
 ballista_rows=()
+two_sinks_rows=()
 # DuckDB, pinned, in a virtual environment: the yardstick for the control queries.
 venv=$target/bench-venv
 if ! "$venv/bin/python" -c "import duckdb" 2>/dev/null; then
@@ -163,6 +165,8 @@ for n in "${sizes[@]}"; do
   grep -q "$n records appended to akeyless_audit, 0 rejected" "$work/out" || { echo "bench: forwarded ingest did not append $n records" >&2; cat "$work/out" >&2; exit 1; }
   python3 -c 'import sys; n, s, r = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3]; print(f"| {n:,} | 10 | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$secs" "$rss_mib"
   rm -rf "$work/forwarded-$n"
+  # The same month through a second sink, measured below: a copy of the files' ledger.
+  cp -r "$work/forwarded-ledger-$n" "$work/two-sinks-ledger-$n"
   # The month's matching Kubernetes and Azure data into the same ledger (not timed; collect
   # has its own tables below): a tenth as many ESO events and AKS audit rows, the Akeyless
   # API snapshot and the sample month's other Log Analytics tables.
@@ -197,6 +201,24 @@ for n in "${sizes[@]}"; do
     "$n" "$local_secs" "$local_rss" "$secs" "$rss_mib" "$cluster_rss")")
   rm -rf "$work"/executor-*
   rm -rf "$work/forwarded-ledger-$n" "$work/pack-$n"
+  # Every record through both sinks: the generator's records collected again from the
+  # emulator's AkeylessAudit_CL, then the pack of that month, whose Akeyless controls must
+  # count each record once.
+  two="$work/two-sinks-ledger-$n"
+  start_emulator "$work/two-sinks-emulator-$n" --synthetic-akeyless-rows "$n"
+  sed -i 's/^tables = .*/tables = ["AkeylessAudit_CL"]/' "$work/two-sinks-emulator-$n/keytrail.toml"
+  measure "$bin/keytrail" --ledger "$two" collect --config "$work/two-sinks-emulator-$n/keytrail.toml" --source log-analytics --since 2026-11-01 --until 2026-12-01
+  grep -qE "^AkeylessAudit_CL +akeyless_audit +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n Akeyless rows" >&2; cat "$work/out" >&2; exit 1; }
+  stop_emulator
+  collect_secs=$secs; collect_rss=$rss_mib
+  measure "$bin/keytrail" --ledger "$two" report --period 2026-11 --out "$work/two-sinks-pack-$n" --key "$work/signing.key"
+  pack="$work/two-sinks-pack-$n/keytrail-evidence-2026-11"
+  python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$pack/controls.json"
+  events=$("$bin/keytrail" --ledger "$two" sql "SELECT count(*) AS n FROM akeyless_events" --format csv | tail -n 1)
+  [ "$events" = "$n" ] || { echo "bench: akeyless_events has $events rows for $n records" >&2; exit 1; }
+  two_sinks_rows+=("$(python3 -c 'import sys; n, cs, cr, rs, rr = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]; print(f"| {n:,} | {cs:.1f} | {n/max(cs,0.01):,.0f} | {cr} | {rs:.1f} | {2*n/max(rs,0.01):,.0f} | {rr} |")' \
+    "$n" "$collect_secs" "$collect_rss" "$secs" "$rss_mib")")
+  rm -rf "$two" "$work/two-sinks-pack-$n"
 done
 
 echo
@@ -217,6 +239,13 @@ echo
 echo "| akeyless_audit rows | evaluate local s | local peak RSS MiB | evaluate on Ballista s | client peak RSS MiB | cluster peak RSS MiB (3 processes) | Ballista / local |"
 echo "|---:|---:|---:|---:|---:|---:|---:|"
 for row in "${ballista_rows[@]}"; do
+  echo "$row"
+done
+
+echo
+echo "| records through both sinks | collect of the second s | rows/s | collect peak RSS MiB | report s | akeyless_audit rows/s | report peak RSS MiB |"
+echo "|---:|---:|---:|---:|---:|---:|---:|"
+for row in "${two_sinks_rows[@]}"; do
   echo "$row"
 done
 

@@ -266,6 +266,10 @@ pub struct EmulatorArgs {
     /// Serve this many generated AKSAudit rows over the sample month instead (benchmarks).
     #[arg(long)]
     pub synthetic_audit_rows: Option<u64>,
+    /// Serve as AkeylessAudit_CL the records `keytrail-bench gen --records N` writes, so the
+    /// same month arrives through two sinks (benchmarks).
+    #[arg(long)]
+    pub synthetic_akeyless_rows: Option<u64>,
     /// Folder of `<cluster>/<resource>.json` Kubernetes objects to serve instead of the
     /// sample clusters (as `keytrail-bench gen-kubernetes` writes them).
     #[arg(long)]

@@ -1,7 +1,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use keytrail_emulator::dataset::{Dataset, Table};
+use keytrail_emulator::dataset::{Dataset, Synthetic, Table};
 use keytrail_emulator::{sample_month, Emulator, EmulatorConfig, SAMPLE_TABLES};
 
 use crate::cli::EmulatorArgs;
@@ -12,9 +12,14 @@ pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<Exi
         Some(dir) => Dataset::load(dir)?,
         None => Dataset::sample_month(),
     };
+    let (start, end) = sample_month::bounds();
     if let Some(count) = args.synthetic_audit_rows {
-        let (start, end) = sample_month::bounds();
-        dataset.insert_table("AKSAudit", Table::SyntheticAudit { start, end, count });
+        dataset.insert_table("AKSAudit", Table::Synthetic { kind: Synthetic::AksAudit, start, end, count });
+    }
+    if let Some(count) = args.synthetic_akeyless_rows {
+        // The generator spreads a month over 30 days from its start, as the sample month is.
+        let end = start + keytrail_emulator::synthetic_akeyless::SPAN_US;
+        dataset.insert_table("AkeylessAudit_CL", Table::Synthetic { kind: Synthetic::Akeyless { seed: 1 }, start, end, count });
     }
     let mut config = EmulatorConfig::new(dataset);
     if let Some(dir) = &args.kubernetes {

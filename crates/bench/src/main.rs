@@ -1,7 +1,8 @@
 //! `keytrail-bench`: tools for the benchmark harness (`bench/run.sh`).
 //!
 //! - `gen`: writes realistic Akeyless-style audit records as JSON lines, deterministic for
-//!   a seed and streamed (memory does not depend on the count).
+//!   a seed and streamed (memory does not depend on the count); `keytrail emulator
+//!   --synthetic-akeyless-rows` serves the same records as a Log Analytics table.
 //! - `gen-kubernetes`: writes clusters' ESO events, ExternalSecrets, stores and RBAC as the
 //!   Kubernetes API lists them (`<cluster>/<resource>.json`, the layout of
 //!   `sample-data/kubernetes/` that `keytrail emulator --kubernetes` serves), events
@@ -62,61 +63,14 @@ enum Cmd {
     },
 }
 
-/// SplitMix64: tiny, fast and deterministic; statistical quality is irrelevant here.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
-    }
-}
-
-const ACTIONS: &[&str] = &[
-    "get_secret_value", "get_secret_value", "get_secret_value", "get_secret_value", "get_rotated_secret_value",
-    "get_dynamic_secret_value", "list_items", "Authentication", "update_item",
-];
-/// One record in this many is a rotation: a real account rotates an item every few days at
-/// most (here ~4 times a month per item at 10M records), where a uniform pick would rotate
-/// each every few minutes and make rotation-to-sync findings number in the hundreds of
-/// millions.
-const ROTATION_EVERY: u64 = 20_000;
-const ENVS: &[&str] = &["prod", "prod", "dev", "staging"];
-const APPS: &[&str] = &["payments", "orders", "ledger", "search", "identity", "billing", "gateway", "reports"];
-const KINDS: &[&str] = &["db/password", "api/token", "tls/key", "queue/credentials", "oauth/client-secret"];
-const NAMESPACES: &[&str] = &["external-secrets", "payments", "orders", "platform"];
+use keytrail_emulator::synthetic_akeyless::{record, Rng, APPS, ENVS, KINDS};
 
 fn generate(records: u64, seed: u64, start: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
-    let mut rng = Rng(seed);
     let out = std::io::stdout().lock();
     let mut out = BufWriter::with_capacity(1 << 20, out);
-    let span_us = 30 * 86_400 * 1_000_000u64;
     let start_us = start.timestamp_micros();
     for i in 0..records {
-        // Time advances monotonically with a little jitter, like a real forwarded log.
-        let t = start_us + (i as u128 * span_us as u128 / records.max(1) as u128) as i64 + (rng.next() % 1000) as i64;
-        let t = chrono::DateTime::from_timestamp_micros(t).expect("in range");
-        let env = rng.pick(ENVS);
-        let app = rng.pick(APPS);
-        let action = if rng.next() % ROTATION_EVERY == 0 { "rotate_item" } else { rng.pick(ACTIONS) };
-        let status = if rng.next() % 50 == 0 { 401 } else { 200 };
-        let ip = format!("10.{}.{}.{}", rng.next() % 4, rng.next() % 256, rng.next() % 256);
-        let ns = rng.pick(NAMESPACES);
-        writeln!(
-            out,
-            r#"{{"timestamp":"{}","account_id":"acc-7f3a9c2e1b","access_id":"p-{:012x}","action":"{action}","item_name":"/{env}/{app}/{}","item_type":"static-secret","status":{status},"remote_addr":"{ip}","duration":{},"component":"gateway","severity":"info","request_parameters":{{"access_type":"k8s","product":"gateway","unique_id":"{:016x}","user_agent":"external-secrets/v0.19"}},"client_sub_claims":{{"k8s_namespace":"{ns}","k8s_service_account":"{app}-sa","cluster":"aks-{env}-westeurope"}}}}"#,
-            t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-            rng.next() & 0xffff_ffff_ffff,
-            rng.pick(KINDS),
-            rng.next() % 400,
-            rng.next(),
-        )?;
+        writeln!(out, "{}", record(seed, i, records, start_us))?;
     }
     out.flush()?;
     Ok(())

@@ -126,15 +126,30 @@ pub struct Row {
 pub enum Table {
     /// Rows held in memory, sorted by time (stable for equal times).
     Stored(Vec<Row>),
-    /// `count` AKSAudit rows spread evenly over `[start, end)`, made on demand so that
+    /// `count` generated rows spread evenly over `[start, end)`, made on demand so that
     /// serving millions of rows costs no memory (used by the benchmark).
-    SyntheticAudit {
+    Synthetic {
+        /// What the rows are.
+        kind: Synthetic,
         /// First row's time, microseconds.
         start: i64,
         /// End of the range (exclusive), microseconds.
         end: i64,
         /// Rows in the range.
         count: u64,
+    },
+}
+
+/// The kinds of generated rows.
+#[derive(Clone, Copy, Debug)]
+pub enum Synthetic {
+    /// AKSAudit rows: ESO and workloads reading and updating secrets.
+    AksAudit,
+    /// `AkeylessAudit_CL` rows: the records `keytrail-bench gen --records COUNT --seed SEED`
+    /// writes (`start` must be its start; the month spans 30 days).
+    Akeyless {
+        /// The generator's seed.
+        seed: u64,
     },
 }
 
@@ -231,7 +246,7 @@ impl Dataset {
             .map(|(name, t)| {
                 let rows = match t {
                     Table::Stored(rows) => rows.len() as u64,
-                    Table::SyntheticAudit { count, .. } => *count,
+                    Table::Synthetic { count, .. } => *count,
                 };
                 (name.clone(), rows)
             })
@@ -252,7 +267,7 @@ impl Table {
                     }
                 }
             }
-            Table::SyntheticAudit { start, end, count } => {
+            Table::Synthetic { kind, start, end, count } => {
                 let span = (end - start) as i128;
                 let n = *count as i128;
                 // Row i sits at start + floor(i * span / n); the first index at or after t
@@ -264,13 +279,24 @@ impl Table {
                 let (lo, hi) = (index_at(from), index_at(to).min(n));
                 for i in lo..hi {
                     let time = start + (i * span / n) as i64;
-                    if !visit(&synthetic_audit_row(i as u64, time)) {
+                    let row = match kind {
+                        Synthetic::AksAudit => synthetic_audit_row(i as u64, time),
+                        Synthetic::Akeyless { seed } => synthetic_akeyless_row(*seed, i as u64, *count, *start, time),
+                    };
+                    if !visit(&row) {
                         return;
                     }
                 }
             }
         }
     }
+}
+
+/// Record `i` of `count` of the Akeyless generator as an `AkeylessAudit_CL` row received
+/// at `time`.
+fn synthetic_akeyless_row(seed: u64, i: u64, count: u64, start: i64, time: i64) -> Row {
+    let record = crate::synthetic_akeyless::record(seed, i, count, start);
+    Row { time, values: vec![Value::String(crate::format_time(time)), Value::String(record), Value::String("akeyless-gateway-0".into())] }
 }
 
 /// One deterministic AKSAudit row: ESO and workloads reading and updating secrets.

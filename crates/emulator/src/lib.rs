@@ -27,6 +27,7 @@ mod kubernetes;
 mod log_analytics;
 pub mod sample_kubernetes;
 pub mod sample_month;
+pub mod synthetic_akeyless;
 mod tls;
 
 use std::net::{Ipv4Addr, SocketAddr};
