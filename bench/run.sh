@@ -69,6 +69,23 @@ stop_emulator() {
   kill "$emulator_pid"; wait "$emulator_pid" 2>/dev/null || true; emulator_pid=
 }
 
+# Measures `collect` of one Log Analytics table (all N rows of it) from an emulator started
+# with the given options, into LEDGER; TABLE_SETTINGS replace the configuration's `tables`.
+collect_table() {
+  local table=$1 stream=$2 n=$3 ledger=$4 table_settings=$5 emu=$6; shift 6
+  start_emulator "$emu" "$@"
+  sed -i "s/^tables = .*/$table_settings/" "$emu/keytrail.toml"
+  measure "$bin/keytrail" --ledger "$ledger" collect --config "$emu/keytrail.toml" --source log-analytics --since 2026-11-01 --until 2026-12-01
+  grep -qE "^$table +$stream +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n $table rows" >&2; cat "$work/out" >&2; exit 1; }
+  stop_emulator
+}
+
+# Stops the benchmark if a control of the pack in PACK said `error` (a query out of memory,
+# say): the figure would be meaningless.
+controls_ran() {
+  python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$1/controls.json"
+}
+
 # A Ballista scheduler and two executors (two tasks each) on loopback, on five ports from
 # a base where all are free; sets $scheduler, or stops the benchmark with their logs.
 start_cluster() {
@@ -181,8 +198,7 @@ for n in "${sizes[@]}"; do
   measure "$bin/keytrail" --ledger "$work/forwarded-ledger-$n" report --period 2026-11 --out "$work/pack-$n" --key "$work/signing.key"
   pack="$work/pack-$n/keytrail-evidence-2026-11"
   [ -s "$pack/index.html" ] || { echo "bench: report wrote no index.html" >&2; cat "$work/err" >&2; exit 1; }
-  # A control that failed (a query out of memory, say) would make the figure meaningless.
-  python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$pack/controls.json"
+  controls_ran "$pack"
   report_rows+=("$(python3 -c 'import sys; n, s, r, h, p = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], int(sys.argv[4]), int(sys.argv[5]); print(f"| {n:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} | {h/1024:,.0f} | {p/(1<<20):,.1f} |")' \
     "$n" "$secs" "$rss_mib" "$(stat -c %s "$pack/index.html")" "$(stat -c %s "$work/pack-$n/keytrail-evidence-2026-11.tar.gz")")")
   # The same control SQL on the same Parquet files, keytrail (DataFusion) next to DuckDB.
@@ -205,15 +221,11 @@ for n in "${sizes[@]}"; do
   # emulator's AkeylessAudit_CL, then the pack of that month, whose Akeyless controls must
   # count each record once.
   two="$work/two-sinks-ledger-$n"
-  start_emulator "$work/two-sinks-emulator-$n" --synthetic-akeyless-rows "$n"
-  sed -i 's/^tables = .*/tables = ["AkeylessAudit_CL"]/' "$work/two-sinks-emulator-$n/keytrail.toml"
-  measure "$bin/keytrail" --ledger "$two" collect --config "$work/two-sinks-emulator-$n/keytrail.toml" --source log-analytics --since 2026-11-01 --until 2026-12-01
-  grep -qE "^AkeylessAudit_CL +akeyless_audit +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n Akeyless rows" >&2; cat "$work/out" >&2; exit 1; }
-  stop_emulator
+  collect_table AkeylessAudit_CL akeyless_audit "$n" "$two" 'tables = ["AkeylessAudit_CL"]' "$work/two-sinks-emulator-$n" --synthetic-akeyless-rows "$n"
   collect_secs=$secs; collect_rss=$rss_mib
   measure "$bin/keytrail" --ledger "$two" report --period 2026-11 --out "$work/two-sinks-pack-$n" --key "$work/signing.key"
   pack="$work/two-sinks-pack-$n/keytrail-evidence-2026-11"
-  python3 -c 'import json,sys; bad=[(c["control"]["id"], c["verdict"].get("detail")) for c in json.load(open(sys.argv[1]))["controls"] if c["verdict"]["status"]=="error"]; sys.exit(f"bench: controls failed: {bad}" if bad else 0)' "$pack/controls.json"
+  controls_ran "$pack"
   events=$("$bin/keytrail" --ledger "$two" sql "SELECT count(*) AS n FROM akeyless_events" --format csv | tail -n 1)
   [ "$events" = "$n" ] || { echo "bench: akeyless_events has $events rows for $n records" >&2; exit 1; }
   two_sinks_rows+=("$(python3 -c 'import sys; n, cs, cr, rs, rr = int(sys.argv[1]), float(sys.argv[2]), sys.argv[3], float(sys.argv[4]), sys.argv[5]; print(f"| {n:,} | {cs:.1f} | {n/max(cs,0.01):,.0f} | {cr} | {rs:.1f} | {2*n/max(rs,0.01):,.0f} | {rr} |")' \
@@ -255,12 +267,7 @@ echo "|---:|---:|---:|---:|---:|---:|"
 for n in "${collect_sizes[@]}"; do
   # ~33k rows per window at every size, so peak memory shows what the window costs.
   window=$(( n >= 1000000 ? 1440000000 / n : 1440 ))
-  emu="$work/emulator-$n"
-  start_emulator "$emu" --synthetic-audit-rows "$n"
-  sed -i "s/^tables = .*/tables = [\"AKSAudit\"]\\nwindow_minutes = $window/" "$emu/keytrail.toml"
-  measure "$bin/keytrail" --ledger "$work/collect-$n" collect --config "$emu/keytrail.toml" --source log-analytics --since 2026-11-01 --until 2026-12-01
-  grep -qE "^AKSAudit +aks_audit +[0-9]+ +$n +$n " "$work/out" || { echo "bench: collect did not append $n rows" >&2; cat "$work/out" >&2; exit 1; }
-  stop_emulator
+  collect_table AKSAudit aks_audit "$n" "$work/collect-$n" "tables = [\"AKSAudit\"]\\nwindow_minutes = $window" "$work/emulator-$n" --synthetic-audit-rows "$n"
   python3 -c 'import sys; n, w, s, r = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]; print(f"| {n:,} | {w} | {n*w//43200:,} | {s:.1f} | {n/max(s,0.01):,.0f} | {r} |")' "$n" "$window" "$secs" "$rss_mib"
   rm -rf "$work/collect-$n"
 done
