@@ -5,19 +5,19 @@
 //! `akeyless_unforwarded` is one: `akeyless_events` reads it in every query, and it looks
 //! other sinks' Akeyless records up among the forwarded ones. DataFusion's hash joins
 //! cannot spill, and with both sinks delivering a whole month the look-up's table held
-//! every record of it: 130 MB per million at 1M, so at 10M beyond the 512 MiB pool, and every
-//! control over Akeyless records failed (BENCHMARKS.md). Copies share their timestamp, so
-//! the look-up is done slice by slice, each slice's table bounded by the rows the slice
-//! reads (`sizing`), and the rows found are kept for the session: in memory while they take
-//! at most an eighth of its pool and the pool grants it, otherwise in a temporary Parquet
-//! file in the temporary folder (where spills go), so what a report's queries read is
-//! computed once whatever its size. DataFusion has neither a cache of intermediate results
-//! nor a join that spills, hence this.
+//! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
+//! records failed (BENCHMARKS.md). Copies share their
+//! timestamp, so the look-up is done slice by slice, each slice's table bounded to a
+//! quarter of the pool by the rows the slice reads (`sizing`), and the rows found are kept
+//! for the session: in memory while they take at most an eighth of its pool and the pool
+//! grants it, otherwise in a temporary Parquet file in the temporary folder (where spills
+//! go), so what a report's queries read is computed once whatever its size. DataFusion has
+//! neither a cache of intermediate results nor a join that spills, hence this.
 //!
 //! Only filters on the time column are pushed in, and only in a session without a period (an
-//! analyst's range reads that range alone); other filters, and all in a session limited to
-//! a period, whose tables hold that period alone, are applied to the kept rows, so a
-//! report's queries share one computation.
+//! analyst's range reads that range alone; a report computes its period and, for the views
+//! that read history, the whole ledger); other filters, and all in a session limited to a
+//! period, whose tables hold that period alone, are applied to the kept rows.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -45,8 +45,15 @@ use futures::StreamExt;
 use tokio::sync::OnceCell;
 
 /// Memory a hash join's table takes per row of its build side, with room to spare: the
-/// Akeyless look-up (a 64-character `record_id` and a timestamp) took 130 MB for 1M rows.
-const BUILD_BYTES_PER_ROW: usize = 256;
+/// Akeyless look-up builds on the other sink's whole rows, 204.5 MB for 333k of them (614
+/// bytes a row; `EXPLAIN ANALYZE`, BENCHMARKS.md).
+const BUILD_BYTES_PER_ROW: usize = 640;
+
+/// The share of the pool one slice's look-up may take. It runs while the query that reads
+/// the view is planned, so only kept rows (at most an eighth) hold memory beside it; and
+/// every slice reads the statistics of every segment again (~0.1 s a scan at 10M records,
+/// BENCHMARKS.md), so slices are as few as the memory allows.
+const SLICE_SHARE_OF_POOL: usize = 4;
 
 /// Rows per row group of a kept file: small enough that the writer's buffer stays small.
 const FILE_ROW_GROUP_ROWS: usize = 65_536;
@@ -129,11 +136,11 @@ impl CachedView {
     /// take at most an eighth of the pool and the pool grants them, and in a file beyond.
     async fn compute(&self, state: &dyn Session, filters: &[Expr]) -> Result<Kept> {
         let pool = &state.runtime_env().memory_pool;
-        let most = match pool.memory_limit() {
-            MemoryLimit::Finite(size) => size / 8,
-            MemoryLimit::Infinite | MemoryLimit::Unknown => usize::MAX,
+        let (most, slice_bytes) = match pool.memory_limit() {
+            MemoryLimit::Finite(size) => (size / 8, size / SLICE_SHARE_OF_POOL),
+            MemoryLimit::Infinite | MemoryLimit::Unknown => (usize::MAX, usize::MAX),
         };
-        let slices = self.slices(state, filters, most / BUILD_BYTES_PER_ROW).await?;
+        let slices = self.slices(state, filters, slice_bytes / BUILD_BYTES_PER_ROW).await?;
         let schema = self.view.schema();
         let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(pool);
         let mut batches = Vec::new();
@@ -294,14 +301,14 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_pool_slices_the_time_and_keeps_the_rows_in_a_file() {
-        // An eighth of 128 KiB at 256 bytes a row: 64 sizing rows a slice, so 1000 timed
-        // rows make 16 slices (and one for the row without a time); 990 rows of 16 bytes
-        // do not fit 16 KiB. (A duplicate across slice edges would show in the sum.)
+        // A quarter of 128 KiB at 640 bytes a row: 51 sizing rows a slice, so 1000 timed
+        // rows make 20 slices (and one for the row without a time); 990 rows of 16 bytes do
+        // not fit an eighth, 16 KiB. (A duplicate across slice edges would show in the sum.)
         let (ctx, view) = session(128 << 10, true).await;
         assert_eq!(one(&ctx, "SELECT count(*) FROM big").await, 990);
         assert_eq!(one(&ctx, "SELECT sum(x) FROM big").await, (11..=1000).sum::<i64>());
         assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0, "nothing is held in memory");
-        assert_eq!(view.computed(), vec![(17, true)]);
+        assert_eq!(view.computed(), vec![(21, true)]);
         assert_eq!(one(&ctx, "SELECT count(*) FROM big WHERE time < TIMESTAMP '1970-01-01T00:01:00Z'").await, 49);
     }
 }
