@@ -210,6 +210,12 @@ fn records_of_another_sink_beyond_the_memory_are_kept_in_a_file_and_read_back_wh
         let run = common::keytrail_env(&ws.ledger(), &args, &debug).expect(0);
         assert_eq!(run.stderr.matches("computed the view's rows").count(), computations, "{period:?}: {}", run.stderr);
     }
+    // A pack's queries read its period and history before it: it computes them once.
+    let (key, _) = common::keygen(&ws);
+    let out = ws.path().join("pack");
+    let report = ["report", "--period", "2026-11", "--out", out.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    let run = common::keytrail_env(&ws.ledger(), &report, &debug).expect(0);
+    assert_eq!(run.stderr.matches("computed the view's rows").count(), 1, "{}", run.stderr);
 }
 
 #[test]

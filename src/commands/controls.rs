@@ -70,7 +70,7 @@ pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<
 pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let period = month(&args.period)?;
     let exceptions = read_exceptions(args.exceptions.as_deref())?;
-    let options = SessionOptions { engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() }.with_memory_mb(args.query_memory_mb);
+    let options = SessionOptions { engine: Config::default().engine(&args.engine)?, reads_history: true, ..SessionOptions::default() }.with_memory_mb(args.query_memory_mb);
     let session = LedgerSession::open_with(ledger, &super::sql::known_streams()?, &options).await.context("opening the ledger for evaluation")?;
     let framework = framework(args.framework.as_deref())?;
     let integrity = ledger.verify(&VerifyOptions::default()).await.map_err(|e| e.to_string());

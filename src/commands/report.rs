@@ -88,7 +88,7 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
         organisation: settings.organisation.clone(),
         clusters: settings.clusters.clone(),
         sample_rows: settings.sample_rows,
-        query: SessionOptions { period: None, memory_bytes: settings.query_memory_mb << 20, engine: settings.engine.clone() },
+        query: SessionOptions { period: None, memory_bytes: settings.query_memory_mb << 20, engine: settings.engine.clone(), reads_history: true },
         origin: settings.origin.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: chrono::Utc::now(),

@@ -78,7 +78,7 @@ fn generate(records: u64, seed: u64, start: chrono::DateTime<chrono::Utc>) -> an
 
 /// A UUID-shaped identifier from two random words.
 fn uid(rng: &mut Rng) -> String {
-    let (a, b) = (rng.next(), rng.next());
+    let (a, b) = (rng.next_word(), rng.next_word());
     format!("{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xfff, b >> 52, b & 0xffff_ffff_ffff)
 }
 
@@ -107,7 +107,7 @@ fn generate_kubernetes(events: u64, clusters: u64, seed: u64, start: chrono::Dat
         let store = json!({"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
             "metadata": {"name": "akeyless", "uid": uid(&mut rng), "resourceVersion": "1"},
             "spec": {"provider": {"akeyless": {"akeylessGWApiURL": "https://akeyless-gateway:8000/api/v2",
-                "authSecretRef": {"kubernetesAuth": {"accessID": format!("p-{:012x}", rng.next() & 0xffff_ffff_ffff), "k8sConfName": cluster}}}}},
+                "authSecretRef": {"kubernetesAuth": {"accessID": format!("p-{:012x}", rng.next_word() & 0xffff_ffff_ffff), "k8sConfName": cluster}}}}},
             "status": {"conditions": [{"type": "Ready", "status": "True", "reason": "Valid", "message": "store validated"}]}});
         write_json(&dir.join("clustersecretstores.json"), &json!([store]))?;
         let list: Vec<serde_json::Value> = externals
@@ -138,17 +138,17 @@ fn generate_kubernetes(events: u64, clusters: u64, seed: u64, start: chrono::Dat
         file.write_all(b"[")?;
         for i in 0..n {
             let last_us = start.timestamp_micros() + (i as u128 * span_us as u128 / n.max(1) as u128) as i64;
-            let count = 1 + rng.next() % 3;
+            let count = 1 + rng.next_word() % 3;
             let first_us = last_us - (count as i64 - 1) * 600_000_000;
             let time = |us: i64| chrono::DateTime::from_timestamp_micros(us).expect("in range").to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            let (ns, name, es_uid, key) = &externals[(rng.next() % externals.len() as u64) as usize];
-            let (event_type, reason, message) = if rng.next() % 12 == 0 {
+            let (ns, name, es_uid, key) = &externals[(rng.next_word() % externals.len() as u64) as usize];
+            let (event_type, reason, message) = if rng.next_word().is_multiple_of(12) {
                 ("Warning", "UpdateFailed", format!("error processing spec.data[0] (key: {key}), err: can't get secret value: UnauthorizedAccess"))
             } else {
                 ("Normal", "Updated", "Updated Secret".to_string())
             };
             let event = json!({"apiVersion": "v1", "kind": "Event",
-                "metadata": {"name": format!("{name}.{:016x}", rng.next()), "namespace": ns, "uid": uid(&mut rng),
+                "metadata": {"name": format!("{name}.{:016x}", rng.next_word()), "namespace": ns, "uid": uid(&mut rng),
                              "resourceVersion": (1_000_000 + i).to_string(), "creationTimestamp": time(first_us)},
                 "involvedObject": {"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret", "name": name, "namespace": ns, "uid": es_uid},
                 "reason": reason, "message": message, "type": event_type, "count": count,

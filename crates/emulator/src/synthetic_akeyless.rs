@@ -8,7 +8,7 @@ pub struct Rng(pub u64);
 
 impl Rng {
     /// The next word.
-    pub fn next(&mut self) -> u64 {
+    pub fn next_word(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -18,7 +18,7 @@ impl Rng {
 
     /// One of `items`.
     pub fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[(self.next() % items.len() as u64) as usize]
+        items[(self.next_word() % items.len() as u64) as usize]
     }
 }
 
@@ -52,21 +52,21 @@ pub fn sent_at(i: u64, count: u64, start_us: i64) -> i64 {
 pub fn record(seed: u64, i: u64, count: u64, start_us: i64) -> String {
     let mut rng = Rng(seed.wrapping_mul(0xD1B5_4A32_D192_ED03) ^ i);
     // Time advances with a little jitter, like a real forwarded log.
-    let t = sent_at(i, count, start_us) + (rng.next() % 1000) as i64;
+    let t = sent_at(i, count, start_us) + (rng.next_word() % 1000) as i64;
     let t = chrono::DateTime::from_timestamp_micros(t).expect("in range");
     let env = rng.pick(ENVS);
     let app = rng.pick(APPS);
-    let action = if rng.next() % ROTATION_EVERY == 0 { "rotate_item" } else { rng.pick(ACTIONS) };
-    let status = if rng.next() % 50 == 0 { 401 } else { 200 };
-    let ip = format!("10.{}.{}.{}", rng.next() % 4, rng.next() % 256, rng.next() % 256);
+    let action = if rng.next_word().is_multiple_of(ROTATION_EVERY) { "rotate_item" } else { rng.pick(ACTIONS) };
+    let status = if rng.next_word().is_multiple_of(50) { 401 } else { 200 };
+    let ip = format!("10.{}.{}.{}", rng.next_word() % 4, rng.next_word() % 256, rng.next_word() % 256);
     let ns = rng.pick(NAMESPACES);
     format!(
         r#"{{"timestamp":"{}","account_id":"acc-7f3a9c2e1b","access_id":"p-{:012x}","action":"{action}","item_name":"/{env}/{app}/{}","item_type":"static-secret","status":{status},"remote_addr":"{ip}","duration":{},"component":"gateway","severity":"info","request_parameters":{{"access_type":"k8s","product":"gateway","unique_id":"{:016x}","user_agent":"external-secrets/v0.19"}},"client_sub_claims":{{"k8s_namespace":"{ns}","k8s_service_account":"{app}-sa","cluster":"aks-{env}-westeurope"}}}}"#,
         t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
-        rng.next() & 0xffff_ffff_ffff,
+        rng.next_word() & 0xffff_ffff_ffff,
         rng.pick(KINDS),
-        rng.next() % 400,
-        rng.next(),
+        rng.next_word() % 400,
+        rng.next_word(),
     )
 }
 

@@ -14,10 +14,11 @@
 //! go), so what a report's queries read is computed once whatever its size. DataFusion has
 //! neither a cache of intermediate results nor a join that spills, hence this.
 //!
-//! Only filters on the time column are pushed in, and only in a session without a period (an
-//! analyst's range reads that range alone; a report computes its period and, for the views
-//! that read history, the whole ledger); other filters, and all in a session limited to a
-//! period, whose tables hold that period alone, are applied to the kept rows.
+//! Only filters on the time column are pushed in, and only in a session without a period
+//! whose queries do not read all history anyway (an analyst's range reads that range
+//! alone); other filters, and all in a session limited to a period (its tables hold that
+//! period alone) or reading all of the ledger (a report's or evaluation's controls look back
+//! before their period), are applied to the kept rows, computed once.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -86,6 +86,10 @@ pub struct SessionOptions {
     pub memory_bytes: usize,
     /// Where queries run.
     pub engine: Engine,
+    /// Whether the session's queries read all of the ledger besides ranges of it (a pack's
+    /// or an evaluation's controls look back before their period): an in-process session
+    /// then computes its kept views once, over all of it, instead of once per time range.
+    pub reads_history: bool,
 }
 
 impl SessionOptions {
@@ -97,7 +101,7 @@ impl SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local }
+        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local, reads_history: false }
     }
 }
 
@@ -230,7 +234,7 @@ impl LedgerSession {
                 async {
                     let view = ViewTable::new(ctx.sql(sql).await?.into_unoptimized_plan(), Some((*sql).to_string()));
                     let sizing = ctx.sql(sizing).await?.into_unoptimized_plan();
-                    let push_time_filters = period.is_none();
+                    let push_time_filters = period.is_none() && !options.reads_history;
                     ctx.register_table(*name, Arc::new(cached_view::CachedView::new(name, view, time_column, sizing, push_time_filters))).map(drop)
                 }
                 .await
