@@ -8,7 +8,9 @@
 //! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
 //! records failed (BENCHMARKS.md). Copies share their
 //! timestamp, so the look-up is done slice by slice, each slice's table bounded to a
-//! quarter of the pool by the rows the slice reads (`sizing`), and the rows found are kept
+//! quarter of the pool by the rows the slice reads (`sizing`), each slice reading only the
+//! segments whose event times meet it (else every slice read every segment's statistics, and
+//! the work grew with the square of the records), and the rows found are kept
 //! for the session: in memory while they take at most an eighth of its pool and the pool
 //! grants it, otherwise in a temporary Parquet file in the temporary folder (where spills
 //! go), so what a report's queries read is computed once whatever its size. DataFusion has
@@ -29,10 +31,12 @@ use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{MemTable, Session, TableProvider};
+use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DataFusionError};
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::TableType;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::{provider_as_source, TableType};
 use datafusion::error::Result;
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
@@ -75,6 +79,34 @@ struct Kept {
     slices: usize,
 }
 
+/// The segment files of the table a view reads, with the event times each holds, so that a
+/// slice of time reads only the segments that can hold its rows. Valid where the view's time
+/// column is the table's `event_time` wherever it is set (Akeyless records: docs/SOURCES.md);
+/// the slice of rows without a time reads every segment.
+#[derive(Debug)]
+pub(crate) struct SegmentsByTime {
+    /// The table, as the view names it.
+    pub(crate) table: String,
+    /// Its schema.
+    pub(crate) schema: SchemaRef,
+    /// Each segment file with its earliest and latest event time (raw values of the column).
+    pub(crate) files: Vec<(ListingTableUrl, i64, i64)>,
+}
+
+impl SegmentsByTime {
+    /// The table made of the segments whose event times meet `[from, to)` (an empty table
+    /// when none do).
+    pub(crate) fn meeting(&self, from: i64, to: i64) -> Result<Arc<dyn TableProvider>> {
+        let files: Vec<ListingTableUrl> = self.files.iter().filter(|(_, first, last)| *first < to && *last >= from).map(|(url, ..)| url.clone()).collect();
+        if files.is_empty() {
+            return Ok(Arc::new(EmptyTable::new(Arc::clone(&self.schema))));
+        }
+        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+        let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(Arc::clone(&self.schema));
+        Ok(Arc::new(ListingTable::try_new(config)?))
+    }
+}
+
 /// A view computed at most once per session and time range, in slices of time.
 #[derive(Debug)]
 pub(crate) struct CachedView {
@@ -87,18 +119,25 @@ pub(crate) struct CachedView {
     sizing: LogicalPlan,
     /// Whether filters on the time column are pushed in (each range computed on its own).
     push_time_filters: bool,
+    /// The segments of the table the slices divide, when known by time.
+    segments: Option<SegmentsByTime>,
     entries: Mutex<HashMap<Vec<Expr>, Entry>>,
 }
 
 impl CachedView {
     pub(crate) fn new(name: &str, view: ViewTable, time_column: &str, sizing: LogicalPlan, push_time_filters: bool) -> Self {
-        Self { name: name.to_string(), view, time_column: time_column.to_string(), sizing, push_time_filters, entries: Mutex::default() }
+        Self { name: name.to_string(), view, time_column: time_column.to_string(), sizing, push_time_filters, segments: None, entries: Mutex::default() }
+    }
+
+    /// This view, its slices reading only the segments of `segments` that meet them.
+    pub(crate) fn with_segments(self, segments: SegmentsByTime) -> Self {
+        Self { segments: Some(segments), ..self }
     }
 
     /// The filters that select each slice of the rows `filters` select: ranges of the time
-    /// column holding at most `rows_per_slice` sizing rows each if spread evenly, and the
-    /// rows without a time.
-    async fn slices(&self, state: &dyn Session, filters: &[Expr], rows_per_slice: usize) -> Result<Vec<Expr>> {
+    /// column holding at most `rows_per_slice` sizing rows each if spread evenly (with the
+    /// range, as raw values), and the rows without a time.
+    async fn slices(&self, state: &dyn Session, filters: &[Expr], rows_per_slice: usize) -> Result<Vec<(Expr, Option<(i64, i64)>)>> {
         let time = col(Column::from_name(&self.time_column));
         let mut plan = LogicalPlanBuilder::from(self.sizing.clone());
         if let Some(filter) = filters.iter().cloned().reduce(Expr::and) {
@@ -123,12 +162,12 @@ impl CachedView {
             let mut from = first;
             while from < end {
                 let to = from.saturating_add(width).min(end);
-                slices.push(time.clone().gt_eq(at(from)?).and(time.clone().lt(at(to)?)));
+                slices.push((time.clone().gt_eq(at(from)?).and(time.clone().lt(at(to)?)), Some((from, to))));
                 from = to;
             }
         }
         if all > timed {
-            slices.push(time.is_null());
+            slices.push((time.is_null(), None));
         }
         Ok(slices)
     }
@@ -146,10 +185,12 @@ impl CachedView {
         let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(pool);
         let mut batches = Vec::new();
         let mut file: Option<(tempfile::NamedTempFile, ArrowWriter<std::fs::File>)> = None;
-        for slice in &slices {
-            let mut with_slice = filters.to_vec();
-            with_slice.push(slice.clone());
-            let mut stream = execute_stream(self.view.scan(state, None, &with_slice, None).await?, state.task_ctx())?;
+        for (slice, range) in &slices {
+            let mut plan = LogicalPlanBuilder::from(self.slice_plan(*range)?);
+            if let Some(filter) = filters.iter().cloned().chain([slice.clone()]).reduce(Expr::and) {
+                plan = plan.filter(filter)?;
+            }
+            let mut stream = execute_stream(state.create_physical_plan(&plan.build()?).await?, state.task_ctx())?;
             while let Some(batch) = stream.next().await.transpose()? {
                 if file.is_none() {
                     let size = batch.get_array_memory_size();
@@ -179,6 +220,22 @@ impl CachedView {
         let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
         let rows = Arc::new(ListingTable::try_new(ListingTableConfig::new(url).with_listing_options(options).with_schema(schema))?);
         Ok(Kept { rows, _reservation: reservation, _file: Some(file), slices })
+    }
+
+    /// The view's plan for the slice of time `range`: reading, of the table whose segments
+    /// are known by time, only those whose event times meet the range.
+    fn slice_plan(&self, range: Option<(i64, i64)>) -> Result<LogicalPlan> {
+        let plan = self.view.logical_plan().clone();
+        let (Some(segments), Some((from, to))) = (&self.segments, range) else { return Ok(plan) };
+        let source = provider_as_source(segments.meeting(from, to)?);
+        let restricted = plan.transform_up(|node| match node {
+            LogicalPlan::TableScan(mut scan) if scan.table_name.table() == segments.table => {
+                scan.source = Arc::clone(&source);
+                Ok(Transformed::yes(LogicalPlan::TableScan(scan)))
+            }
+            other => Ok(Transformed::no(other)),
+        })?;
+        Ok(restricted.data)
     }
 
     fn open_file(&self, schema: &SchemaRef) -> Result<(tempfile::NamedTempFile, ArrowWriter<std::fs::File>)> {

@@ -17,8 +17,7 @@ pub mod controls;
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::catalog::view::ViewTable;
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::TableProvider;
@@ -47,10 +46,12 @@ pub const VIEWS: &[(&str, &str)] = &[
 ];
 
 /// Views an in-process session computes once per time range, in slices of time, and keeps
-/// ([`cached_view`]): the view, its time column, and that column over the rows whose number
-/// bounds a slice. Elsewhere they are plain views.
-const CACHED_VIEWS: &[(&str, &str, &str)] =
-    &[("akeyless_unforwarded", "timestamp", "SELECT timestamp FROM akeyless_audit WHERE source <> 'akeyless_logs'")];
+/// ([`cached_view`]): the view, its time column, that column over the rows whose number
+/// bounds a slice, and the stream whose segments a slice reads only where their event times
+/// meet it (the time column is that stream's `event_time` wherever it is set). Elsewhere
+/// they are plain views.
+const CACHED_VIEWS: &[(&str, &str, &str, &str)] =
+    &[("akeyless_unforwarded", "timestamp", "SELECT timestamp FROM akeyless_audit WHERE source <> 'akeyless_logs'", "akeyless_audit")];
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
 /// to the temporary folder. The 10M-row report took as long with it as with 2 GiB, at a
@@ -202,23 +203,19 @@ impl LedgerSession {
         };
         let period = options.period;
         let mut tables = Vec::new();
+        let mut segments_by_time = std::collections::HashMap::new();
         for stream in ledger.streams().await? {
             let manifests = ledger.segment_lists(&stream).await?;
             let Some(last) = manifests.last() else { continue };
             let schema = StreamSchema::from_parts(&stream, last.raw_kind, last.columns.clone())?.arrow_schema();
-            let files: Vec<ListingTableUrl> = manifests
+            let files = manifests
                 .iter()
                 .flat_map(|m| &m.segments)
-                .map(|s| ListingTableUrl::parse(format!("{files_at}{}", s.path)))
-                .collect::<Result<_, _>>()?;
-            let table: Arc<dyn TableProvider> = if files.is_empty() {
-                Arc::new(EmptyTable::new(schema))
-            } else {
-                let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-                let table_config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(schema);
-                Arc::new(ListingTable::try_new(table_config)?)
-            };
-            register(&ctx, &stream, table, period)?;
+                .map(|s| Ok((ListingTableUrl::parse(format!("{files_at}{}", s.path))?, s.event_time_min.timestamp_micros(), s.event_time_max.timestamp_micros())))
+                .collect::<Result<_, datafusion::error::DataFusionError>>()?;
+            let segments = cached_view::SegmentsByTime { table: stream.clone(), schema, files };
+            register(&ctx, &stream, segments.meeting(i64::MIN, i64::MAX)?, period)?;
+            segments_by_time.insert(stream.clone(), segments);
             tables.push(stream);
         }
         let missing: Vec<&StreamSchema> = known.iter().filter(|s| !tables.iter().any(|t| t == s.name())).collect();
@@ -230,12 +227,19 @@ impl LedgerSession {
         let cache = options.engine == Engine::Local;
         for (name, sql) in VIEWS {
             let cached = CACHED_VIEWS.iter().find(|(view, ..)| view == name).filter(|_| cache);
-            let planned = if let Some((_, time_column, sizing)) = cached {
+            let planned = if let Some((_, time_column, sizing, stream)) = cached {
+                let segments = segments_by_time.remove(*stream);
                 async {
                     let view = ViewTable::new(ctx.sql(sql).await?.into_unoptimized_plan(), Some((*sql).to_string()));
                     let sizing = ctx.sql(sizing).await?.into_unoptimized_plan();
                     let push_time_filters = period.is_none() && !options.reads_history;
-                    ctx.register_table(*name, Arc::new(cached_view::CachedView::new(name, view, time_column, sizing, push_time_filters))).map(drop)
+                    let mut cached = cached_view::CachedView::new(name, view, time_column, sizing, push_time_filters);
+                    // With a period the stream's table is a filtered view, which a slice's
+                    // table of segments would replace.
+                    if let Some(segments) = segments.filter(|_| period.is_none()) {
+                        cached = cached.with_segments(segments);
+                    }
+                    ctx.register_table(*name, Arc::new(cached)).map(drop)
                 }
                 .await
             } else {
