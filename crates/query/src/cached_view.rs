@@ -6,15 +6,15 @@
 //! other sinks' Akeyless records up among the forwarded ones. DataFusion's hash joins
 //! cannot spill, and with both sinks delivering a whole month the look-up's table held
 //! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
-//! records failed (BENCHMARKS.md). Copies share their
-//! timestamp, so the look-up is done slice by slice, each slice's table bounded to a
-//! quarter of the pool by the rows the slice reads (`sizing`), each slice reading only the
-//! segments whose event times meet it (else every slice read every segment's statistics, and
-//! the work grew with the square of the records), and the rows found are kept
-//! for the session: in memory while they take at most an eighth of its pool and the pool
-//! grants it, otherwise in a temporary Parquet file in the temporary folder (where spills
-//! go), so what a report's queries read is computed once whatever its size. DataFusion has
-//! neither a cache of intermediate results nor a join that spills, hence this.
+//! records failed (BENCHMARKS.md). Copies share their timestamp, so the look-up is done
+//! slice by slice, each slice's table bounded to a quarter of the pool by the rows the slice
+//! reads (`sizing`), each slice reading only the segments whose event times meet it (else
+//! every slice read every segment's statistics, and the work grew with the square of the
+//! records), and the rows found are kept for the session: in memory while they take at most
+//! an eighth of its pool and the pool grants it, otherwise in a temporary Parquet file in
+//! the temporary folder (where spills go), so what a report's queries read is computed once
+//! whatever its size. DataFusion has neither a cache of intermediate results nor a join that
+//! spills, hence this.
 //!
 //! Only filters on the time column are pushed in, and only in a session without a period
 //! whose queries do not read all history anyway (an analyst's range reads that range
@@ -56,8 +56,8 @@ const BUILD_BYTES_PER_ROW: usize = 640;
 
 /// The share of the pool one slice's look-up may take. It runs while the query that reads
 /// the view is planned, so only kept rows (at most an eighth) hold memory beside it; and
-/// every slice reads the statistics of every segment again (~0.1 s a scan at 10M records,
-/// BENCHMARKS.md), so slices are as few as the memory allows.
+/// each slice is a query of its own, with the fixed cost of one, so slices are as few as
+/// the memory allows.
 const SLICE_SHARE_OF_POOL: usize = 4;
 
 /// Rows per row group of a kept file: small enough that the writer's buffer stays small.
@@ -101,10 +101,15 @@ impl SegmentsByTime {
         if files.is_empty() {
             return Ok(Arc::new(EmptyTable::new(Arc::clone(&self.schema))));
         }
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(Arc::clone(&self.schema));
-        Ok(Arc::new(ListingTable::try_new(config)?))
+        parquet_table(files, Arc::clone(&self.schema))
     }
+}
+
+/// A table of Parquet files with `schema`.
+fn parquet_table(files: Vec<ListingTableUrl>, schema: SchemaRef) -> Result<Arc<dyn TableProvider>> {
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
+    let config = ListingTableConfig::new_with_multi_paths(files).with_listing_options(options).with_schema(schema);
+    Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
 /// A view computed at most once per session and time range, in slices of time.
@@ -217,8 +222,7 @@ impl CachedView {
         };
         writer.close()?;
         let url = ListingTableUrl::parse(file.path().to_str().ok_or_else(|| DataFusionError::Internal("the temporary folder's path is not UTF-8".into()))?)?;
-        let options = ListingOptions::new(Arc::new(ParquetFormat::default())).with_file_extension(".parquet");
-        let rows = Arc::new(ListingTable::try_new(ListingTableConfig::new(url).with_listing_options(options).with_schema(schema))?);
+        let rows = parquet_table(vec![url], schema)?;
         Ok(Kept { rows, _reservation: reservation, _file: Some(file), slices })
     }
 
