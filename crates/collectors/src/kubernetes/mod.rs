@@ -225,11 +225,6 @@ fn cluster_part(cursor: &Option<Json>, cluster: &str) -> Json {
     cursor.as_ref().and_then(|c| c.pointer(&format!("/{SOURCE}/{cluster}")).cloned()).unwrap_or(Json::Null)
 }
 
-/// The stream's cursor with this cluster's part replaced, the other clusters' kept.
-async fn with_cluster_cursor(ledger: &Ledger, stream: &str, cluster: &str, part: Json) -> Result<Json, LedgerError> {
-    Ok(with_cluster_part(ledger.cursor(stream).await?, cluster, part))
-}
-
 /// `cursor` with this cluster's part replaced, the other clusters' kept.
 fn with_cluster_part(cursor: Option<Json>, cluster: &str, part: Json) -> Json {
     let mut cursor = cursor.filter(Json::is_object).unwrap_or_else(|| json!({}));

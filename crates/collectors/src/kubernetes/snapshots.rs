@@ -14,7 +14,7 @@ use kube::api::{Api, DynamicObject, GroupVersionKind, ListParams};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
 
-use super::{ClusterReport, KubernetesError, api_error, cluster_cursor, with_cluster_cursor};
+use super::{ClusterReport, KubernetesError, api_error, cluster_part, with_cluster_part};
 
 /// ESO's API group.
 const ESO_GROUP: &str = "external-secrets.io";
@@ -183,7 +183,8 @@ pub(super) async fn collect(
             digest.update(&row.raw);
         }
         let digest = hex::encode(digest.finalize());
-        let previous = cluster_cursor(ledger, stream, cluster).await?;
+        let cursor = ledger.cursor(stream).await?;
+        let previous = cluster_part(&cursor, cluster);
         let same_day = previous["snapshot_time"].as_i64().is_some_and(|t| t.div_euclid(86_400_000_000) == snapshot_time.div_euclid(86_400_000_000));
         if same_day && previous["digest"] == json!(digest) {
             continue;
@@ -199,7 +200,7 @@ pub(super) async fn collect(
             .collect();
         let mut batch = Batch::new(records);
         let count = batch.records.len();
-        batch.cursor = Some(with_cluster_cursor(ledger, stream, cluster, json!({"snapshot_time": snapshot_time, "digest": digest, "objects": count, "run_id": run_id})).await?);
+        batch.cursor = Some(with_cluster_part(cursor, cluster, json!({"snapshot_time": snapshot_time, "digest": digest, "objects": count, "run_id": run_id})));
         ledger.append(&schema, batch).await?;
         written = true;
     }
