@@ -7,14 +7,16 @@
 //! cannot spill, and with both sinks delivering a whole month the look-up's table held
 //! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
 //! records failed (BENCHMARKS.md). Copies share their timestamp, so the look-up is done
-//! slice by slice, each slice's table bounded to a quarter of the pool by the rows the slice
-//! reads (`sizing`), each slice reading only the segments whose event times meet it (else
-//! every slice read every segment's statistics, and the work grew with the square of the
-//! records), and the rows found are kept for the session: in memory while they take at most
-//! an eighth of its pool and the pool grants it, otherwise in a temporary Parquet file in
-//! the temporary folder (where spills go), so what a report's queries read is computed once
-//! whatever its size. DataFusion has neither a cache of intermediate results nor a join that
-//! spills, hence this.
+//! slice by slice over the time range of the rows the view returns from, each slice's hash
+//! table holding the keys it looks up (the anti join built on its looked-up side, not on the
+//! whole rows DataFusion would otherwise build on: a fifth of the memory, so a fifth of the
+//! slices), as many of them as fit a quarter of the pool, each slice reading only the
+//! segments whose event times meet it (else every slice read every segment's statistics,
+//! and the work grew with the square of the records). The rows found are kept for the
+//! session: in memory while they take at most an eighth of its pool and the pool grants it,
+//! otherwise in a temporary Parquet file in the temporary folder (where spills go), so what
+//! a report's queries read is computed once whatever its size. DataFusion has neither a
+//! cache of intermediate results nor a join that spills, hence this.
 //!
 //! Only filters on the time column are pushed in, and only in a session without a period
 //! whose queries do not read all history anyway (an analyst's range reads that range
@@ -32,27 +34,33 @@ use datafusion::arrow::datatypes::{DataType, Int64Type, SchemaRef};
 use datafusion::catalog::view::ViewTable;
 use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DataFusionError};
+use datafusion::common::{Column, DataFusionError, JoinType};
+use datafusion::config::ConfigOptions;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::{provider_as_source, TableType};
 use datafusion::error::Result;
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
 use datafusion::logical_expr::{col, lit, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::physical_optimizer::join_selection::JoinSelection;
+use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
 use datafusion::physical_plan::{execute_stream, ExecutionPlan};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-/// Memory a hash join's table takes per row of its build side, with room to spare: the
-/// Akeyless look-up builds on the other sink's whole rows, 204.5 MB for 333k of them (614
-/// bytes a row; `EXPLAIN ANALYZE`, BENCHMARKS.md).
-const BUILD_BYTES_PER_ROW: usize = 640;
+/// Memory a look-up's hash table takes per looked-up row, with room to spare: the Akeyless
+/// look-up's keys (`record_id`, `timestamp`) took 24.5 MB for 208k forwarded records (118
+/// bytes a row; built on the other sink's whole rows instead, 614; `EXPLAIN ANALYZE`,
+/// BENCHMARKS.md).
+const BUILD_BYTES_PER_ROW: usize = 144;
 
 /// The share of the pool one slice's look-up may take. It runs while the query that reads
 /// the view is planned, so only kept rows (at most an eighth) hold memory beside it; and
@@ -112,6 +120,46 @@ fn parquet_table(files: Vec<ListingTableUrl>, schema: SchemaRef) -> Result<Arc<d
     Ok(Arc::new(ListingTable::try_new(config)?))
 }
 
+/// `state`, planning the anti joins of a look-up to build their hash table on the rows
+/// looked up (the right input), once for all parts of the rows returned.
+///
+/// DataFusion builds on the left input, the rows a `NOT EXISTS` returns, unless statistics
+/// say the right one is smaller: with both sinks' records it often is not, and the left
+/// holds whole rows, the right the keys alone. One table for all parts, rather than one
+/// per part by hash of the keys, spares copying every whole row into its part (the
+/// month through both sinks at 10M: 9.4 s in parts, 7.4 s so). Placed after DataFusion's
+/// own choice of sides (`join_selection`), before it lays out the partitions.
+fn building_on_looked_up(state: &dyn Session) -> Result<SessionState> {
+    let state = state.as_any().downcast_ref::<SessionState>().ok_or_else(|| DataFusionError::Internal("a session that is not a SessionState".into()))?;
+    let mut rules = state.physical_optimizers().to_vec();
+    let chosen = rules.iter().position(|rule| rule.name() == JoinSelection::new().name()).ok_or_else(|| DataFusionError::Internal("no join_selection rule to follow".into()))?;
+    rules.insert(chosen + 1, Arc::new(BuildOnLookedUp));
+    Ok(SessionStateBuilder::new_from_existing(state.clone()).with_physical_optimizer_rules(rules).build())
+}
+
+/// Makes every hash anti join that returns its left input's rows build on its right one,
+/// collected once.
+#[derive(Debug)]
+struct BuildOnLookedUp;
+
+impl PhysicalOptimizerRule for BuildOnLookedUp {
+    fn optimize(&self, plan: Arc<dyn ExecutionPlan>, _config: &ConfigOptions) -> Result<Arc<dyn ExecutionPlan>> {
+        plan.transform_up(|node| match node.downcast_ref::<HashJoinExec>() {
+            Some(join) if *join.join_type() == JoinType::LeftAnti => Ok(Transformed::yes(join.swap_inputs(PartitionMode::CollectLeft)?)),
+            _ => Ok(Transformed::no(node)),
+        })
+        .map(|t| t.data)
+    }
+
+    fn name(&self) -> &str {
+        "build_on_looked_up"
+    }
+
+    fn schema_check(&self) -> bool {
+        true
+    }
+}
+
 /// A view computed at most once per session and time range, in slices of time.
 #[derive(Debug)]
 pub(crate) struct CachedView {
@@ -119,9 +167,11 @@ pub(crate) struct CachedView {
     view: ViewTable,
     /// The view's time column: slices are ranges of it.
     time_column: String,
-    /// That column over the rows whose number bounds what one slice holds: the side of the
-    /// view's join that the slices divide.
-    sizing: LogicalPlan,
+    /// That column over the rows the view returns rows from: the slices cover their range.
+    rows: LogicalPlan,
+    /// That column over the rows the view looks up: each slice's hash table holds its share
+    /// of them, so their number sets how many slices there are.
+    looked_up: LogicalPlan,
     /// Whether filters on the time column are pushed in (each range computed on its own).
     push_time_filters: bool,
     /// The segments of the table the slices divide, when known by time.
@@ -130,8 +180,9 @@ pub(crate) struct CachedView {
 }
 
 impl CachedView {
-    pub(crate) fn new(name: &str, view: ViewTable, time_column: &str, sizing: LogicalPlan, push_time_filters: bool) -> Self {
-        Self { name: name.to_string(), view, time_column: time_column.to_string(), sizing, push_time_filters, segments: None, entries: Mutex::default() }
+    pub(crate) fn new(name: &str, view: ViewTable, time_column: &str, rows: LogicalPlan, looked_up: LogicalPlan, push_time_filters: bool) -> Self {
+        let time_column = time_column.to_string();
+        Self { name: name.to_string(), view, time_column, rows, looked_up, push_time_filters, segments: None, entries: Mutex::default() }
     }
 
     /// This view, its slices reading only the segments of `segments` that meet them.
@@ -140,28 +191,19 @@ impl CachedView {
     }
 
     /// The filters that select each slice of the rows `filters` select: ranges of the time
-    /// column holding at most `rows_per_slice` sizing rows each if spread evenly (with the
-    /// range, as raw values), and the rows without a time.
+    /// column over the range of the rows the view returns from, each meeting at most
+    /// `rows_per_slice` looked-up rows if spread evenly (with the range, as raw values), and
+    /// the rows without a time.
     async fn slices(&self, state: &dyn Session, filters: &[Expr], rows_per_slice: usize) -> Result<Vec<(Expr, Option<(i64, i64)>)>> {
         let time = col(Column::from_name(&self.time_column));
-        let mut plan = LogicalPlanBuilder::from(self.sizing.clone());
-        if let Some(filter) = filters.iter().cloned().reduce(Expr::and) {
-            plan = plan.filter(filter)?;
-        }
-        let plan = plan.aggregate(Vec::<Expr>::new(), vec![min(time.clone()), max(time.clone()), count(time.clone()), count(lit(1))])?.build()?;
-        let data_type = plan.schema().field(0).data_type().clone();
-        let batches = execute_stream(state.create_physical_plan(&plan).await?, state.task_ctx())?.collect::<Vec<_>>().await;
-        let batch = batches.into_iter().next().transpose()?.ok_or_else(|| DataFusionError::Internal("an aggregate without groups returned no row".into()))?;
-        let as_i64 = |i: usize| -> Result<Option<i64>> {
-            let column = cast(batch.column(i), &DataType::Int64)?;
-            let column = column.as_primitive::<Int64Type>();
-            Ok((!column.is_null(0)).then(|| column.value(0)))
-        };
-        let (first, last, timed, all) = (as_i64(0)?, as_i64(1)?, as_i64(2)?.unwrap_or(0), as_i64(3)?.unwrap_or(0));
+        let (data_type, range) = self.aggregate(state, &self.rows, filters, vec![min(time.clone()), max(time.clone()), count(time.clone()), count(lit(1))]).await?;
+        let (first, last, timed, all) = (range[0], range[1], range[2].unwrap_or(0), range[3].unwrap_or(0));
         let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&data_type)?)) };
         let mut slices = Vec::new();
         if let (Some(first), Some(last)) = (first, last) {
-            let count = (timed as usize).div_ceil(rows_per_slice.max(1)).max(1) as i64;
+            let within = time.clone().gt_eq(at(first)?).and(time.clone().lt_eq(at(last)?));
+            let (_, looked_up) = self.aggregate(state, &self.looked_up, &[filters, &[within]].concat(), vec![count(time.clone())]).await?;
+            let count = (looked_up[0].unwrap_or(0) as usize).div_ceil(rows_per_slice.max(1)).max(1) as i64;
             let end = last.saturating_add(1);
             let width = ((end - first) as i128).div_euclid(count as i128).max(1) as i64 + 1;
             let mut from = first;
@@ -177,6 +219,29 @@ impl CachedView {
         Ok(slices)
     }
 
+    /// `aggregates` (without groups) of the rows of `plan` that `filters` select, as raw
+    /// values, with the type of the time column.
+    async fn aggregate(&self, state: &dyn Session, plan: &LogicalPlan, filters: &[Expr], aggregates: Vec<Expr>) -> Result<(DataType, Vec<Option<i64>>)> {
+        let mut plan = LogicalPlanBuilder::from(plan.clone());
+        if let Some(filter) = filters.iter().cloned().reduce(Expr::and) {
+            plan = plan.filter(filter)?;
+        }
+        let data_type = plan.schema().field_with_unqualified_name(&self.time_column)?.data_type().clone();
+        let plan = plan.aggregate(Vec::<Expr>::new(), aggregates)?.build()?;
+        let batches = execute_stream(state.create_physical_plan(&plan).await?, state.task_ctx())?.collect::<Vec<_>>().await;
+        let batch = batches.into_iter().next().transpose()?.ok_or_else(|| DataFusionError::Internal("an aggregate without groups returned no row".into()))?;
+        let values = batch
+            .columns()
+            .iter()
+            .map(|column| {
+                let column = cast(column, &DataType::Int64)?;
+                let column = column.as_primitive::<Int64Type>();
+                Ok((!column.is_null(0)).then(|| column.value(0)))
+            })
+            .collect::<Result<_>>()?;
+        Ok((data_type, values))
+    }
+
     /// Runs the view with `filters`, slice by slice, keeping its rows in memory while they
     /// take at most an eighth of the pool and the pool grants them, and in a file beyond.
     async fn compute(&self, state: &dyn Session, filters: &[Expr]) -> Result<Kept> {
@@ -186,6 +251,7 @@ impl CachedView {
             MemoryLimit::Infinite | MemoryLimit::Unknown => (usize::MAX, usize::MAX),
         };
         let slices = self.slices(state, filters, slice_bytes / BUILD_BYTES_PER_ROW).await?;
+        let building_on_looked_up = building_on_looked_up(state)?;
         let schema = self.view.schema();
         let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(pool);
         let mut batches = Vec::new();
@@ -195,7 +261,10 @@ impl CachedView {
             if let Some(filter) = filters.iter().cloned().chain([slice.clone()]).reduce(Expr::and) {
                 plan = plan.filter(filter)?;
             }
-            let mut stream = execute_stream(state.create_physical_plan(&plan.build()?).await?, state.task_ctx())?;
+            // The slice of rows without a time looks up every row, so it builds on its own
+            // (few) rows.
+            let planner: &dyn Session = if range.is_some() { &building_on_looked_up } else { state };
+            let mut stream = execute_stream(planner.create_physical_plan(&plan.build()?).await?, state.task_ctx())?;
             while let Some(batch) = stream.next().await.transpose()? {
                 if file.is_none() {
                     let size = batch.get_array_memory_size();
@@ -302,7 +371,7 @@ impl TableProvider for CachedView {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use datafusion::arrow::array::{Int64Array, RecordBatch, TimestampMicrosecondArray};
+    use datafusion::arrow::array::{Int64Array, RecordBatch, StringArray, TimestampMicrosecondArray};
     use datafusion::arrow::datatypes::{Field, Schema, TimeUnit};
     use datafusion::execution::memory_pool::FairSpillPool;
     use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -321,8 +390,8 @@ mod tests {
         let batch = RecordBatch::try_new(schema.clone(), vec![Arc::new(times), Arc::new(Int64Array::from_iter_values(0..=1000))]).unwrap();
         ctx.register_table("t", Arc::new(MemTable::try_new(schema, vec![vec![batch]]).unwrap())).unwrap();
         let plan = ctx.sql("SELECT time, x FROM t WHERE x > 10").await.unwrap().into_unoptimized_plan();
-        let sizing = ctx.sql("SELECT time FROM t").await.unwrap().into_unoptimized_plan();
-        let view = Arc::new(CachedView::new("big", ViewTable::new(plan, None), "time", sizing, push_time_filters));
+        let times = ctx.sql("SELECT time FROM t").await.unwrap().into_unoptimized_plan();
+        let view = Arc::new(CachedView::new("big", ViewTable::new(plan, None), "time", times.clone(), times, push_time_filters));
         ctx.register_table("big", view.clone()).unwrap();
         (ctx, view)
     }
@@ -363,14 +432,54 @@ mod tests {
 
     #[tokio::test]
     async fn a_small_pool_slices_the_time_and_keeps_the_rows_in_a_file() {
-        // A quarter of 128 KiB at 640 bytes a row: 51 sizing rows a slice, so 1000 timed
-        // rows make 20 slices (and one for the row without a time); 990 rows of 16 bytes do
-        // not fit an eighth, 16 KiB. (A duplicate across slice edges would show in the sum.)
-        let (ctx, view) = session(128 << 10, true).await;
+        // A quarter of 32 KiB at 144 bytes a row: 56 looked-up rows a slice, so 1000 timed
+        // rows make 18 slices (and one for the row without a time); 990 rows of 16 bytes do
+        // not fit an eighth, 4 KiB. (A duplicate across slice edges would show in the sum.)
+        let (ctx, view) = session(32 << 10, true).await;
         assert_eq!(one(&ctx, "SELECT count(*) FROM big").await, 990);
         assert_eq!(one(&ctx, "SELECT sum(x) FROM big").await, (11..=1000).sum::<i64>());
         assert_eq!(ctx.runtime_env().memory_pool.reserved(), 0, "nothing is held in memory");
-        assert_eq!(view.computed(), vec![(21, true)]);
+        assert_eq!(view.computed(), vec![(19, true)]);
         assert_eq!(one(&ctx, "SELECT count(*) FROM big WHERE time < TIMESTAMP '1970-01-01T00:01:00Z'").await, 49);
+    }
+
+    #[tokio::test]
+    async fn a_look_up_holds_the_keys_it_looks_up_not_the_rows_it_returns() {
+        // 1000 rows of 4 KiB, all but ten of them among 1990 keys looked up by (time, key),
+        // in Parquet files as in a ledger (whose statistics give rows, not bytes: by them the
+        // keys are the larger side). Slices are sized for the keys: built on the rows
+        // instead, a slice's table would hold a third of them, 1.3 MB, beyond the pool.
+        let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(512 << 10))).build_arc().unwrap();
+        let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
+        let folder = tempfile::tempdir().unwrap();
+        let time = Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true);
+        let times = |keys: &[i64]| -> Arc<dyn Array> { Arc::new(TimestampMicrosecondArray::from_iter_values(keys.iter().map(|k| k % 1000 * 1_000_000)).with_timezone("UTC")) };
+        let table = |name: &str, columns: Vec<Field>, batches: Vec<Vec<Arc<dyn Array>>>| {
+            let schema = Arc::new(Schema::new(columns));
+            let path = folder.path().join(format!("{name}.parquet"));
+            let mut writer = ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), schema.clone(), None).unwrap();
+            for columns in batches {
+                writer.write(&RecordBatch::try_new(schema.clone(), columns).unwrap()).unwrap();
+            }
+            writer.close().unwrap();
+            let provider = parquet_table(vec![ListingTableUrl::parse(path.to_str().unwrap()).unwrap()], schema).unwrap();
+            ctx.register_table(name, provider).unwrap();
+        };
+        let rows = (0..100i64).map(|b| (b * 10..b * 10 + 10).collect::<Vec<_>>());
+        let rows = rows.map(|keys| vec![times(&keys), Arc::new(Int64Array::from(keys.clone())) as _, Arc::new(StringArray::from_iter_values(keys.iter().map(|k| format!("{k:04096}")))) as _]);
+        table("returned", vec![time.clone(), Field::new("key", DataType::Int64, false), Field::new("wide", DataType::Utf8, false)], rows.collect());
+        let keys: Vec<i64> = (0..990).chain(100_000..101_000).collect();
+        table("keys", vec![time, Field::new("key", DataType::Int64, false)], vec![vec![times(&keys), Arc::new(Int64Array::from(keys.clone()))]]);
+        let plan = ctx
+            .sql("SELECT r.time, r.key, r.wide FROM returned r WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE k.key = r.key AND k.time = r.time)")
+            .await
+            .unwrap()
+            .into_unoptimized_plan();
+        let rows = ctx.sql("SELECT time FROM returned").await.unwrap().into_unoptimized_plan();
+        let looked_up = ctx.sql("SELECT time FROM keys").await.unwrap().into_unoptimized_plan();
+        let view = Arc::new(CachedView::new("unmatched", ViewTable::new(plan, None), "time", rows, looked_up, false));
+        ctx.register_table("unmatched", view.clone()).unwrap();
+        assert_eq!(one(&ctx, "SELECT sum(key) FROM unmatched").await, (990..1000).sum::<i64>());
+        assert_eq!(view.computed()[0].0, 3, "three slices of 910 keys at most");
     }
 }

@@ -46,12 +46,28 @@ pub const VIEWS: &[(&str, &str)] = &[
 ];
 
 /// Views an in-process session computes once per time range, in slices of time, and keeps
-/// ([`cached_view`]): the view, its time column, that column over the rows whose number
-/// bounds a slice, and the stream whose segments a slice reads only where their event times
-/// meet it (the time column is that stream's `event_time` wherever it is set). Elsewhere
-/// they are plain views.
-const CACHED_VIEWS: &[(&str, &str, &str, &str)] =
-    &[("akeyless_unforwarded", "timestamp", "SELECT timestamp FROM akeyless_audit WHERE source <> 'akeyless_logs'", "akeyless_audit")];
+/// ([`cached_view`]).
+const CACHED_VIEWS: &[CachedViewSpec] = &[CachedViewSpec {
+    view: "akeyless_unforwarded",
+    time_column: "timestamp",
+    rows: "SELECT timestamp FROM akeyless_audit WHERE source <> 'akeyless_logs'",
+    looked_up: "SELECT timestamp FROM akeyless_audit WHERE source = 'akeyless_logs'",
+    stream: "akeyless_audit",
+}];
+
+/// A view a session keeps (elsewhere, a plain view).
+struct CachedViewSpec {
+    view: &'static str,
+    /// The view's time column, which the slices divide.
+    time_column: &'static str,
+    /// That column over the rows the view returns rows from.
+    rows: &'static str,
+    /// That column over the rows the view looks up, which each slice's hash table holds.
+    looked_up: &'static str,
+    /// The stream whose segments a slice reads only where their event times meet it (the
+    /// time column is that stream's `event_time` wherever it is set).
+    stream: &'static str,
+}
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
 /// to the temporary folder. The 10M-row report took as long with it as with 2 GiB, at a
@@ -226,14 +242,15 @@ impl LedgerSession {
         tables.sort();
         let cache = options.engine == Engine::Local;
         for (name, sql) in VIEWS {
-            let cached = CACHED_VIEWS.iter().find(|(view, ..)| view == name).filter(|_| cache);
-            let planned = if let Some((_, time_column, sizing, stream)) = cached {
-                let segments = segments_by_time.remove(*stream);
+            let cached = CACHED_VIEWS.iter().find(|spec| spec.view == *name).filter(|_| cache);
+            let planned = if let Some(spec) = cached {
+                let segments = segments_by_time.remove(spec.stream);
                 async {
                     let view = ViewTable::new(ctx.sql(sql).await?.into_unoptimized_plan(), Some((*sql).to_string()));
-                    let sizing = ctx.sql(sizing).await?.into_unoptimized_plan();
+                    let rows = ctx.sql(spec.rows).await?.into_unoptimized_plan();
+                    let looked_up = ctx.sql(spec.looked_up).await?.into_unoptimized_plan();
                     let push_time_filters = period.is_none() && !options.reads_history;
-                    let mut cached = cached_view::CachedView::new(name, view, time_column, sizing, push_time_filters);
+                    let mut cached = cached_view::CachedView::new(name, view, spec.time_column, rows, looked_up, push_time_filters);
                     // With a period the stream's table is a filtered view, which a slice's
                     // table of segments would replace.
                     if let Some(segments) = segments.filter(|_| period.is_none()) {
