@@ -124,15 +124,16 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
 
     // With little query memory the look-up of the other sink's records among the forwarded
     // ones runs in slices of time; every record still appears once. (A quarter of 1 MiB
-    // holds the keys of 1820 forwarded records a slice.)
+    // holds the table of 409 whole records or the keys of 1820 forwarded ones a slice.)
     let once = "SELECT count(*) AS events, count(DISTINCT record_id) AS records, \
                 (SELECT count(DISTINCT record_id) FROM akeyless_audit) AS delivered, \
+                (SELECT count(*) FROM akeyless_audit WHERE source <> 'akeyless_logs') AS other_sink, \
                 (SELECT count(*) FROM akeyless_audit WHERE source = 'akeyless_logs') AS forwarded FROM akeyless_events";
     let debug = [("KEYTRAIL_LOG", "keytrail_query=debug".to_string())];
     for memory in ["512", "1"] {
         let run = common::keytrail_env(&ws.ledger(), &["sql", once, "--format", "json", "--query-memory-mb", memory], &debug).expect(0);
         let counts = &serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()[0];
-        assert!(counts["forwarded"].as_u64().unwrap() > 1820, "{counts}");
+        assert!(counts["other_sink"].as_u64().unwrap() > 409 && counts["forwarded"].as_u64().unwrap() > 1820, "{counts}");
         assert_eq!(counts["events"], counts["records"], "{memory} MiB: {counts}");
         assert_eq!(counts["events"], counts["delivered"], "{memory} MiB: {counts}");
         let computed = run.stderr.lines().find(|l| l.contains("computed the view's rows")).unwrap_or_else(|| panic!("{}", run.stderr));

@@ -4,7 +4,7 @@
 -- what record_id hashes), so matching on it too lets a time range reach the files' side.
 --
 -- In-process, a session computes this view once per time range, a slice of time at a time
--- so that the look-up's hash table holds one slice's forwarded keys, and keeps the rows (in memory
+-- so that the look-up's hash table holds one slice's records, and keeps the rows (in memory
 -- or a temporary file): every query of akeyless_events then reads them without a join
 -- (crates/query/src/cached_view.rs).
 SELECT a.seq, a.event_time, a.timestamp, a.record_id, a.account_id, a.access_id, a.action, a.item_type, a.item_path,

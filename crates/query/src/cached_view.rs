@@ -8,15 +8,16 @@
 //! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
 //! records failed (BENCHMARKS.md). Copies share their timestamp, so the look-up is done
 //! slice by slice over the time range of the rows the view returns from, each slice's hash
-//! table holding the keys it looks up (the anti join built on its looked-up side, not on the
-//! whole rows DataFusion would otherwise build on: a fifth of the memory, so a fifth of the
-//! slices), as many of them as fit a quarter of the pool, each slice reading only the
-//! segments whose event times meet it (else every slice read every segment's statistics,
-//! and the work grew with the square of the records). The rows found are kept for the
-//! session: in memory while they take at most an eighth of its pool and the pool grants it,
-//! otherwise in a temporary Parquet file in the temporary folder (where spills go), so what
-//! a report's queries read is computed once whatever its size. DataFusion has neither a
-//! cache of intermediate results nor a join that spills, hence this.
+//! table built on whichever side takes less: the rows it returns (when another sink
+//! delivered few) or the keys it looks up (when both delivered the month: a fifth of the
+//! memory of the whole rows DataFusion would build on, so a fifth of the slices), as many as
+//! fit a quarter of the pool, each slice reading only the segments whose event times meet
+//! it (else every slice read every segment's statistics, and the work grew with the square
+//! of the records). The rows found are kept for the session: in memory while they take at
+//! most an eighth of its pool and the pool grants it, otherwise in a temporary Parquet file
+//! in the temporary folder (where spills go), so what a report's queries read is computed
+//! once whatever its size. DataFusion has neither a cache of intermediate results nor a
+//! join that spills, hence this.
 //!
 //! Only filters on the time column are pushed in, and only in a session without a period
 //! whose queries do not read all history anyway (an analyst's range reads that range
@@ -56,11 +57,14 @@ use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
 
-/// Memory a look-up's hash table takes per looked-up row, with room to spare: the Akeyless
-/// look-up's keys (`record_id`, `timestamp`) took 24.5 MB for 208k forwarded records (118
-/// bytes a row; built on the other sink's whole rows instead, 614; `EXPLAIN ANALYZE`,
-/// BENCHMARKS.md).
-const BUILD_BYTES_PER_ROW: usize = 144;
+/// Memory a look-up's hash table takes per row when built on the rows the view returns,
+/// with room to spare: the Akeyless look-up's are the other sink's whole rows, 204.5 MB for
+/// 333k of them (614 bytes a row; `EXPLAIN ANALYZE`, BENCHMARKS.md).
+const RETURNED_ROW_BYTES: usize = 640;
+
+/// The same, built on the rows looked up: the Akeyless look-up's keys (`record_id`,
+/// `timestamp`) took 24.5 MB for 208k forwarded records (118 bytes a row).
+const LOOKED_UP_ROW_BYTES: usize = 144;
 
 /// The share of the pool one slice's look-up may take. It runs while the query that reads
 /// the view is planned, so only kept rows (at most an eighth) hold memory beside it; and
@@ -190,20 +194,26 @@ impl CachedView {
         Self { segments: Some(segments), ..self }
     }
 
-    /// The filters that select each slice of the rows `filters` select: ranges of the time
-    /// column over the range of the rows the view returns from, each meeting at most
-    /// `rows_per_slice` looked-up rows if spread evenly (with the range, as raw values), and
-    /// the rows without a time.
-    async fn slices(&self, state: &dyn Session, filters: &[Expr], rows_per_slice: usize) -> Result<Vec<(Expr, Option<(i64, i64)>)>> {
+    /// How to compute the rows `filters` select: each slice's filter (with its range of the
+    /// time column, as raw values) and whether the slices' hash tables are built on the rows
+    /// looked up. The slices are ranges over the range of the rows the view returns from,
+    /// each meeting at most a `slice_bytes` hash table's worth of the rows it is built on
+    /// (returned or looked up, whichever take less) if spread evenly, and the rows without a
+    /// time.
+    async fn slices(&self, state: &dyn Session, filters: &[Expr], slice_bytes: usize) -> Result<(Vec<(Expr, Option<(i64, i64)>)>, bool)> {
         let time = col(Column::from_name(&self.time_column));
         let (data_type, range) = self.aggregate(state, &self.rows, filters, vec![min(time.clone()), max(time.clone()), count(time.clone()), count(lit(1))]).await?;
         let (first, last, timed, all) = (range[0], range[1], range[2].unwrap_or(0), range[3].unwrap_or(0));
         let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&data_type)?)) };
         let mut slices = Vec::new();
+        let mut on_looked_up = false;
         if let (Some(first), Some(last)) = (first, last) {
             let within = time.clone().gt_eq(at(first)?).and(time.clone().lt_eq(at(last)?));
             let (_, looked_up) = self.aggregate(state, &self.looked_up, &[filters, &[within]].concat(), vec![count(time.clone())]).await?;
-            let count = (looked_up[0].unwrap_or(0) as usize).div_ceil(rows_per_slice.max(1)).max(1) as i64;
+            let returned_bytes = (timed as usize).saturating_mul(RETURNED_ROW_BYTES);
+            let looked_up_bytes = (looked_up[0].unwrap_or(0) as usize).saturating_mul(LOOKED_UP_ROW_BYTES);
+            on_looked_up = looked_up_bytes < returned_bytes;
+            let count = returned_bytes.min(looked_up_bytes).div_ceil(slice_bytes.max(1)).max(1) as i64;
             let end = last.saturating_add(1);
             let width = ((end - first) as i128).div_euclid(count as i128).max(1) as i64 + 1;
             let mut from = first;
@@ -216,7 +226,7 @@ impl CachedView {
         if all > timed {
             slices.push((time.is_null(), None));
         }
-        Ok(slices)
+        Ok((slices, on_looked_up))
     }
 
     /// `aggregates` (without groups) of the rows of `plan` that `filters` select, as raw
@@ -250,8 +260,8 @@ impl CachedView {
             MemoryLimit::Finite(size) => (size / 8, size / SLICE_SHARE_OF_POOL),
             MemoryLimit::Infinite | MemoryLimit::Unknown => (usize::MAX, usize::MAX),
         };
-        let slices = self.slices(state, filters, slice_bytes / BUILD_BYTES_PER_ROW).await?;
-        let building_on_looked_up = building_on_looked_up(state)?;
+        let (slices, on_looked_up) = self.slices(state, filters, slice_bytes).await?;
+        let building_on_looked_up = if on_looked_up { Some(building_on_looked_up(state)?) } else { None };
         let schema = self.view.schema();
         let reservation = MemoryConsumer::new(format!("cached view {}", self.name)).register(pool);
         let mut batches = Vec::new();
@@ -263,7 +273,10 @@ impl CachedView {
             }
             // The slice of rows without a time looks up every row, so it builds on its own
             // (few) rows.
-            let planner: &dyn Session = if range.is_some() { &building_on_looked_up } else { state };
+            let planner: &dyn Session = match (&building_on_looked_up, range) {
+                (Some(building), Some(_)) => building,
+                _ => state,
+            };
             let mut stream = execute_stream(planner.create_physical_plan(&plan.build()?).await?, state.task_ctx())?;
             while let Some(batch) = stream.next().await.transpose()? {
                 if file.is_none() {
@@ -443,12 +456,11 @@ mod tests {
         assert_eq!(one(&ctx, "SELECT count(*) FROM big WHERE time < TIMESTAMP '1970-01-01T00:01:00Z'").await, 49);
     }
 
-    #[tokio::test]
-    async fn a_look_up_holds_the_keys_it_looks_up_not_the_rows_it_returns() {
-        // 1000 rows of 4 KiB, all but ten of them among 1990 keys looked up by (time, key),
-        // in Parquet files as in a ledger (whose statistics give rows, not bytes: by them the
-        // keys are the larger side). Slices are sized for the keys: built on the rows
-        // instead, a slice's table would hold a third of them, 1.3 MB, beyond the pool.
+    /// A session of 512 KiB with, in Parquet files as in a ledger (whose statistics give
+    /// rows, not bytes), rows of 4 KiB with keys `returned` and the keys `looked_up`, each
+    /// key's time its value modulo 1000 in seconds, and `unmatched`: a cached view of the
+    /// rows whose (time, key) is not looked up.
+    async fn look_up(returned: &[i64], looked_up: &[i64]) -> (SessionContext, Arc<CachedView>, tempfile::TempDir) {
         let runtime = RuntimeEnvBuilder::new().with_memory_pool(Arc::new(FairSpillPool::new(512 << 10))).build_arc().unwrap();
         let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
         let folder = tempfile::tempdir().unwrap();
@@ -465,21 +477,39 @@ mod tests {
             let provider = parquet_table(vec![ListingTableUrl::parse(path.to_str().unwrap()).unwrap()], schema).unwrap();
             ctx.register_table(name, provider).unwrap();
         };
-        let rows = (0..100i64).map(|b| (b * 10..b * 10 + 10).collect::<Vec<_>>());
-        let rows = rows.map(|keys| vec![times(&keys), Arc::new(Int64Array::from(keys.clone())) as _, Arc::new(StringArray::from_iter_values(keys.iter().map(|k| format!("{k:04096}")))) as _]);
+        let rows = returned.chunks(10).map(|keys| vec![times(keys), Arc::new(Int64Array::from(keys.to_vec())) as _, Arc::new(StringArray::from_iter_values(keys.iter().map(|k| format!("{k:04096}")))) as _]);
         table("returned", vec![time.clone(), Field::new("key", DataType::Int64, false), Field::new("wide", DataType::Utf8, false)], rows.collect());
-        let keys: Vec<i64> = (0..990).chain(100_000..101_000).collect();
-        table("keys", vec![time, Field::new("key", DataType::Int64, false)], vec![vec![times(&keys), Arc::new(Int64Array::from(keys.clone()))]]);
+        table("keys", vec![time, Field::new("key", DataType::Int64, false)], vec![vec![times(looked_up), Arc::new(Int64Array::from(looked_up.to_vec()))]]);
         let plan = ctx
             .sql("SELECT r.time, r.key, r.wide FROM returned r WHERE NOT EXISTS (SELECT 1 FROM keys k WHERE k.key = r.key AND k.time = r.time)")
             .await
             .unwrap()
             .into_unoptimized_plan();
         let rows = ctx.sql("SELECT time FROM returned").await.unwrap().into_unoptimized_plan();
-        let looked_up = ctx.sql("SELECT time FROM keys").await.unwrap().into_unoptimized_plan();
-        let view = Arc::new(CachedView::new("unmatched", ViewTable::new(plan, None), "time", rows, looked_up, false));
+        let keys = ctx.sql("SELECT time FROM keys").await.unwrap().into_unoptimized_plan();
+        let view = Arc::new(CachedView::new("unmatched", ViewTable::new(plan, None), "time", rows, keys, false));
         ctx.register_table("unmatched", view.clone()).unwrap();
+        (ctx, view, folder)
+    }
+
+    #[tokio::test]
+    async fn a_look_up_holds_the_keys_it_looks_up_when_they_take_less_than_the_rows() {
+        // 1000 rows, all but ten of them among 1990 keys (by the statistics, the larger
+        // side). Slices are sized for the keys: built on the rows instead, a slice's table
+        // would hold a third of them, 1.3 MB, beyond the pool.
+        let keys: Vec<i64> = (0..990).chain(100_000..101_000).collect();
+        let (ctx, view, _folder) = look_up(&(0..1000).collect::<Vec<_>>(), &keys).await;
         assert_eq!(one(&ctx, "SELECT sum(key) FROM unmatched").await, (990..1000).sum::<i64>());
         assert_eq!(view.computed()[0].0, 3, "three slices of 910 keys at most");
+    }
+
+    #[tokio::test]
+    async fn a_look_up_holds_the_rows_it_returns_when_they_take_less_than_the_keys() {
+        // Ten rows over the whole time range of 40,000 keys: one slice, its table on the rows
+        // (40 KiB); built on the keys, it would hold all 40,000, beyond the pool.
+        let keys: Vec<i64> = (0..40_000).collect();
+        let (ctx, view, _folder) = look_up(&[0, 999, 50_001, 50_002, 50_003, 50_004, 50_005, 50_006, 50_007, 50_008], &keys).await;
+        assert_eq!(one(&ctx, "SELECT sum(key) FROM unmatched").await, (50_001..=50_008).sum::<i64>());
+        assert_eq!(view.computed()[0].0, 1);
     }
 }
