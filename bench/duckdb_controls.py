@@ -25,11 +25,17 @@ import time
 
 import duckdb
 
-# keytrail's view order (crates/query/src/lib.rs, VIEWS): each view may use the ones before.
-VIEWS = ["akeyless_copies", "akeyless_unforwarded", "akeyless_events", "eso_syncs", "secret_access", "secret_lineage", "snapshots", "auth_failures",
-         "privileged_ops", "rotations", "rotation_syncs", "coverage_gaps", "coverage"]
-# Views a keytrail session computes once and keeps (crates/query/src/lib.rs, CACHED_VIEWS).
-CACHED_VIEWS = ["akeyless_unforwarded"]
+
+def keytrail_views(root):
+    """keytrail's views in its order (each may use the ones before) and those a session
+    computes once and keeps: `VIEWS` and `CACHED_VIEWS` of crates/query/src/lib.rs, read
+    from there so that this comparison cannot drift from what keytrail runs."""
+    source = open(os.path.join(root, "crates", "query", "src", "lib.rs")).read()
+    views = re.findall(r'\("(\w+)", include_str!\("\.\./\.\./\.\./queries/views/\1\.sql"\)\)', source)
+    kept = re.findall(r'CachedViewSpec \{\s*view: "(\w+)"', source)
+    if not views or not kept or not set(kept) <= set(views):
+        sys.exit("duckdb_controls: VIEWS and CACHED_VIEWS not found in crates/query/src/lib.rs; update keytrail_views()")
+    return views, kept
 
 
 def segment_files(ledger, stream):
@@ -77,6 +83,7 @@ def keytrail_sql(keytrail, ledger, sql):
 def main():
     keytrail, ledger, pack, records = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    views, kept_views = keytrail_views(root)
     controls = sorted(os.path.basename(p)[:-4] for p in glob.glob(os.path.join(pack, "queries", "*.sql")))
     queries = {c: open(os.path.join(pack, "queries", f"{c}.sql")).read() for c in controls}
 
@@ -94,8 +101,8 @@ def main():
         tables.setdefault(c["table_name"], []).append((c["column_name"], c["data_type"]))
 
     def run_duckdb(kept):
-        """DuckDB's time and counts; with `kept`, the views keytrail keeps per session
-        (CACHED_VIEWS) are DuckDB temporary tables made in the timed session, as keytrail does."""
+        """DuckDB's time and counts; with `kept`, the views keytrail keeps per session are
+        DuckDB temporary tables made in the timed session, as keytrail does."""
         started = time.monotonic()
         db = duckdb.connect()
         db.execute("SET TimeZone = 'UTC'")
@@ -105,8 +112,8 @@ def main():
                 db.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r})")
             else:
                 db.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {duckdb_type(t)}' for n, t in cols)})")
-        for view in VIEWS:
-            kind = "TEMP TABLE" if kept and view in CACHED_VIEWS else "VIEW"
+        for view in views:
+            kind = "TEMP TABLE" if kept and view in kept_views else "VIEW"
             db.execute(f"CREATE {kind} {view} AS " + for_duckdb(open(os.path.join(root, "queries", "views", f"{view}.sql")).read()))
         rows = db.execute(for_duckdb(all_counted(queries))).fetchall()
         return time.monotonic() - started, by_control(rows)

@@ -28,7 +28,8 @@ use keytrail_cluster::SchedulerAddress;
 use keytrail_ledger::{Ledger, StreamSchema};
 
 /// The views, in dependency order: `queries/views/<name>.sql`, compiled in so the binary
-/// works on its own.
+/// works on its own. (`bench/duckdb_controls.py` reads this list and `CACHED_VIEWS` from
+/// here, by their shape.)
 pub const VIEWS: &[(&str, &str)] = &[
     ("akeyless_copies", include_str!("../../../queries/views/akeyless_copies.sql")),
     ("akeyless_unforwarded", include_str!("../../../queries/views/akeyless_unforwarded.sql")),
