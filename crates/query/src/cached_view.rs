@@ -173,8 +173,8 @@ pub(crate) struct CachedView {
     time_column: String,
     /// That column over the rows the view returns rows from: the slices cover their range.
     rows: LogicalPlan,
-    /// That column over the rows the view looks up: each slice's hash table holds its share
-    /// of them, so their number sets how many slices there are.
+    /// That column over the rows the view looks up: when they take less memory than the
+    /// rows returned, each slice's hash table holds its share of them instead.
     looked_up: LogicalPlan,
     /// Whether filters on the time column are pushed in (each range computed on its own).
     push_time_filters: bool,

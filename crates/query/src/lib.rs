@@ -63,7 +63,8 @@ struct CachedViewSpec {
     time_column: &'static str,
     /// That column over the rows the view returns rows from.
     rows: &'static str,
-    /// That column over the rows the view looks up, which each slice's hash table holds.
+    /// That column over the rows the view looks up (a slice's hash table holds these or
+    /// the rows returned, whichever take less).
     looked_up: &'static str,
     /// The stream whose segments a slice reads only where their event times meet it (the
     /// time column is that stream's `event_time` wherever it is set).
