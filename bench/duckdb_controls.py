@@ -8,7 +8,8 @@ The SQL is the pack's `queries/` (keytrail's, parameters bound) and the views of
 `queries/views/` in keytrail's order, with the few dialect differences translated
 (date_bin -> time_bucket, first_value -> first, UTC timestamp literals). Streams without
 segment files (known to keytrail, never collected) become empty DuckDB tables with the
-columns keytrail reports for them. Both engines run one statement, the UNION ALL of every
+columns keytrail reports for them, and `environment_rules` (the configuration's environments,
+a view keytrail generates) a table of its rows. Both engines run one statement, the UNION ALL of every
 control's findings counted per status, each engine in one session (one `keytrail sql`
 process; one DuckDB connection), so formatting does not enter the comparison and neither
 pays a start per control; the counts must match. DuckDB runs twice: with every view a
@@ -99,6 +100,8 @@ def main():
     tables = {}
     for c in columns:
         tables.setdefault(c["table_name"], []).append((c["column_name"], c["data_type"]))
+    # The configuration's environments, which keytrail serves as a view of its own.
+    rules = keytrail_sql(keytrail, ledger, "SELECT environment, production, kind, pattern FROM environment_rules")
 
     def run_duckdb(kept):
         """DuckDB's time and counts; with `kept`, the views keytrail keeps per session are
@@ -112,6 +115,9 @@ def main():
                 db.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet({files!r})")
             else:
                 db.execute(f"CREATE TABLE {table} ({', '.join(f'{n} {duckdb_type(t)}' for n, t in cols)})")
+        db.execute("CREATE TABLE environment_rules (environment VARCHAR, production BOOLEAN, kind VARCHAR, pattern VARCHAR)")
+        for r in rules:
+            db.execute("INSERT INTO environment_rules VALUES (?, ?, ?, ?)", [r["environment"], r["production"], r["kind"], r["pattern"]])
         for view in views:
             kind = "TEMP TABLE" if kept and view in kept_views else "VIEW"
             db.execute(f"CREATE {kind} {view} AS " + for_duckdb(open(os.path.join(root, "queries", "views", f"{view}.sql")).read()))

@@ -167,6 +167,10 @@ pub struct SqlArgs {
     /// Only rows whose event time is in this month (YYYY-MM), in every table and view.
     #[arg(long)]
     pub period: Option<String>,
+    /// Take the ledger, engine, query memory and environments from this configuration;
+    /// flags given here win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
     pub format: SqlFormat,
@@ -202,6 +206,10 @@ pub struct EvaluateArgs {
     /// The month to evaluate (YYYY-MM, UTC).
     #[arg(long)]
     pub period: String,
+    /// Take the ledger, exceptions, control parameters, environments, engine and query
+    /// memory from this configuration; flags given here win.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
     /// Only controls mapped to this framework (soc2, hipaa, fedramp-moderate,
     /// iso27001-2022), followed by the status of each of its requirements.
     #[arg(long)]

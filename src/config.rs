@@ -53,6 +53,10 @@ pub struct Config {
     /// tables of `parameter = value`.
     #[serde(default)]
     pub controls: std::collections::BTreeMap<String, toml::Table>,
+    /// Which clusters, Akeyless auth methods and item paths belong to which environment:
+    /// `[environments.<name>]` tables.
+    #[serde(default)]
+    pub environments: std::collections::BTreeMap<String, keytrail_query::environments::Environment>,
 }
 
 /// `[report]`: where and how `run` writes evidence packs.
@@ -95,6 +99,22 @@ impl Config {
                 Ok(keytrail_query::Engine::Ballista(keytrail_cluster::SchedulerAddress::parse(url)?))
             }
         }
+    }
+
+    /// The configured environments, named.
+    pub fn environments(&self) -> Vec<keytrail_query::environments::Environment> {
+        self.environments.iter().map(|(name, e)| keytrail_query::environments::Environment { name: name.clone(), ..e.clone() }).collect()
+    }
+
+    /// How `sql` and `evaluate` open a session: the engine (flags win), the query memory
+    /// (the flag, else `query_memory_mb`, else the default) and the environments.
+    pub fn session_options(&self, flags: &crate::cli::EngineArgs, memory_mb: Option<usize>) -> anyhow::Result<keytrail_query::SessionOptions> {
+        Ok(keytrail_query::SessionOptions {
+            engine: self.engine(flags)?,
+            environments: self.environments(),
+            ..keytrail_query::SessionOptions::default()
+        }
+        .with_memory_mb(memory_mb.or(self.query_memory_mb)))
     }
 
     /// `catalog` with this configuration's parameter overrides applied. An unknown control

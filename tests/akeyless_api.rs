@@ -58,9 +58,11 @@ fn a_snapshot_pages_through_every_list_and_retries_throttling() {
     assert_eq!(names, expected, "every page, in order, once");
     assert!(names.iter().any(|n| n.contains("<script>")));
     let methods = string_column(&h.ws.ledger(), "akeyless_auth_methods", "method_type");
-    assert!(methods.contains(&"password".to_string()));
-    let mfa = bools(&h.ws.ledger(), "akeyless_auth_methods", "mfa_required");
-    assert_eq!(mfa.iter().filter(|m| **m == Some(false)).count(), 4);
+    assert_eq!(methods, ["k8s", "k8s", "email", "saml2", "api_key"], "rules_type, else the access rules present");
+    let forced = bools(&h.ws.ledger(), "akeyless_auth_methods", "force_sub_claims");
+    assert_eq!(forced, [Some(true), Some(true), None, None, None]);
+    let rotated = common::time_column(&h.ws.ledger(), "akeyless_items", "last_rotation_date");
+    assert_eq!(rotated.iter().filter(|t| t.is_some()).count(), 5, "the Item's own last_rotation_date: {rotated:?}");
     let subs = string_column(&h.ws.ledger(), "akeyless_roles", "role_name");
     assert_eq!(subs, ["eso-reader", "platform-admin", "rotator"]);
 
@@ -129,6 +131,38 @@ fn kubernetes_service_account_auth_is_sent_as_the_api_expects() {
     std::fs::write(&h.config, text.replace("k8s_auth_config_name = \"aks-prod\"", "k8s_auth_config_name = \"aks-other\"")).unwrap();
     let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(6);
     assert!(run.stdout.contains("NOT COLLECTED: Akeyless authentication failed"), "{}", run.stdout);
+}
+
+/// The emulator's accounts and the checked-in lists use only fields of Akeyless's published
+/// SDK models (the list in `keytrail_collectors::akeyless_api::model`), so keytrail is
+/// tested against the vendor's shapes, never its own.
+#[test]
+fn the_emulator_and_sample_data_use_only_the_published_model() {
+    use keytrail_collectors::akeyless_api::model::unknown_paths;
+    use keytrail_emulator::{sample_month, vendor_month};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sample-data");
+    let read = |path: &str| -> Vec<serde_json::Value> { serde_json::from_str(&std::fs::read_to_string(root.join(path)).unwrap()).unwrap() };
+    let accounts = [
+        ("sample month", sample_month::akeyless_config_with(sample_month::Planted::Yes)),
+        ("clean month", sample_month::akeyless_config_with(sample_month::Planted::No)),
+        ("vendor month", vendor_month::akeyless_config()),
+        ("sample-data/akeyless/api", (read("akeyless/api/items.json"), read("akeyless/api/roles.json"), read("akeyless/api/auth-methods.json"))),
+        (
+            "sample-data/vendor-month/akeyless-api",
+            (read("vendor-month/akeyless-api/items.json"), read("vendor-month/akeyless-api/roles.json"), read("vendor-month/akeyless-api/auth-methods.json")),
+        ),
+    ];
+    for (name, (items, roles, auth_methods)) in &accounts {
+        for (object, list) in [("item", items), ("role", roles), ("auth_method", auth_methods)] {
+            assert!(!list.is_empty(), "{name}: no {object}");
+            for o in list {
+                let unknown = unknown_paths(object, o);
+                assert!(unknown.is_empty(), "{name}: {object} uses {unknown:?}, which no Akeyless SDK model has: {o}");
+            }
+        }
+    }
+    // The check itself bites.
+    assert_eq!(unknown_paths("auth_method", &serde_json::json!({"access_info": {"mfa_required": true}})), ["access_info.mfa_required"]);
 }
 
 fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

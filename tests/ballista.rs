@@ -113,8 +113,11 @@ fn every_control_view_and_pack_is_the_same_on_ballista() {
         run.stdout
     };
 
-    // Every control: verdict, counts and findings.
-    let evaluate = ["evaluate", "--period", "2026-11", "--format", "json"];
+    // Every control: verdict, counts and findings, with the sample organisation's
+    // environments (the environment_rules view of VALUES) and parameters.
+    let organisation = ws.path().join("organisation.toml");
+    std::fs::write(&organisation, include_str!("../sample-data/organisation.toml")).unwrap();
+    let evaluate = ["evaluate", "--period", "2026-11", "--format", "json", "--config", organisation.to_str().unwrap()];
     let local: serde_json::Value = serde_json::from_str(&keytrail(&ledger, &evaluate).expect(0).stdout).unwrap();
     let remote: serde_json::Value = serde_json::from_str(&on_cluster(&evaluate)).unwrap();
     let controls = local["controls"].as_array().unwrap();

@@ -14,8 +14,17 @@ fn sample_ledger() -> Workspace {
     ws
 }
 
+/// What the sample organisation declares (its environments, what its identity provider
+/// enforces), as `keytrail demo` adds it to its configuration.
+fn organisation(ws: &Workspace) -> String {
+    let path = ws.path().join("organisation.toml");
+    std::fs::write(&path, include_str!("../sample-data/organisation.toml")).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
 fn evaluate(ws: &Workspace, extra: &[&str]) -> Vec<Value> {
-    let mut args = vec!["evaluate", "--period", "2026-11", "--format", "json"];
+    let config = organisation(ws);
+    let mut args = vec!["evaluate", "--period", "2026-11", "--format", "json", "--config", &config];
     args.extend_from_slice(extra);
     let run = keytrail(&ws.ledger(), &args).expect(0);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
@@ -27,7 +36,17 @@ fn verdict<'a>(report: &'a [Value], id: &str) -> &'a Value {
 }
 
 fn alarms(v: &Value) -> Vec<String> {
-    v["findings"].as_array().unwrap().iter().filter(|f| f["status"] == "alarm").map(|f| f["resource"].as_str().unwrap().to_string()).collect()
+    with_status(v, "alarm")
+}
+
+fn with_status(v: &Value, status: &str) -> Vec<String> {
+    v["findings"].as_array().unwrap().iter().filter(|f| f["status"] == status).map(|f| f["resource"].as_str().unwrap().to_string()).collect()
+}
+
+/// The reason of the finding about `resource`.
+fn reason(v: &Value, resource: &str) -> String {
+    let finding = v["findings"].as_array().unwrap().iter().find(|f| f["resource"] == resource).unwrap_or_else(|| panic!("no finding {resource}: {v}"));
+    finding["reason"].as_str().unwrap().to_string()
 }
 
 #[test]
@@ -38,8 +57,11 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
 
     let cross = verdict(&report, "cross-env-secret-read");
     assert_eq!(cross["status"], "alarm");
-    assert_eq!(alarms(cross), vec!["p-devk8s01 read /prod/payments/stripe-api-key"; 2]);
+    assert_eq!(alarms(cross), vec!["/k8s/aks-dev (p-devk8s01) read /prod/payments/stripe-api-key"; 2]);
     assert!(cross["counts"]["ok"].as_u64().unwrap() > 100, "production reads by production identities are ok");
+    assert_eq!(cross["counts"]["unknown"], Value::Null, "the console admin is declared production: {cross}");
+    let why = reason(cross, "/k8s/aks-dev (p-devk8s01) read /prod/payments/stripe-api-key");
+    assert!(why.contains("of [environments.dev]: its SecretStores are in aks-dev") && why.contains("production item /prod/payments/stripe-api-key of [environments.prod]"), "{why}");
 
     let human = verdict(&report, "human-k8s-secret-read");
     let alice = month["AKSAudit"].iter().filter(|r| r["User"]["username"] == "alice@contoso.com" && r["ObjectRef"]["resource"] == "secrets").count();
@@ -49,17 +71,25 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     let burst = verdict(&report, "auth-failure-burst");
     assert_eq!(alarms(burst), vec!["203.0.113.77 at 2026-11-18T14:00:00Z"]);
 
+    // The password admin's MFA is evidenced by nothing: unknown, not "without MFA".
     let mfa = verdict(&report, "privileged-change-without-mfa");
-    assert_eq!(alarms(mfa).len(), 2);
-    assert!(alarms(mfa).iter().all(|r| r.starts_with("p-pwadmin01 ")));
-    assert!(mfa["counts"]["ok"].as_u64().unwrap() >= 2, "changes by the SAML user with MFA are ok");
+    assert_eq!(mfa["status"], "insufficient_evidence", "{mfa}");
+    assert!(alarms(mfa).is_empty());
+    let unknown = with_status(mfa, "unknown");
+    assert_eq!(unknown.len(), 2);
+    assert!(unknown.iter().all(|r| r.starts_with("/users/admin-password (p-pwadmin01) ")), "{unknown:?}");
+    let why = reason(mfa, &unknown[0]);
+    assert!(why.contains("MFA not evidenced: Akeyless reports no MFA type for this email auth method"), "{why}");
+    assert!(mfa["counts"]["ok"].as_u64().unwrap() >= 2, "changes by the SAML user, whose identity provider enforces MFA, are ok");
 
     assert_eq!(alarms(verdict(&report, "role-shared-across-clusters")), vec!["eso-reader"]);
 
     let rotation = alarms(verdict(&report, "rotation-overdue"));
-    assert!(rotation.contains(&"/prod/legacy/ldap-bind".to_string()), "{rotation:?}");
-    assert!(rotation.contains(&"/prod/payments/stripe-api-key".to_string()), "{rotation:?}");
-    assert!(!rotation.iter().any(|r| r.contains("db-password")), "weekly-rotated secrets are on time: {rotation:?}");
+    assert_eq!(rotation, ["/prod/legacy/ldap-bind", "/prod/legacy/ldap-bind rotator", "/prod/payments/stripe-api-key"], "weekly-rotated and recently changed secrets are on time");
+    let overdue = verdict(&report, "rotation-overdue");
+    assert!(reason(overdue, "/prod/legacy/ldap-bind").starts_with("rotated secret, last rotated 2026-07-15T03:00:04Z, more than 90 days"), "{overdue}");
+    assert!(reason(overdue, "/prod/legacy/ldap-bind rotator").contains("LDAP Result Code 49"), "{overdue}");
+    assert!(reason(overdue, "/prod/payments/stripe-api-key").starts_with("static secret, version 1 created 2025-01-10T09:00:00Z"), "{overdue}");
 
     // ESO and RBAC, from the clusters' Kubernetes API.
     let sync = alarms(verdict(&report, "eso-sync-health"));
@@ -75,18 +105,31 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     let late = alarms(latency);
     assert_eq!(late.len(), 1, "{late:?}");
     assert!(late[0].starts_with("/prod/payments/db-password -> aks-prod/payments/db-credentials at 2026-11-16"), "{late:?}");
+    let why = reason(latency, &late[0]);
+    assert!(why.contains("Secret updated 560 min later; limit 135 min (refreshInterval 7200 s + 15 min grace"), "{why}");
     assert!(latency["counts"]["ok"].as_u64().unwrap() >= 10, "the other weekly rotations synced within the hour");
 
     assert_eq!(verdict(&report, "collection-coverage")["status"], "ok");
     assert_eq!(verdict(&report, "ledger-integrity")["status"], "ok");
+    // aks-prod sent nothing on the 14th from 01:00 to 07:00 (its audit log's next row is
+    // ESO's refresh at 08:00).
+    assert_eq!(
+        alarms(verdict(&report, "silent-sources")),
+        ["aks_audit aks-prod from 2026-11-14T01:00:00Z", "kube_pod_inventory aks-prod from 2026-11-14T01:00:00Z"]
+    );
+    let silent = verdict(&report, "silent-sources");
+    assert!(reason(silent, "aks_audit aks-prod from 2026-11-14T01:00:00Z").starts_with("no rows for 7 hours, from 2026-11-14T01:00:00Z to 2026-11-14T08:00:00Z"), "{silent}");
+    assert!(reason(silent, "kube_pod_inventory aks-prod from 2026-11-14T01:00:00Z").starts_with("no rows for 6 hours"), "{silent}");
 
     // Per requirement of a framework: the worst verdict of the controls that cover it.
-    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--framework", "hipaa", "--format", "json"]).expect(0);
+    let config = organisation(&ws);
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--framework", "hipaa", "--format", "json", "--config", &config]).expect(0);
     let hipaa: Value = serde_json::from_str(&run.stdout).unwrap();
     let requirement = |id: &str| hipaa["requirements"].as_array().unwrap().iter().find(|r| r["id"] == id).unwrap().clone();
-    assert_eq!(requirement("164.312(c)(1)")["status"], "ok");
+    assert_eq!(requirement("164.312(c)(1)")["status"], "satisfied");
     assert_eq!(requirement("164.312(c)(1)")["controls"], serde_json::json!(["ledger-integrity"]));
-    assert_eq!(requirement("164.312(b)")["status"], "alarm", "human Secret reads are audit findings");
+    assert_eq!(requirement("164.312(b)")["status"], "not_satisfied", "human Secret reads are audit findings");
+    assert_eq!(requirement("164.312(d)")["status"], "insufficient_evidence", "MFA not evidenced for the password admin");
     assert_eq!(requirement("164.310(a)(1)")["status"], "manual");
     assert!(hipaa["controls"].as_array().unwrap().iter().all(|c| c["frameworks"]["hipaa"].is_array()));
     let unknown = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--framework", "pci"]).expect(2);
@@ -96,10 +139,11 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
 #[test]
 fn a_period_without_evidence_is_never_a_pass() {
     let ws = sample_ledger();
-    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-09", "--format", "json"]).expect(0);
+    let config = organisation(&ws);
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-09", "--format", "json", "--config", &config]).expect(0);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     let report = report["controls"].as_array().unwrap();
-    for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage"] {
+    for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage", "silent-sources"] {
         assert_eq!(verdict(report, id)["status"], "insufficient_evidence", "{id}");
     }
     // Configuration evidence is the snapshot nearest the period's end, whenever it was taken.
@@ -128,7 +172,8 @@ fn configuration_is_judged_by_the_snapshot_nearest_the_period_end() {
     assert_eq!(alarms(verdict(&november, "role-shared-across-clusters")), vec!["eso-reader"]);
 
     // A month ending long after both snapshots: the later one, with everything fixed.
-    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2099-12", "--format", "json"]).expect(0);
+    let config = organisation(&ws);
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2099-12", "--format", "json", "--config", &config]).expect(0);
     let later: Value = serde_json::from_str(&run.stdout).unwrap();
     let later = later["controls"].as_array().unwrap();
     for id in configuration.iter().filter(|id| **id != "rotation-overdue") {
@@ -214,9 +259,10 @@ fn clean_activity_is_ok() {
     std::fs::write(&file, (0..5).map(|i| line(i) + "\n").collect::<String>()).unwrap();
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", file.to_str().unwrap()]).expect(0);
     let report = evaluate(&ws, &[]);
+    // Who p-prodk8s01 is, only an Akeyless configuration snapshot says: none was taken.
     let cross = verdict(&report, "cross-env-secret-read");
-    assert_eq!(cross["status"], "ok");
-    assert_eq!(cross["counts"]["ok"], 5);
+    assert_eq!(cross["status"], "insufficient_evidence");
+    assert_eq!(cross["detail"], "akeyless_auth_methods holds no rows for the period");
     assert_eq!(verdict(&report, "auth-failure-burst")["status"], "ok");
     assert_eq!(verdict(&report, "human-k8s-secret-read")["status"], "insufficient_evidence", "no Kubernetes data at all");
 }

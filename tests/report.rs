@@ -135,6 +135,7 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     assert!(gap.contains("2026-11-02T00:00:00") && gap.contains("503"), "{gap}");
     assert!(html.contains("class=\"gap\""), "the coverage chart marks the day of the gap");
     assert!(html.contains("2026-11-02T00:00:00"), "the window is listed on the page");
+    assert!(html.contains("aks_audit aks-prod from 2026-11-14T01:00:00Z"), "the silent hours of aks-prod's audit log are listed");
     assert!(all["index.html"].len() < 5 * 1024 * 1024);
 
     // The ESO charts: rotation-to-sync latency (one rotation synced 9 h late) and failed syncs.

@@ -2,8 +2,9 @@ use std::io::Write;
 
 use anyhow::Context;
 use chrono::{DateTime, NaiveDate, Utc};
-use keytrail_ledger::{Ledger, VerifyOptions};
+use keytrail_ledger::VerifyOptions;
 use keytrail_query::controls::{self, Control, Framework, Verdict};
+use keytrail_query::outcome::{FindingStatus, RequirementStatus};
 use keytrail_query::{LedgerSession, SessionOptions};
 
 use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
@@ -67,14 +68,21 @@ pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<
     Ok(controls::parse_exceptions(&text).with_context(|| format!("in {}", path.display()))?)
 }
 
-pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let period = month(&args.period)?;
-    let exceptions = read_exceptions(args.exceptions.as_deref())?;
-    let options = SessionOptions { engine: Config::default().engine(&args.engine)?, reads_history: true, ..SessionOptions::default() }.with_memory_mb(args.query_memory_mb);
+    let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+    let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
+    let exceptions = read_exceptions(args.exceptions.as_deref().or(config.exceptions.as_deref()))?;
+    let options = SessionOptions { reads_history: true, ..config.session_options(&args.engine, args.query_memory_mb)? };
     let session = LedgerSession::open_with(ledger, &super::sql::known_streams()?, &options).await.context("opening the ledger for evaluation")?;
     let framework = framework(args.framework.as_deref())?;
+    let mut catalog = controls::catalog()?;
+    config.apply_control_parameters(&mut catalog)?;
+    if let Some(f) = &framework {
+        catalog = mapped_to(catalog, std::slice::from_ref(f));
+    }
     let integrity = ledger.verify(&VerifyOptions::default()).await.map_err(|e| e.to_string());
-    let evaluations = session.evaluate_all(selected(framework.as_ref())?, period, &exceptions, &integrity).await?;
+    let evaluations = session.evaluate_all(catalog, period, &exceptions, &integrity).await?;
     let verdicts: Vec<(Control, Verdict)> = evaluations.into_iter().map(|e| (e.control, e.verdict)).collect();
     match args.format {
         EvaluateFormat::Json => {
@@ -97,9 +105,9 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
         EvaluateFormat::Table => {
             for (c, v) in &verdicts {
                 let counts = v.counts.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
-                writeln!(out, "{:<32} {:<22} {}", c.id, v.status.to_uppercase(), v.detail.as_deref().unwrap_or(&counts))?;
-                for f in v.findings.iter().filter(|f| f.status == "alarm") {
-                    writeln!(out, "    alarm: {}: {}", f.resource, f.reason)?;
+                writeln!(out, "{:<32} {:<22} {}", c.id, v.status.as_str().to_uppercase(), v.detail.as_deref().unwrap_or(&counts))?;
+                for f in v.findings.iter().filter(|f| matches!(f.status, FindingStatus::Alarm | FindingStatus::Unknown | FindingStatus::Error)) {
+                    writeln!(out, "    {}: {}: {}", f.status, f.resource, f.reason)?;
                 }
                 for e in &v.expired_exceptions {
                     writeln!(out, "    expired exception ({}, {}): {} no longer applies", e.owner, e.expires, e.resource)?;
@@ -108,7 +116,7 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
             if let Some(f) = &framework {
                 writeln!(out, "\n{}", f.title)?;
                 for (id, title, controls, status) in requirement_rows(f, &verdicts) {
-                    writeln!(out, "{id:<22} {:<22} {title} [{}]", status.to_uppercase(), controls.join(", "))?;
+                    writeln!(out, "{id:<22} {:<22} {title} [{}]", status.as_str().to_uppercase(), controls.join(", "))?;
                 }
             }
         }
@@ -117,7 +125,7 @@ pub async fn evaluate(ledger: &Ledger, args: EvaluateArgs, out: &mut impl Write)
 }
 
 /// (requirement id, title, covering controls, status) for a framework.
-fn requirement_rows(framework: &Framework, verdicts: &[(Control, Verdict)]) -> Vec<(String, String, Vec<String>, String)> {
+fn requirement_rows(framework: &Framework, verdicts: &[(Control, Verdict)]) -> Vec<(String, String, Vec<String>, RequirementStatus)> {
     let catalog: Vec<Control> = verdicts.iter().map(|(c, _)| c.clone()).collect();
     let results: Vec<Verdict> = verdicts.iter().map(|(_, v)| v.clone()).collect();
     framework

@@ -16,6 +16,10 @@ use crate::exit::ExitCode;
 /// Accepted risks for the demo: one in force, one expired, so the report shows both.
 const EXCEPTIONS: &str = include_str!("../../sample-data/exceptions.toml");
 
+/// What the demo organisation declares about itself: its environments and what its
+/// identity provider enforces.
+const ORGANISATION: &str = include_str!("../../sample-data/organisation.toml");
+
 pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let dir = std::fs::canonicalize(&args.out).with_context(|| format!("resolving {}", args.out.display()))?;
@@ -51,7 +55,8 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
              [akeyless_logs]\n\
              locations = [\"forwarded\"]\n\n\
              [report]\n\
-             out = \"packs\"\n",
+             out = \"packs\"\n\n\
+             {ORGANISATION}",
             dir = dir.display(),
             ledger = dir.join("ledger").display(),
             sources = sources.replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"").replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"").replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\"").replace("kubeconfig = \"kubeconfig\"", "kubeconfig = \"emulator/kubeconfig\""),

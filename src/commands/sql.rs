@@ -4,14 +4,15 @@ use std::sync::Arc;
 use datafusion::arrow::datatypes::Schema;
 
 use anyhow::Context;
-use keytrail_ledger::Ledger;
 use keytrail_query::{LedgerSession, SessionOptions};
 
 use crate::cli::{SqlArgs, SqlFormat};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
-pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+pub async fn run(ledger_flag: Option<&str>, args: SqlArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
+    let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
     let period = match &args.period {
         Some(p) => {
             let (start, end) = super::controls::month(p)?;
@@ -19,8 +20,7 @@ pub async fn run(ledger: &Ledger, args: SqlArgs, out: &mut impl Write) -> anyhow
         }
         None => None,
     };
-    let options = SessionOptions { period, engine: Config::default().engine(&args.engine)?, ..SessionOptions::default() }
-        .with_memory_mb(args.query_memory_mb);
+    let options = SessionOptions { period, ..config.session_options(&args.engine, args.query_memory_mb)? };
     let session = LedgerSession::open_with(ledger, &known_streams()?, &options).await.context("opening the ledger for SQL")?;
     let query = match args.query.as_deref() {
         Some(q) if q != "-" => q.to_string(),

@@ -145,6 +145,20 @@ pub fn string_column(ledger: &Path, stream: &str, name: &str) -> Vec<String> {
     out
 }
 
+/// The values of a time column of a stream (microseconds, null as `None`), in seq order.
+pub fn time_column(ledger: &Path, stream: &str, name: &str) -> Vec<Option<i64>> {
+    use datafusion::arrow::array::{Array, AsArray};
+    use datafusion::arrow::datatypes::TimestampMicrosecondType;
+    let mut out = Vec::new();
+    for segment in segments(ledger, stream) {
+        for batch in read_parquet(&ledger.join(&segment)) {
+            let col = batch.column_by_name(name).unwrap_or_else(|| panic!("{stream} has no column {name}")).as_primitive::<TimestampMicrosecondType>().clone();
+            out.extend((0..col.len()).map(|i| (!col.is_null(i)).then(|| col.value(i))));
+        }
+    }
+    out
+}
+
 /// Collects `tables` of the sample month from an in-process emulator into the workspace's
 /// ledger, in day windows over November 2026 and the day after (TimeGenerated lags), with
 /// `extra_args` added to `collect` (e.g. `--source log-analytics`).

@@ -29,6 +29,7 @@ pub mod sample_kubernetes;
 pub mod sample_month;
 pub mod synthetic_akeyless;
 mod tls;
+pub mod vendor_month;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
@@ -226,6 +227,16 @@ impl EmulatorConfig {
         let mut config = Self::new(Dataset::from_month(month.clone()));
         (config.akeyless.items, config.akeyless.roles, config.akeyless.auth_methods) = sample_month::akeyless_config_with(Planted::No);
         config.kubernetes.clusters = sample_kubernetes::clusters_with(&month, Planted::No);
+        config
+    }
+
+    /// The second sample month, shaped from the vendors' published models alone, with its
+    /// problems and look-alikes ([`vendor_month`]).
+    pub fn vendor_month() -> Self {
+        let month = vendor_month::generate();
+        let mut config = Self::new(Dataset::from_month(month.clone()));
+        (config.akeyless.items, config.akeyless.roles, config.akeyless.auth_methods) = vendor_month::akeyless_config();
+        config.kubernetes.clusters = vendor_month::clusters(&month);
         config
     }
 }

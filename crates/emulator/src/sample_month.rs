@@ -5,7 +5,7 @@
 //! Normal traffic: ESO refreshes every ExternalSecret every two hours (an Akeyless
 //! `get_secret_value`, a Kubernetes Secret `get`, an ESO log line), Akeyless rotates the
 //! database passwords weekly and ESO updates the Secrets after, pods are inventoried every
-//! six hours. The violations later controls must find:
+//! hour. The violations later controls must find:
 //! - humans reading secrets: `alice@contoso.com` gets Secrets in `aks-prod` with kubectl,
 //!   and `bob@contoso.com` reads a `/prod` item in the Akeyless console;
 //! - cross-environment reads: the dev cluster's ESO identity reads `/prod/...` items;
@@ -67,10 +67,12 @@ const CLUSTERS: [Cluster; 2] = [
 ];
 
 /// The sample Akeyless account's configuration as its API lists it: (items, roles, auth
-/// methods). Includes what the configuration controls look for: a role associated with
-/// auth methods of both clusters, a password admin without MFA, a rotated secret not
-/// rotated for over 90 days, a static production secret never rotated, and item names
-/// that must be escaped in HTML and defused in CSV.
+/// methods), in the shapes of Akeyless's published SDK models (`Item`, `Role`,
+/// `AuthMethod`; see `keytrail_collectors::akeyless_api::model`). Includes what the
+/// configuration controls look for: a role associated with auth methods of both clusters,
+/// a password admin whose MFA nothing evidences, a rotated secret not rotated for over 90
+/// days whose rotator fails, a production static secret unchanged since it was created,
+/// and item names that must be escaped in HTML and defused in CSV.
 pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     akeyless_config_with(Planted::Yes)
 }
@@ -85,6 +87,50 @@ pub enum Planted {
     No,
 }
 
+/// The weekly rotations of a rotated secret up to the month's last Monday: `last_version`,
+/// `last_rotation_date` and the newest `item_versions` as `/list-items` reports them.
+fn rotated_item(name: &str, id: usize) -> Value {
+    let rotations = ["2026-11-16T03:02:11Z", "2026-11-23T03:01:47Z", "2026-11-30T03:02:05Z"];
+    let versions: Vec<Value> = rotations.iter().enumerate().map(|(i, t)| json!({"version": 52 + i, "creation_date": t, "item_version_state": "Enabled"})).collect();
+    json!({"item_name": name, "item_id": id, "item_type": "ROTATED_SECRET", "item_state": "Enabled", "is_enabled": true,
+        "auto_rotate": true, "rotation_interval": 7, "creation_date": "2025-01-10T09:00:00Z", "modification_date": rotations[2],
+        "last_rotation_date": rotations[2], "next_rotation_date": "2026-12-07T03:00:00Z", "last_version": 54, "item_versions": versions,
+        "item_general_info": {"rotated_secret_details": {"rotator_type": "password", "rotation_hour": 3}}})
+}
+
+/// A static secret whose value was last set (`version`) at `changed`.
+fn static_item(name: &str, id: usize, version: u32, changed: &str) -> Value {
+    json!({"item_name": name, "item_id": id, "item_type": "STATIC_SECRET", "item_state": "Enabled", "is_enabled": true,
+        "auto_rotate": false, "creation_date": "2025-01-10T09:00:00Z", "modification_date": changed, "last_version": version,
+        "item_versions": [{"version": version, "creation_date": if version == 1 { "2025-01-10T09:00:00Z" } else { changed }, "item_version_state": "Enabled"}]})
+}
+
+/// An auth method as `/list-auth-methods` lists it.
+fn auth_method(name: &str, access_id: &str, id: u64, access_info: Value) -> Value {
+    json!({"auth_method_name": name, "auth_method_access_id": access_id, "auth_method_id": id, "account_id": "acc-k3ytra1l0001",
+        "creation_date": "2025-01-10T09:00:00Z", "access_info": access_info})
+}
+
+/// The sample's auth methods: each cluster's Kubernetes auth method (bound to ESO's
+/// namespace and service account), the SAML console login, the rotator's API key and,
+/// when `password_admin`, an email/password login that reports no MFA type.
+fn auth_methods(password_admin: bool) -> Vec<Value> {
+    let k8s = |cluster: &str, access_id: &str, id| {
+        auth_method(&format!("/k8s/{cluster}"), access_id, id, json!({"rules_type": "k8s", "access_expires": 0, "force_sub_claims": true,
+            "k8s_access_rules": {"bound_namespaces": ["external-secrets"], "bound_service_account_names": ["external-secrets"], "audience": ""}}))
+    };
+    let mut methods = vec![k8s("aks-prod", "p-prodk8s01", 101), k8s("aks-dev", "p-devk8s01", 102)];
+    if password_admin {
+        methods.push(auth_method("/users/admin-password", "p-pwadmin01", 103,
+            json!({"access_expires": 0, "email_pass_access_rules": {"email": "ops-admin@contoso.com"}})));
+    }
+    methods.push(auth_method("/saml/contoso", "p-saml0bob01", 104, json!({"rules_type": "saml2", "access_expires": 0,
+        "saml_access_rules": {"idp_metadata_url": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/federationmetadata/2007-06/federationmetadata.xml",
+                              "unique_identifier": "email"}})));
+    methods.push(auth_method("/api/rotator", "p-rotator01", 105, json!({"rules_type": "api_key", "access_expires": 0, "api_key_access_rules": {}})));
+    methods
+}
+
 /// [`akeyless_config`], with or without its planted problems: clean, every secret is
 /// rotated, each cluster has its own role, and only the SAML admins (with MFA) administer.
 pub fn akeyless_config_with(planted: Planted) -> (Vec<Value>, Vec<Value>, Vec<Value>) {
@@ -94,23 +140,25 @@ pub fn akeyless_config_with(planted: Planted) -> (Vec<Value>, Vec<Value>, Vec<Va
     let mut items = Vec::new();
     for cluster in &CLUSTERS {
         for (_, name, item) in cluster.secrets {
-            let rotated = *name == "db-credentials";
-            let mut o = json!({"item_name": item, "item_type": if rotated { "ROTATED_SECRET" } else { "STATIC_SECRET" },
-                "item_id": 1000 + items.len(), "last_version": 3, "creation_date": "2025-01-10T09:00:00Z",
-                "modification_date": "2026-10-02T12:00:00Z", "auto_rotate": rotated, "rotation_interval": if rotated { 7 } else { 0 }});
-            if rotated {
-                o["item_general_info"] = json!({"rotated_secret_details": {"last_rotation_date": "2026-11-23T03:00:00Z"}});
-            }
-            items.push(o);
+            let id = 1000 + items.len();
+            items.push(match (*name, *item) {
+                ("db-credentials", _) => rotated_item(item, id),
+                (_, "/prod/payments/stripe-api-key") => static_item(item, id, 1, "2025-01-10T09:00:00Z"),
+                (_, "/prod/identity/jwt-signing-key") => static_item(item, id, 2, "2026-09-15T10:30:00Z"),
+                _ => static_item(item, id, 4, "2026-10-02T12:00:00Z"),
+            });
         }
     }
-    items.push(json!({"item_name": "/prod/legacy/ldap-bind", "item_type": "ROTATED_SECRET", "item_id": 2001, "auto_rotate": true,
-        "rotation_interval": 30, "creation_date": "2024-03-01T00:00:00Z", "modification_date": "2025-06-01T00:00:00Z",
-        "item_general_info": {"rotated_secret_details": {"last_rotation_date": "2026-07-15T03:00:00Z"}}}));
+    items.push(json!({"item_name": "/prod/legacy/ldap-bind", "item_type": "ROTATED_SECRET", "item_id": 2001, "item_state": "Enabled",
+        "auto_rotate": true, "rotation_interval": 30, "creation_date": "2024-03-01T00:00:00Z", "modification_date": "2026-07-15T03:00:04Z",
+        "last_rotation_date": "2026-07-15T03:00:04Z", "next_rotation_date": "2026-08-14T03:00:00Z", "last_version": 9,
+        "item_versions": [{"version": 9, "creation_date": "2026-07-15T03:00:04Z", "item_version_state": "Enabled"}],
+        "item_general_info": {"rotated_secret_details": {"rotator_type": "ldap", "rotation_hour": 3,
+            "last_rotation_error": "ldap: bind failed for cn=svc-app,ou=services,dc=contoso,dc=com: LDAP Result Code 49 \"Invalid Credentials\""}}}));
     items.push(json!({"item_name": "/dev/tmp/<script>alert('x')</script>", "item_type": "STATIC_SECRET", "item_id": 2002,
-        "auto_rotate": false, "creation_date": "2026-11-07T15:00:00Z"}));
+        "auto_rotate": false, "creation_date": "2026-11-07T15:00:00Z", "last_version": 1}));
     items.push(json!({"item_name": "=HYPERLINK(\"https://evil.example/\",\"click\")", "item_type": "STATIC_SECRET", "item_id": 2003,
-        "auto_rotate": false, "creation_date": "2026-11-19T15:00:00Z"}));
+        "auto_rotate": false, "creation_date": "2026-11-19T15:00:00Z", "last_version": 1}));
     let roles = vec![
         json!({"role_name": "eso-reader", "rules": {"path_rules": [{"path": "/prod/*", "capabilities": ["read", "list"], "type": "item-rule"},
                                                                   {"path": "/dev/*", "capabilities": ["read", "list"], "type": "item-rule"}]},
@@ -125,23 +173,14 @@ pub fn akeyless_config_with(planted: Planted) -> (Vec<Value>, Vec<Value>, Vec<Va
         json!({"role_name": "rotator", "rules": {"path_rules": [{"path": "/*/db-password", "capabilities": ["read", "update"], "type": "item-rule"}]},
                "role_auth_methods_assoc": [{"assoc_id": "ass-5", "auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "auth_method_sub_claims": {}}]}),
     ];
-    let auth_methods = vec![
-        json!({"auth_method_name": "/k8s/aks-prod", "auth_method_access_id": "p-prodk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
-        json!({"auth_method_name": "/k8s/aks-dev", "auth_method_access_id": "p-devk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
-        json!({"auth_method_name": "/users/admin-password", "auth_method_access_id": "p-pwadmin01", "access_info": {"rules_type": "password", "mfa_required": false}}),
-        json!({"auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "access_info": {"rules_type": "saml2", "mfa_required": true}}),
-        json!({"auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "access_info": {"rules_type": "api_key", "mfa_required": false}}),
-    ];
-    (items, roles, auth_methods)
+    (items, roles, auth_methods(true))
 }
 
 fn clean_akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
     let mut items = Vec::new();
     for cluster in &CLUSTERS {
         for (_, _, item) in cluster.secrets {
-            items.push(json!({"item_name": item, "item_type": "ROTATED_SECRET", "item_id": 1000 + items.len(), "last_version": 3,
-                "creation_date": "2025-01-10T09:00:00Z", "modification_date": "2026-10-02T12:00:00Z", "auto_rotate": true, "rotation_interval": 7,
-                "item_general_info": {"rotated_secret_details": {"last_rotation_date": "2026-11-23T03:00:00Z"}}}));
+            items.push(rotated_item(item, 1000 + items.len()));
         }
     }
     let reader = |env: &str, access_id: &str| {
@@ -155,13 +194,7 @@ fn clean_akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
         json!({"role_name": "platform-admin", "rules": {"path_rules": [{"path": "/*", "capabilities": ["create", "read", "update", "delete", "list"], "type": "item-rule"}]},
                "role_auth_methods_assoc": [{"assoc_id": "ass-4", "auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "auth_method_sub_claims": {"groups": ["platform-admins"]}}]}),
     ];
-    let auth_methods = vec![
-        json!({"auth_method_name": "/k8s/aks-prod", "auth_method_access_id": "p-prodk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
-        json!({"auth_method_name": "/k8s/aks-dev", "auth_method_access_id": "p-devk8s01", "access_info": {"rules_type": "k8s", "sub_claims": {"namespace": ["external-secrets"]}, "mfa_required": false}}),
-        json!({"auth_method_name": "/saml/contoso", "auth_method_access_id": "p-saml0bob01", "access_info": {"rules_type": "saml2", "mfa_required": true}}),
-        json!({"auth_method_name": "/api/rotator", "auth_method_access_id": "p-rotator01", "access_info": {"rules_type": "api_key", "mfa_required": false}}),
-    ];
-    (items, roles, auth_methods)
+    (items, roles, auth_methods(false))
 }
 
 /// The sample month as `[start, end)` in microseconds.
@@ -281,9 +314,8 @@ impl Generator {
                 self.refresh(c, t, ns, name, item);
             }
         }
-        if hour.hour() % 6 == 0 {
-            self.inventory(c, hour);
-        }
+        // Container Insights inventories pods every minute; the sample keeps one per hour.
+        self.inventory(c, hour);
         // Weekly rotation of database passwords, Mondays 03:00.
         use chrono::Datelike;
         if hour.weekday() == chrono::Weekday::Mon && hour.hour() == 3 {
@@ -306,7 +338,7 @@ impl Generator {
             let t = self.jitter(hour, 600);
             self.akeyless(t, json!({"access_id": c.access_id, "action": "Authentication", "status": 200, "remote_addr": c.egress_ip,
                 "component": "saas", "severity": "info", "request_parameters": {"access_type": "k8s", "user_agent": "external-secrets"},
-                "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets", "cluster": c.name}}));
+                "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}));
         }
     }
 
@@ -315,7 +347,7 @@ impl Generator {
         self.akeyless(t, json!({"access_id": c.access_id, "action": "get_secret_value", "item_name": item, "item_type": "static-secret",
             "status": 200, "remote_addr": remote_addr, "component": "gateway", "severity": "info",
             "request_parameters": {"access_type": "k8s", "product": "gateway", "user_agent": "external-secrets"},
-            "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets", "cluster": c.name}}));
+            "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}));
         let t = t + Duration::milliseconds(self.rng.i64(80..400));
         self.kube_audit(c, t, "get", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
         let msg = json!({"level": "info", "ts": t.timestamp_millis() as f64 / 1000.0, "logger": "controllers.ExternalSecret",

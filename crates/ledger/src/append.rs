@@ -209,7 +209,12 @@ impl Ledger {
                 cursor: None,
             });
         };
-        if manifest.columns != schema.columns() || manifest.raw_kind != schema.raw_kind() {
+        // A stream's columns may change from one commit to the next (a source types a field
+        // it did not before, or stops typing one), but a column never changes type and the
+        // raw kind never changes: readers take the newest columns and read a column an
+        // older segment lacks as null (LEDGER.md).
+        let retyped = manifest.columns.iter().any(|old| schema.columns().iter().any(|new| new.name == old.name && new.kind != old.kind));
+        if retyped || manifest.raw_kind != schema.raw_kind() {
             let names = |cols: &[crate::Column]| cols.iter().map(|c| format!("{}:{:?}", c.name, c.kind)).collect::<Vec<_>>().join(", ");
             return Err(LedgerError::SchemaMismatch {
                 stream: schema.name().to_string(),
@@ -491,6 +496,28 @@ mod tests {
         assert!(matches!(err, LedgerError::InvalidRecord { index: 1, .. }), "{err}");
         assert!(err.to_string().contains("0 typed values for 1 columns"), "{err}");
         assert!(ledger.streams().await.unwrap().is_empty());
+    }
+
+    /// A source that types a new field (and drops one) goes on in the same stream; a
+    /// column that would change type is refused, and the chain verifies across both.
+    #[tokio::test]
+    async fn columns_may_be_added_or_dropped_but_never_retyped() {
+        let dir = tempfile::tempdir().unwrap();
+        let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
+        let with = |columns: Vec<Column>, values: Vec<Value>| {
+            let mut r = rec("2026-11-02T00:00:00Z", "{}");
+            r.values = values;
+            (StreamSchema::new("s", columns).unwrap(), Batch::new(vec![r]))
+        };
+        let (old, batch) = with(vec![Column::new("a", FieldType::Str), Column::new("gone", FieldType::Bool)], vec![Value::Str("x".into()), Value::Bool(true)]);
+        ledger.append(&old, batch).await.unwrap();
+        let (new, batch) = with(vec![Column::new("a", FieldType::Str), Column::new("added", FieldType::Time)], vec![Value::Null, Value::Time(1)]);
+        ledger.append(&new, batch).await.unwrap();
+        let (retyped, batch) = with(vec![Column::new("a", FieldType::Int)], vec![Value::Int(1)]);
+        let err = ledger.append(&retyped, batch).await.unwrap_err();
+        assert!(matches!(err, LedgerError::SchemaMismatch { .. }) && err.to_string().contains("never change type"), "{err}");
+        assert_eq!(ledger.manifests("s").await.unwrap().len(), 2);
+        assert!(ledger.verify(&crate::VerifyOptions::default()).await.unwrap().is_valid());
     }
 
     /// Two writers resume from the same cursor: the second to commit is refused, whole

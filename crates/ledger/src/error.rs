@@ -22,12 +22,13 @@ pub enum LedgerError {
 
     /// The writer's schema differs from the one the stream was committed with.
     #[error(
-        "stream {stream} holds columns [{existing}] but this writer produces [{requested}]; write to a new stream name or use the keytrail version that created it"
+        "stream {stream} holds columns [{existing}] but this writer produces [{requested}]: a column may be added or dropped, never change type (nor the raw kind); write to a new stream name or use the keytrail version that created it"
     )]
     SchemaMismatch {
         /// Stream name.
         stream: String,
-        /// Columns in the stream's head manifest.
+        /// Columns in the stream's head manifest (one of them, or the raw kind, differs in
+    /// type from the writer's).
         existing: String,
         /// Columns of the writer.
         requested: String,

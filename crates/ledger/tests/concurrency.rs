@@ -42,14 +42,14 @@ async fn racing_writers_never_fork_or_lose_a_commit() {
 
 #[tokio::test]
 async fn a_writer_with_another_schema_is_refused() {
+    use keytrail_ledger::{Column, FieldType, Value};
     let dir = tempfile::tempdir().unwrap();
     let ledger = Ledger::open(dir.path().to_str().unwrap(), OpenMode::ReadWrite).await.unwrap();
-    let plain = StreamSchema::new("s", vec![]).unwrap();
     let t = chrono::DateTime::from_timestamp(1_793_491_200, 0).unwrap();
-    ledger.append(&plain, Batch::new(vec![Record::new(t, b"{}".to_vec())])).await.unwrap();
-    let typed = StreamSchema::new("s", vec![keytrail_ledger::Column::new("n", keytrail_ledger::FieldType::Int)]).unwrap();
-    let mut r = Record::new(t, b"{}".to_vec());
-    r.values = vec![keytrail_ledger::Value::Int(1)];
-    let err = ledger.append(&typed, Batch::new(vec![r])).await.unwrap_err().to_string();
-    assert!(err.contains("stream s holds columns [] but this writer produces [n:Int]"), "{err}");
+    let record = |value: Value| Record { values: vec![value], ..Record::new(t, b"{}".to_vec()) };
+    let int = StreamSchema::new("s", vec![Column::new("n", FieldType::Int)]).unwrap();
+    ledger.append(&int, Batch::new(vec![record(Value::Int(1))])).await.unwrap();
+    let text = StreamSchema::new("s", vec![Column::new("n", FieldType::Str)]).unwrap();
+    let err = ledger.append(&text, Batch::new(vec![record(Value::Str("1".into()))])).await.unwrap_err().to_string();
+    assert!(err.contains("stream s holds columns [n:Int] but this writer produces [n:Str]") && err.contains("never change type"), "{err}");
 }

@@ -18,6 +18,7 @@ use datafusion::arrow::datatypes::{DataType, Field, Schema};
 use keytrail_ledger::VerifyReport;
 use serde::{Deserialize, Serialize};
 
+use crate::outcome::{FindingStatus, RequirementStatus, VerdictStatus};
 use crate::{LedgerSession, QueryError};
 
 /// One control of the catalog.
@@ -79,6 +80,7 @@ const SOURCES: &[(&str, &str)] = &[
     control!("eso-refresh-interval"),
     control!("k8s-secrets-wildcard-grant"),
     control!("collection-coverage"),
+    control!("silent-sources"),
     (include_str!("../../../queries/controls/ledger-integrity.toml"), ""),
 ];
 
@@ -141,16 +143,9 @@ impl Framework {
         self.id == name || self.key == name
     }
 
-    /// Per requirement: the controls that cover it and its status given the verdicts —
-    /// `manual`, `not_covered`, or the worst of its controls' verdicts (`alarm` over
-    /// `error` over `insufficient_evidence` over `ok`).
-    pub fn requirement_status<'a>(&self, catalog: &'a [Control], verdicts: &[Verdict]) -> Vec<(&Requirement, Vec<&'a str>, String)> {
-        let rank = |s: &str| match s {
-            "alarm" => 3,
-            "error" => 2,
-            "insufficient_evidence" => 1,
-            _ => 0,
-        };
+    /// Per requirement: the controls that cover it (of `catalog`) and its outcome given
+    /// their verdicts ([`RequirementStatus::of`]).
+    pub fn requirement_status<'a>(&self, catalog: &'a [Control], verdicts: &[Verdict]) -> Vec<(&Requirement, Vec<&'a str>, RequirementStatus)> {
         self.requirements
             .iter()
             .map(|r| {
@@ -159,17 +154,12 @@ impl Framework {
                     .filter(|c| c.frameworks.get(&self.key).is_some_and(|ids| ids.contains(&r.id)))
                     .map(|c| c.id.as_str())
                     .collect();
-                let status = if r.manual {
-                    "manual".to_string()
-                } else {
-                    verdicts
-                        .iter()
-                        .filter(|v| controls.contains(&v.control.as_str()))
-                        .map(|v| v.status.clone())
-                        .max_by_key(|s| rank(s))
-                        .unwrap_or_else(|| "not_covered".to_string())
-                };
-                (r, controls, status)
+                let judged: Vec<(VerdictStatus, bool)> = verdicts
+                    .iter()
+                    .filter(|v| controls.contains(&v.control.as_str()))
+                    .map(|v| (v.status, v.counts.contains_key(&FindingStatus::Excepted)))
+                    .collect();
+                (r, controls, RequirementStatus::of(r.manual, &judged))
             })
             .collect()
     }
@@ -217,8 +207,8 @@ pub fn parse_exceptions(text: &str) -> Result<Vec<Exception>, QueryError> {
 pub struct Finding {
     /// What was judged.
     pub resource: String,
-    /// `ok`, `alarm`, `info`, `skip`, `error` or `excepted`.
-    pub status: String,
+    /// Its status (`excepted` where an exception turned an alarm).
+    pub status: FindingStatus,
     /// Why.
     pub reason: String,
     /// The exception that turned an alarm into `excepted`: owner and justification.
@@ -235,10 +225,10 @@ pub const MAX_FINDINGS: usize = 10_000;
 pub struct Verdict {
     /// Control id.
     pub control: String,
-    /// `ok`, `alarm`, `insufficient_evidence` or `error`.
-    pub status: String,
+    /// The conclusion.
+    pub status: VerdictStatus,
     /// Findings per status.
-    pub counts: BTreeMap<String, u64>,
+    pub counts: BTreeMap<FindingStatus, u64>,
     /// Every finding that is not `ok`, up to [`MAX_FINDINGS`] (`ok` ones are counted).
     pub findings: Vec<Finding>,
     /// Findings beyond [`MAX_FINDINGS`], counted but not listed.
@@ -247,6 +237,10 @@ pub struct Verdict {
     /// Why the verdict is `error` or `insufficient_evidence`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Statuses the control's query returned that are not statuses (a broken control):
+    /// each with how many rows had it. They make the verdict `error`.
+    #[serde(skip)]
+    invalid_statuses: BTreeMap<String, u64>,
     /// Exceptions for this control that expired before the period ended.
     pub expired_exceptions: Vec<Exception>,
 }
@@ -256,9 +250,9 @@ fn is_zero(n: &u64) -> bool {
 }
 
 impl Verdict {
-    /// A verdict from findings: any alarm or error → `alarm`, else `ok`.
+    /// A verdict from findings ([`VerdictStatus::of_findings`]).
     pub fn from_findings(control: &str, findings: Vec<Finding>, expired_exceptions: Vec<Exception>) -> Self {
-        let mut verdict = Self::empty(control, "ok");
+        let mut verdict = Self::empty(control, VerdictStatus::Ok);
         for f in findings {
             verdict.add(f);
         }
@@ -267,26 +261,27 @@ impl Verdict {
         verdict
     }
 
-    fn empty(control: &str, status: &str) -> Self {
+    fn empty(control: &str, status: VerdictStatus) -> Self {
         Self {
             control: control.into(),
-            status: status.into(),
+            status,
             counts: BTreeMap::new(),
             findings: Vec::new(),
             findings_omitted: 0,
             detail: None,
             expired_exceptions: Vec::new(),
+            invalid_statuses: BTreeMap::new(),
         }
     }
 
-    fn without_findings(control: &str, status: &str, detail: String) -> Self {
+    fn without_findings(control: &str, status: VerdictStatus, detail: String) -> Self {
         Self { detail: Some(detail), ..Self::empty(control, status) }
     }
 
     /// Counts a finding and keeps it unless it is `ok` or the list is full.
     fn add(&mut self, finding: Finding) {
-        *self.counts.entry(finding.status.clone()).or_insert(0) += 1;
-        if finding.status == "ok" {
+        *self.counts.entry(finding.status).or_insert(0) += 1;
+        if finding.status == FindingStatus::Ok {
             return;
         }
         if self.findings.len() < MAX_FINDINGS {
@@ -297,8 +292,26 @@ impl Verdict {
     }
 
     fn settle(&mut self) {
-        let bad = self.counts.contains_key("alarm") || self.counts.contains_key("error");
-        self.status = if bad { "alarm" } else { "ok" }.into();
+        if !self.invalid_statuses.is_empty() {
+            let values: Vec<String> = self.invalid_statuses.iter().map(|(s, n)| format!("'{s}' ({n} rows)")).collect();
+            self.status = VerdictStatus::Error;
+            let known: Vec<&str> = FindingStatus::FROM_QUERIES.iter().map(|s| s.as_str()).collect();
+            self.detail = Some(format!(
+                "the control's query returned status {}, not one of {}: its SQL must be fixed before it can judge anything",
+                values.join(", "),
+                known.join(", ")
+            ));
+            return;
+        }
+        self.status = VerdictStatus::of_findings(self.counts.keys().copied());
+        if self.detail.is_none() {
+            let unknown = self.counts.get(&FindingStatus::Unknown).copied().unwrap_or(0);
+            if self.status == VerdictStatus::InsufficientEvidence {
+                self.detail = Some(format!("{unknown} findings could not be judged from the evidence (status unknown): see their reasons"));
+            } else if self.status == VerdictStatus::Error {
+                self.detail = Some(format!("{} findings could not be judged (status error): see their reasons", self.counts[&FindingStatus::Error]));
+            }
+        }
     }
 }
 
@@ -307,8 +320,12 @@ fn bind(sql: &str, period: (DateTime<Utc>, DateTime<Utc>), parameters: &BTreeMap
     let time = |t: DateTime<Utc>| format!("TIMESTAMP '{}'", t.format("%Y-%m-%dT%H:%M:%SZ"));
     let mut values: Vec<(String, String)> = vec![("period_start".into(), time(period.0)), ("period_end".into(), time(period.1))];
     for (name, value) in parameters {
+        let quoted = |s: &str| format!("'{}'", s.replace('\'', "''"));
         let literal = match value {
-            toml::Value::String(s) => format!("'{}'", s.replace('\'', "''")),
+            toml::Value::String(s) => quoted(s),
+            // A list is one text of comma-separated items, which the SQL splits with
+            // `string_to_array($name, ',')` (so an empty list is an empty text).
+            toml::Value::Array(items) => quoted(&items.iter().map(|i| i.as_str().map_or_else(|| i.to_string(), str::to_string)).collect::<Vec<_>>().join(",")),
             other => other.to_string(),
         };
         values.push((name.clone(), literal));
@@ -412,7 +429,7 @@ impl LedgerSession {
         sink: &mut dyn EvidenceSink,
     ) -> Result<Evaluation, QueryError> {
         let sql = bind(&control.sql, period, &control.parameters);
-        let failed = |control: Control, status: &str, detail: String, sql: String| {
+        let failed = |control: Control, status: VerdictStatus, detail: String, sql: String| {
             Ok(Evaluation { verdict: Verdict::without_findings(&control.id, status, detail), control, sql })
         };
         for table in control.evidence_tables.clone() {
@@ -423,28 +440,28 @@ impl LedgerSession {
             };
             let rows = match self.query_internal(&format!("SELECT count(*) AS n FROM {table}{filter}")).await {
                 Ok(batches) => batches.first().filter(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0)),
-                Err(e) => return failed(control, "error", format!("evidence table {table}: {e}"), sql),
+                Err(e) => return failed(control, VerdictStatus::Error, format!("evidence table {table}: {e}"), sql),
             };
             if rows == 0 {
                 let detail = format!("{table} holds no rows for the period");
-                return failed(control, "insufficient_evidence", detail, sql);
+                return failed(control, VerdictStatus::InsufficientEvidence, detail, sql);
             }
         }
         // Sorted by every column, so evidence is the same bytes on every run whatever the
         // partitioning; the sort spills to disk beyond the session's memory limit.
         let mut stream = match self.sorted_stream(&sql).await {
             Ok(s) => s,
-            Err(e) => return failed(control, "error", e.to_string(), sql),
+            Err(e) => return failed(control, VerdictStatus::Error, e.to_string(), sql),
         };
         let schema = stream.schema();
         let period_last_day = (period.1 - chrono::Duration::days(1)).date_naive();
         let mine: Vec<&Exception> = exceptions.iter().filter(|e| e.control == control.id).collect();
-        let mut verdict = Verdict::empty(&control.id, "ok");
+        let mut verdict = Verdict::empty(&control.id, VerdictStatus::Ok);
         let mut sent = false;
         while let Some(batch) = futures::StreamExt::next(&mut stream).await {
             let batch = match batch {
                 Ok(b) => b,
-                Err(e) => return failed(control, "error", e.to_string(), sql),
+                Err(e) => return failed(control, VerdictStatus::Error, e.to_string(), sql),
             };
             let column = |name: &str| -> Result<ArrayRef, String> {
                 let c = batch.column_by_name(name).ok_or_else(|| format!("the query returns no {name} column"))?;
@@ -452,25 +469,32 @@ impl LedgerSession {
             };
             let (resource, status, reason) = match (column("resource"), column("status"), column("reason")) {
                 (Ok(a), Ok(b), Ok(c)) => (a, b, c),
-                (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return failed(control, "error", e, sql),
+                (Err(e), ..) | (_, Err(e), _) | (.., Err(e)) => return failed(control, VerdictStatus::Error, e, sql),
             };
             let (resource, status, reason) = (resource.as_string::<i32>(), status.as_string::<i32>(), reason.as_string::<i32>());
             let mut judged_status = Vec::with_capacity(batch.num_rows());
             let mut judged_exception = Vec::with_capacity(batch.num_rows());
             for i in 0..batch.num_rows() {
                 let text = |a: &StringArray| if a.is_null(i) { String::new() } else { a.value(i).to_string() };
-                let mut finding = Finding { resource: text(resource), status: text(status), reason: text(reason), exception: None };
+                let (parsed, reason) = match FindingStatus::from_query(&text(status)) {
+                    Ok(s) => (s, text(reason)),
+                    Err(e) => {
+                        *verdict.invalid_statuses.entry(text(status)).or_insert(0) += 1;
+                        (FindingStatus::Error, format!("the control returned {e}: {}", text(reason)))
+                    }
+                };
+                let mut finding = Finding { resource: text(resource), status: parsed, reason, exception: None };
                 if finding.reason.is_empty() {
-                    finding.status = "error".into();
+                    finding.status = FindingStatus::Error;
                     finding.reason = "the control returned no reason".into();
                 }
-                if finding.status == "alarm" {
+                if finding.status == FindingStatus::Alarm {
                     if let Some(e) = mine.iter().find(|e| e.expires >= period_last_day && matches(&e.resource, &finding.resource)) {
-                        finding.status = "excepted".into();
+                        finding.status = FindingStatus::Excepted;
                         finding.exception = Some(format!("{} (until {}): {}", e.owner, e.expires, e.justification));
                     }
                 }
-                judged_status.push(finding.status.clone());
+                judged_status.push(finding.status);
                 judged_exception.push(finding.exception.clone());
                 verdict.add(finding);
             }
@@ -498,7 +522,7 @@ impl LedgerSession {
 /// column added. Text is plain `Utf8` whichever string layout the engine chose (views
 /// in-process, plain or large strings on Ballista), so evidence files are the same bytes
 /// on every engine.
-fn judged(batch: &RecordBatch, status: &[String], exception: &[Option<String>]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
+fn judged(batch: &RecordBatch, status: &[FindingStatus], exception: &[Option<String>]) -> Result<RecordBatch, datafusion::arrow::error::ArrowError> {
     let schema = batch.schema();
     let mut fields: Vec<Field> = Vec::with_capacity(schema.fields().len() + 1);
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len() + 1);
@@ -542,7 +566,7 @@ pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
     ]);
     let columns = vec![
         text(|f| Some(&f.resource)),
-        text(|f| Some(&f.status)),
+        text(|f| Some(f.status.as_str())),
         text(|f| Some(&f.reason)),
         text(|f| f.exception.as_deref()),
     ];
@@ -559,7 +583,7 @@ fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, Strin
                 let problems: usize = s.findings.iter().map(|f| f.problems.len()).sum();
                 Finding {
                     resource: s.stream.clone(),
-                    status: if problems == 0 { "ok" } else { "alarm" }.into(),
+                    status: if problems == 0 { FindingStatus::Ok } else { FindingStatus::Alarm },
                     reason: if problems == 0 {
                         format!("{} rows, every hash and link verified", s.rows)
                     } else {
@@ -569,7 +593,7 @@ fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, Strin
                 }
             })
             .collect(),
-        Err(e) => vec![Finding { resource: "ledger".into(), status: "error".into(), reason: format!("verify failed: {e}"), exception: None }],
+        Err(e) => vec![Finding { resource: "ledger".into(), status: FindingStatus::Error, reason: format!("verify failed: {e}"), exception: None }],
     };
     sink.rows(&findings_batch(&findings)).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
     Ok(Evaluation { verdict: Verdict::from_findings(&control.id, findings, Vec::new()), control, sql: String::new() })
@@ -606,6 +630,7 @@ mod tests {
         for f in &frameworks {
             for (r, controls, _) in f.requirement_status(&catalog, &[]) {
                 assert!(r.manual || !controls.is_empty(), "{} {} is neither manual nor covered", f.id, r.id);
+                assert!(!r.manual || controls.is_empty(), "{} {} is marked manual but {controls:?} support it", f.id, r.id);
             }
         }
     }

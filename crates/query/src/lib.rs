@@ -13,6 +13,8 @@
 mod cached_view;
 mod headroom_pool;
 pub mod controls;
+pub mod environments;
+pub mod outcome;
 
 use std::sync::Arc;
 
@@ -38,12 +40,14 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
     ("secret_lineage", include_str!("../../../queries/views/secret_lineage.sql")),
     ("snapshots", include_str!("../../../queries/views/snapshots.sql")),
+    ("identities", include_str!("../../../queries/views/identities.sql")),
     ("auth_failures", include_str!("../../../queries/views/auth_failures.sql")),
     ("privileged_ops", include_str!("../../../queries/views/privileged_ops.sql")),
     ("rotations", include_str!("../../../queries/views/rotations.sql")),
     ("rotation_syncs", include_str!("../../../queries/views/rotation_syncs.sql")),
     ("coverage_gaps", include_str!("../../../queries/views/coverage_gaps.sql")),
     ("coverage", include_str!("../../../queries/views/coverage.sql")),
+    ("activity", include_str!("../../../queries/views/activity.sql")),
 ];
 
 /// Views an in-process session computes once per time range, in slices of time, and keeps
@@ -109,6 +113,8 @@ pub struct SessionOptions {
     /// or an evaluation's controls look back before their period): an in-process session
     /// then computes its kept views once, over all of it, instead of once per time range.
     pub reads_history: bool,
+    /// The configuration's environments (the `environment_rules` view).
+    pub environments: Vec<environments::Environment>,
 }
 
 impl SessionOptions {
@@ -120,7 +126,7 @@ impl SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local, reads_history: false }
+        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local, reads_history: false, environments: Vec::new() }
     }
 }
 
@@ -242,6 +248,9 @@ impl LedgerSession {
             tables.push(schema.name().to_string());
         }
         tables.sort();
+        ctx.sql(&format!("CREATE VIEW environment_rules AS {}", environments::rules_sql(&options.environments)))
+            .await
+            .map_err(|e| QueryError::View { name: "environment_rules".into(), reason: e.to_string() })?;
         let cache = options.engine == Engine::Local;
         for (name, sql) in VIEWS {
             let cached = CACHED_VIEWS.iter().find(|spec| spec.view == *name).filter(|_| cache);

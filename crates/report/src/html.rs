@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use askama::Template;
 use keytrail_query::controls::{Evaluation, Exception};
+use keytrail_query::outcome::FindingStatus;
 use serde_json::json;
 
 use crate::charts;
@@ -17,6 +18,9 @@ use crate::{ReportError, ReportOptions};
 
 /// Longest cell shown in an evidence sample; the files hold the whole value.
 pub(crate) const MAX_CELL_CHARS: usize = 160;
+/// The control whose findings are the silent stretches the coverage section lists.
+const SILENCE_CONTROL: &str = "silent-sources";
+
 /// Most uncollected windows listed on the page; `data/collection-gaps.csv` has all.
 const MAX_GAPS_LISTED: usize = 500;
 
@@ -36,6 +40,8 @@ struct IndexPage {
     coverage: Vec<StreamCoverage>,
     gaps: Vec<Vec<String>>,
     gaps_total: usize,
+    /// The silent-sources control's stretches (resource, status, reason), if it ran.
+    silences: Option<Vec<(String, &'static str, String)>>,
     charts: Vec<ChartView>,
     controls: Vec<ControlView>,
     integrity: IntegrityView,
@@ -176,7 +182,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
                         controls: r
                             .evaluations
                             .iter()
-                            .map(|e| ControlRef { id: e.control.id.clone(), title: e.control.title.clone(), status: e.verdict.status.clone(), summary: summary(e) })
+                            .map(|e| ControlRef { id: e.control.id.clone(), title: e.control.title.clone(), status: e.verdict.status.as_str().to_string(), summary: summary(e) })
                             .collect(),
                     })
                     .collect(),
@@ -198,6 +204,14 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
     let streams: Vec<String> = per_stream.keys().cloned().collect();
     let coverage_chart = charts::coverage_grid(&days, &streams, &grid).render()?;
     let (_, gaps_all) = cells(&facts.gaps, usize::MAX, MAX_CELL_CHARS);
+    let silences = facts.evaluations.iter().find(|e| e.control.id == SILENCE_CONTROL).map(|e| {
+        e.verdict
+            .findings
+            .iter()
+            .filter(|f| matches!(f.status, FindingStatus::Alarm | FindingStatus::Excepted))
+            .map(|f| (f.resource.clone(), f.status.as_str(), f.reason.clone()))
+            .collect()
+    });
 
     let has = |stream: &str| facts.streams.iter().any(|s| s == stream);
     let eso_missing = "No External Secrets Operator data in this ledger: the Kubernetes source (eso_events, eso_externalsecrets) has not been collected.";
@@ -247,7 +261,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
                 rationale: e.control.rationale.clone(),
                 severity: e.control.severity.clone(),
                 evidence_kind: e.control.evidence.clone(),
-                status: e.verdict.status.clone(),
+                status: e.verdict.status.as_str().to_string(),
                 summary: summary(e),
                 mapped: e.control.frameworks.iter().map(|(f, ids)| format!("{f}: {}", ids.join(", "))).collect::<Vec<_>>().join(" · "),
                 columns: sample.columns,
@@ -292,6 +306,7 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
         coverage_chart,
         coverage: per_stream.into_values().collect(),
         gaps_total: gaps_all.len(),
+        silences,
         gaps: gaps_all.into_iter().take(MAX_GAPS_LISTED).collect(),
         charts,
         controls,
@@ -341,6 +356,7 @@ mod tests {
     use chrono::{TimeZone, Utc};
     use datafusion::arrow::array::{ArrayRef, RecordBatch, StringArray};
     use keytrail_query::controls::{Control, Finding, Framework, Requirement, Verdict, findings_batch};
+    use keytrail_query::outcome::VerdictStatus;
 
     use super::*;
     use crate::evidence::Sample;
@@ -366,11 +382,14 @@ mod tests {
     fn evaluation(id: &str, requirement: &str, findings: Vec<(&str, &str)>, status: Option<&str>) -> (Evaluation, Sample) {
         let findings: Vec<Finding> = findings
             .into_iter()
-            .map(|(resource, status)| Finding { resource: resource.into(), status: status.into(), reason: format!("because {resource}"), exception: None })
+            .map(|(resource, status)| {
+                let status = if status == "excepted" { FindingStatus::Excepted } else { FindingStatus::from_query(status).unwrap() };
+                Finding { resource: resource.into(), status, reason: format!("because {resource}"), exception: None }
+            })
             .collect();
         let mut verdict = Verdict::from_findings(id, findings.clone(), Vec::new());
         if let Some(s) = status {
-            verdict.status = s.into();
+            verdict.status = if s == "error" { VerdictStatus::Error } else { VerdictStatus::InsufficientEvidence };
             verdict.detail = Some(format!("{s} detail"));
         }
         let (columns, rows) = cells(&[findings_batch(&findings)], 10, MAX_CELL_CHARS);
@@ -437,13 +456,14 @@ mod tests {
         let statuses: Vec<Status> = outcomes[0].requirements.iter().map(|r| r.status).collect();
         assert_eq!(
             statuses,
-            vec![Status::Satisfied, Status::NotSatisfied, Status::InsufficientEvidence, Status::Excepted, Status::NotSatisfied, Status::Manual]
+            vec![Status::Satisfied, Status::NotSatisfied, Status::InsufficientEvidence, Status::Excepted, Status::Error, Status::Manual]
         );
         let html = render(&options, &facts, &outcomes, "f").unwrap();
         for badge in ["satisfied", "not_satisfied", "insufficient_evidence", "excepted", "manual", "ok", "alarm", "error"] {
             assert!(html.contains(&format!("class=\"badge {badge}\"")), "no {badge} badge");
         }
         assert!(html.contains("insufficient_evidence detail") && html.contains("error detail"));
+        assert!(html.contains("The silent-sources control was not evaluated"), "a pack without it says so");
         assert!(!html.contains("<script>") && !html.contains("<b>s</b>") && !html.contains("<i>disk"));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the alarm's resource is shown, escaped");
         assert!(html.contains("&#60;i&#62;disk&#60;/i&#62; unreadable"));

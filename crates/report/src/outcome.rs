@@ -1,47 +1,9 @@
-//! Per framework requirement, the outcome a compliance officer reads: satisfied, not
-//! satisfied, insufficient evidence, excepted, manual (or not covered).
+//! Per framework requirement, the outcome a compliance officer reads
+//! ([`RequirementStatus`], the rule `keytrail evaluate --framework` uses too) with the
+//! evaluations behind it.
 
 use keytrail_query::controls::{Control, Evaluation, Framework, Requirement, Verdict};
-
-/// A requirement's outcome.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(crate) enum Status {
-    Satisfied,
-    NotSatisfied,
-    InsufficientEvidence,
-    Excepted,
-    Manual,
-    NotCovered,
-}
-
-impl Status {
-    pub const ALL: [Status; 6] =
-        [Status::Satisfied, Status::NotSatisfied, Status::InsufficientEvidence, Status::Excepted, Status::Manual, Status::NotCovered];
-
-    /// Machine name (`controls.json`, CSS class).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Satisfied => "satisfied",
-            Status::NotSatisfied => "not_satisfied",
-            Status::InsufficientEvidence => "insufficient_evidence",
-            Status::Excepted => "excepted",
-            Status::Manual => "manual",
-            Status::NotCovered => "not_covered",
-        }
-    }
-
-    /// Words for people.
-    pub fn label(self) -> &'static str {
-        match self {
-            Status::Satisfied => "Satisfied",
-            Status::NotSatisfied => "Not satisfied",
-            Status::InsufficientEvidence => "Insufficient evidence",
-            Status::Excepted => "Excepted",
-            Status::Manual => "Manual",
-            Status::NotCovered => "Not covered",
-        }
-    }
-}
+pub(crate) use keytrail_query::outcome::RequirementStatus as Status;
 
 pub(crate) struct RequirementOutcome<'a> {
     pub requirement: &'a Requirement,
@@ -71,17 +33,8 @@ pub(crate) fn outcomes<'a>(frameworks: &'a [Framework], evaluations: &'a [Evalua
             let requirements = framework
                 .requirement_status(&catalog, &verdicts)
                 .into_iter()
-                .map(|(requirement, controls, worst)| {
+                .map(|(requirement, controls, status)| {
                     let evaluations: Vec<&Evaluation> = evaluations.iter().filter(|e| controls.contains(&e.control.id.as_str())).collect();
-                    let excepted = evaluations.iter().any(|e| e.verdict.counts.contains_key("excepted"));
-                    let status = match worst.as_str() {
-                        "manual" => Status::Manual,
-                        "not_covered" => Status::NotCovered,
-                        "alarm" | "error" => Status::NotSatisfied,
-                        "insufficient_evidence" => Status::InsufficientEvidence,
-                        _ if excepted => Status::Excepted,
-                        _ => Status::Satisfied,
-                    };
                     RequirementOutcome { requirement, evaluations, status }
                 })
                 .collect();

@@ -169,7 +169,7 @@ pub(crate) async fn write(session: &LedgerSession, mut facts: Facts, signer: &Si
 
     let mut controls = BTreeMap::new();
     for e in &facts.evaluations {
-        *controls.entry(e.verdict.status.clone()).or_insert(0) += 1;
+        *controls.entry(e.verdict.status.as_str().to_string()).or_insert(0) += 1;
     }
     let requirements = framework_outcomes
         .iter()

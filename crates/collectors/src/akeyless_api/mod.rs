@@ -7,70 +7,24 @@
 //! `pagination-token` / `next_page`. The access key (or service-account token) is read from
 //! an environment variable or a file, sent only to `/auth`, and never logged, kept in an
 //! error message or written to the ledger; secret values are never requested.
+//!
+//! What is typed from each object follows Akeyless's published SDK models field by field
+//! ([`model`]); the object is kept as `raw` without the credential fields those models
+//! carry.
+
+mod config;
+pub mod model;
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Records, StreamSchema, Value};
-use serde::Deserialize;
 use serde_json::{Value as Json, json};
+
+pub use config::AkeylessApiConfig;
 
 use crate::akeyless::json_text;
 use crate::log_analytics::RetryPolicy;
-use crate::time::parse_json_time;
-
-/// `[akeyless_api]` in `keytrail.toml`.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AkeylessApiConfig {
-    /// API base URL.
-    #[serde(default = "default_endpoint")]
-    pub endpoint: String,
-    /// The auth method's access ID.
-    pub access_id: String,
-    /// `access_key`, `k8s` or `azure_ad`.
-    #[serde(default = "default_access_type")]
-    pub access_type: String,
-    /// Where the access key is (`access_key`): `"env:VAR"` or `"file:PATH"`; shorthand
-    /// for `access_key_env` / `access_key_file`.
-    #[serde(default)]
-    pub access_key: Option<crate::credential::SecretRef>,
-    /// Environment variable holding the access key (`access_key`).
-    pub access_key_env: Option<String>,
-    /// File holding the access key (`access_key`).
-    pub access_key_file: Option<PathBuf>,
-    /// Kubernetes auth config name in the Gateway (`k8s`).
-    pub k8s_auth_config_name: Option<String>,
-    /// Service-account token file (`k8s`); default the pod's projected token.
-    pub k8s_service_account_token_file: Option<PathBuf>,
-    /// File holding the cloud ID (`azure_ad`), as the Akeyless CLI generates it.
-    pub azure_ad_cloud_id_file: Option<PathBuf>,
-    /// Seconds per request.
-    #[serde(default = "default_timeout_secs")]
-    pub timeout_secs: u64,
-    /// Attempts per request (429, 5xx, timeouts are retried).
-    #[serde(default = "default_max_attempts")]
-    pub max_attempts: u32,
-    /// First back-off in milliseconds.
-    #[serde(default = "default_initial_backoff_ms")]
-    pub initial_backoff_ms: u64,
-}
-
-fn default_endpoint() -> String {
-    "https://api.akeyless.io".into()
-}
-fn default_access_type() -> String {
-    "access_key".into()
-}
-fn default_timeout_secs() -> u64 {
-    60
-}
-fn default_max_attempts() -> u32 {
-    5
-}
-fn default_initial_backoff_ms() -> u64 {
-    500
-}
 
 /// Why a snapshot failed.
 #[derive(Debug, thiserror::Error)]
@@ -218,10 +172,10 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
     for kind in &KINDS {
         let objects = list_all(&mut client, kind, token).await?;
         let n = objects.len() as u64;
-        let schema = StreamSchema::new(kind.stream, (kind.columns)())?;
+        let schema = StreamSchema::new(kind.stream, kind.columns())?;
         let records: Records = objects
             .iter()
-            .map(|o| Record { event_time: snapshot_time, raw: o.to_string().into_bytes(), values: (kind.values)(o, snapshot_time, run_id) })
+            .map(|o| Record { event_time: snapshot_time, raw: model::without_credentials(o).to_string().into_bytes(), values: kind.values(o, snapshot_time, run_id) })
             .collect();
         let mut batch = Batch::new(records);
         batch.cursor = Some(json!({"akeyless_api": {"snapshot_time": snapshot_time, "run_id": run_id, "count": n}}));
@@ -250,25 +204,33 @@ struct Kind {
     call: &'static str,
     field: &'static str,
     stream: &'static str,
-    columns: fn() -> Vec<Column>,
-    values: fn(&Json, i64, &str) -> Vec<Value>,
+    columns: &'static [model::ColumnSpec],
+}
+
+impl Kind {
+    /// `snapshot_time` and `run_id`, then the model's columns.
+    fn columns(&self) -> Vec<Column> {
+        let mut columns = vec![Column::new("snapshot_time", FieldType::Time), Column::new("run_id", FieldType::Str)];
+        columns.extend(model::columns(self.columns));
+        columns
+    }
+
+    fn values(&self, object: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
+        let mut values = vec![Value::Time(snapshot_time), Value::Str(run_id.into())];
+        values.extend(self.columns.iter().map(|(_, _, read)| read.value(object)));
+        values
+    }
 }
 
 /// The snapshot streams' schemas, so queries over them plan before any snapshot is taken.
 pub fn stream_schemas() -> Result<Vec<StreamSchema>, keytrail_ledger::LedgerError> {
-    KINDS.iter().map(|kind| StreamSchema::new(kind.stream, (kind.columns)())).collect()
+    KINDS.iter().map(|kind| StreamSchema::new(kind.stream, kind.columns())).collect()
 }
 
 const KINDS: [Kind; 3] = [
-    Kind { call: "list-items", field: "items", stream: "akeyless_items", columns: item_columns, values: item_values },
-    Kind { call: "list-roles", field: "roles", stream: "akeyless_roles", columns: role_columns, values: role_values },
-    Kind {
-        call: "list-auth-methods",
-        field: "auth_methods",
-        stream: "akeyless_auth_methods",
-        columns: auth_method_columns,
-        values: auth_method_values,
-    },
+    Kind { call: "list-items", field: "items", stream: "akeyless_items", columns: model::ITEM_COLUMNS },
+    Kind { call: "list-roles", field: "roles", stream: "akeyless_roles", columns: model::ROLE_COLUMNS },
+    Kind { call: "list-auth-methods", field: "auth_methods", stream: "akeyless_auth_methods", columns: model::AUTH_METHOD_COLUMNS },
 ];
 
 async fn list_all(client: &mut Client, kind: &Kind, token: &str) -> Result<Vec<Json>, ApiError> {
@@ -287,117 +249,4 @@ async fn list_all(client: &mut Client, kind: &Kind, token: &str) -> Result<Vec<J
             return Ok(all);
         }
     }
-}
-
-fn columns(spec: &[(&str, FieldType)]) -> Vec<Column> {
-    spec.iter().map(|(n, t)| Column::new(*n, *t)).collect()
-}
-
-fn text(v: &Json, path: &str) -> Value {
-    let found = path.split('.').try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null());
-    found.map_or(Value::Null, |v| Value::Str(json_text(v)))
-}
-
-fn time(v: &Json, path: &str) -> Value {
-    let found = path.split('.').try_fold(v, |v, k| v.get(k)).filter(|v| !v.is_null());
-    found.and_then(|v| parse_json_time(v).ok()).map_or(Value::Null, Value::Time)
-}
-
-fn item_columns() -> Vec<Column> {
-    use FieldType::*;
-    columns(&[
-        ("snapshot_time", Time),
-        ("run_id", Str),
-        ("item_name", Str),
-        ("item_type", Str),
-        ("item_id", Str),
-        ("auto_rotate", Bool),
-        ("rotation_interval_days", Int),
-        ("last_rotation_date", Time),
-        ("creation_date", Time),
-        ("modification_date", Time),
-    ])
-}
-
-fn item_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
-    let rotation = o.pointer("/item_general_info/rotated_secret_details");
-    vec![
-        Value::Time(snapshot_time),
-        Value::Str(run_id.into()),
-        text(o, "item_name"),
-        text(o, "item_type"),
-        text(o, "item_id"),
-        o.get("auto_rotate").and_then(Json::as_bool).map_or(Value::Null, Value::Bool),
-        o.get("rotation_interval").and_then(crate::akeyless::json_int).map_or(Value::Null, Value::Int),
-        rotation.map_or(Value::Null, |r| time(r, "last_rotation_date")),
-        time(o, "creation_date"),
-        time(o, "modification_date"),
-    ]
-}
-
-fn role_columns() -> Vec<Column> {
-    use FieldType::*;
-    columns(&[
-        ("snapshot_time", Time),
-        ("run_id", Str),
-        ("role_name", Str),
-        ("rule_paths", StrList),
-        ("rule_capabilities", StrList),
-        ("auth_method_names", StrList),
-        ("auth_method_access_ids", StrList),
-        ("auth_method_sub_claims", Str),
-    ])
-}
-
-fn role_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
-    let rules: Vec<&Json> = o.pointer("/rules/path_rules").and_then(Json::as_array).map(|r| r.iter().collect()).unwrap_or_default();
-    let assoc: Vec<&Json> = o.get("role_auth_methods_assoc").and_then(Json::as_array).map(|a| a.iter().collect()).unwrap_or_default();
-    let list = |items: &[&Json], key: &str| Value::StrList(items.iter().filter_map(|i| i.get(key)).map(json_text).collect());
-    let capabilities = rules
-        .iter()
-        .map(|r| {
-            let caps: Vec<String> = r.get("capabilities").and_then(Json::as_array).map(|c| c.iter().map(json_text).collect()).unwrap_or_default();
-            format!("{}:{}", r.get("path").map(json_text).unwrap_or_default(), caps.join(","))
-        })
-        .collect();
-    let sub_claims: Vec<Json> = assoc.iter().map(|a| a.get("auth_method_sub_claims").cloned().unwrap_or(Json::Null)).collect();
-    vec![
-        Value::Time(snapshot_time),
-        Value::Str(run_id.into()),
-        text(o, "role_name"),
-        list(&rules, "path"),
-        Value::StrList(capabilities),
-        list(&assoc, "auth_method_name"),
-        list(&assoc, "auth_method_access_id"),
-        Value::Str(Json::Array(sub_claims).to_string()),
-    ]
-}
-
-fn auth_method_columns() -> Vec<Column> {
-    use FieldType::*;
-    columns(&[
-        ("snapshot_time", Time),
-        ("run_id", Str),
-        ("auth_method_name", Str),
-        ("access_id", Str),
-        ("method_type", Str),
-        ("bound_sub_claims", Str),
-        ("mfa_required", Bool),
-        ("access_expires", Time),
-    ])
-}
-
-fn auth_method_values(o: &Json, snapshot_time: i64, run_id: &str) -> Vec<Value> {
-    let info = o.get("access_info");
-    let mfa = info.and_then(|i| i.get("mfa_required").or_else(|| i.get("require_mfa"))).and_then(Json::as_bool);
-    vec![
-        Value::Time(snapshot_time),
-        Value::Str(run_id.into()),
-        text(o, "auth_method_name"),
-        text(o, "auth_method_access_id"),
-        info.map_or(Value::Null, |i| text(i, "rules_type")),
-        info.and_then(|i| i.get("sub_claims").or_else(|| i.get("force_sub_claims"))).map_or(Value::Null, |c| Value::Str(c.to_string())),
-        mfa.map_or(Value::Null, Value::Bool),
-        info.map_or(Value::Null, |i| time(i, "access_expires")),
-    ]
 }
