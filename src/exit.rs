@@ -6,14 +6,15 @@
 pub enum ExitCode {
     /// Everything worked and everything checked is valid.
     Success = 0,
-    /// A verification found something INVALID (`verify`, `verify-proof`).
+    /// A verification found something INVALID (`verify`, `verify-proof`, `verify-pack`).
     Invalid = 1,
     /// Usage, configuration, storage or I/O error: the command could not do its job.
     Error = 2,
     /// `run` wrote the pack, but some source windows, clusters or snapshots could not be
     /// collected (the pack's coverage section lists them; the next run retries them).
     SourcesIncomplete = 3,
-    /// `run` wrote the pack, but the ledger failed verification.
+    /// `run`, `report` or `evaluate` finished, but the ledger failed verification: the
+    /// verdicts of controls that read damaged streams are errors.
     IntegrityFailure = 4,
     /// `ingest` or `collect` finished, but some records were rejected (kept in
     /// `<stream>__rejected`).

@@ -235,8 +235,9 @@ fn a_self_consistent_forged_segment_is_caught_by_the_manifest_chain() {
     assert_eq!(run.invalid_lines().len(), 1, "{}", run.stdout);
 }
 
-/// Removing the newest commit leaves a shorter ledger that is valid on its own; only a
-/// checkpoint kept elsewhere shows that data went missing.
+/// Removing the newest commit leaves a shorter ledger that is valid on its own: the
+/// ledger's own newest checkpoint shows that data went missing, and when that is removed
+/// too, only a checkpoint kept elsewhere does.
 #[test]
 fn a_truncated_tail_is_caught_only_against_a_checkpoint() {
     let ws = ledger_of_five_commits();
@@ -246,14 +247,24 @@ fn a_truncated_tail_is_caught_only_against_a_checkpoint() {
     let with_checkpoint = ["verify", "--checkpoint", kept.to_str().unwrap(), "--public-key", public.to_str().unwrap()];
     let run = keytrail(&ws.ledger(), &with_checkpoint).expect(0);
     assert!(run.stdout.contains("1/1 checkpoints valid"), "{}", run.stdout);
+    let run = verify(&ws).expect(0);
+    assert!(run.stdout.contains("held against the ledger's newest checkpoint of 1 streams, signatures not checked"), "{}", run.stdout);
 
     let last_manifest = manifest_paths(&ws.ledger(), STREAM).pop().unwrap();
     let last_segment = segments(&ws.ledger(), STREAM).pop().unwrap();
     std::fs::remove_file(ws.ledger().join(&last_manifest)).unwrap();
     std::fs::remove_file(ws.ledger().join(&last_segment)).unwrap();
 
+    let run = verify(&ws).expect(1);
+    let own = run.invalid_lines();
+    assert!(own.len() == 1 && own[0].starts_with("_checkpoints/app_audit/") && own[0].contains("truncated"), "{}", run.stdout);
+    let run = keytrail(&ws.ledger(), &["verify", "--public-key", public.to_str().unwrap()]).expect(1);
+    assert!(run.stdout.contains("signatures checked") && run.stdout.contains("truncated"), "{}", run.stdout);
+
+    std::fs::remove_dir_all(ws.ledger().join("_checkpoints")).unwrap();
     let run = verify(&ws).expect(0);
     assert!(run.stdout.contains("400 rows"), "without a checkpoint the shorter ledger is consistent:\n{}", run.stdout);
+    assert!(run.stdout.contains("no checkpoint in the ledger or given"), "{}", run.stdout);
 
     let run = keytrail(&ws.ledger(), &with_checkpoint).expect(1);
     let note = kept.join(format!("{STREAM}.500.note"));

@@ -73,16 +73,28 @@ pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut i
     let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
     let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
     let exceptions = read_exceptions(args.exceptions.as_deref().or(config.exceptions.as_deref()))?;
-    let options = SessionOptions { reads_history: true, ..config.session_options(&args.engine, args.query_memory_mb)? };
-    let session = LedgerSession::open_with(ledger, &super::sql::known_streams()?, &options).await.context("opening the ledger for evaluation")?;
     let framework = framework(args.framework.as_deref())?;
     let mut catalog = controls::catalog()?;
     config.apply_control_parameters(&mut catalog)?;
     if let Some(f) = &framework {
         catalog = mapped_to(catalog, std::slice::from_ref(f));
     }
-    let integrity = ledger.verify(&VerifyOptions::default()).await.map_err(|e| e.to_string());
+    // Verified first: a control that reads a damaged stream is an error, never a verdict
+    // on what is left of it.
+    let (checkpoints, unreadable) = keytrail_ledger::open_checkpoints(&ledger.stored_checkpoints().await?, None);
+    let integrity = ledger
+        .verify(&VerifyOptions { checkpoints, ..VerifyOptions::default() })
+        .await
+        .map(|mut report| {
+            report.other.extend(unreadable);
+            report
+        })
+        .map_err(|e| e.to_string());
+    let damaged = integrity.as_ref().map(keytrail_query::damage_of).unwrap_or_default();
+    let options = SessionOptions { reads_history: true, damaged, ..config.session_options(&args.engine, args.query_memory_mb)? };
+    let session = LedgerSession::open_with(ledger, &super::sql::known_streams()?, &options).await.context("opening the ledger for evaluation")?;
     let evaluations = session.evaluate_all(catalog, period, &exceptions, &integrity).await?;
+    let intact = integrity.as_ref().is_ok_and(|r| r.is_valid());
     let verdicts: Vec<(Control, Verdict)> = evaluations.into_iter().map(|e| (e.control, e.verdict)).collect();
     match args.format {
         EvaluateFormat::Json => {
@@ -121,7 +133,7 @@ pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut i
             }
         }
     }
-    Ok(ExitCode::Success)
+    Ok(if intact { ExitCode::Success } else { ExitCode::IntegrityFailure })
 }
 
 /// (requirement id, title, covering controls, status) for a framework.

@@ -66,7 +66,7 @@ pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl W
     settings.key = args.key.or(settings.key);
     let summary = write_pack(&ledger, &settings).await?;
     print_summary(&settings.label, &summary, out)?;
-    Ok(ExitCode::Success)
+    Ok(if summary.ledger_valid { ExitCode::Success } else { ExitCode::IntegrityFailure })
 }
 
 /// Evaluates the period and writes its pack.
@@ -94,6 +94,7 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
             engine: settings.engine.clone(),
             reads_history: true,
             environments: settings.config.environments(),
+            damaged: Default::default(),
         },
         origin: settings.origin.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
@@ -111,6 +112,9 @@ pub(crate) fn print_summary(label: &str, summary: &PackSummary, out: &mut impl W
     writeln!(out, "  fingerprint: {}", summary.fingerprint)?;
     writeln!(out, "  files:       {} (listed in manifest.json, signed in manifest.sig)", summary.files)?;
     writeln!(out, "  ledger:      {}", if summary.ledger_valid { "valid" } else { "INVALID (see the integrity section)" })?;
+    if !summary.damaged_verdicts.is_empty() {
+        writeln!(out, "  damaged:     {} rest on damaged evidence (error): {}", summary.damaged_verdicts.len(), summary.damaged_verdicts.join(", "))?;
+    }
     let controls = summary.controls.iter().map(|(s, n)| format!("{n} {s}")).collect::<Vec<_>>().join(", ");
     writeln!(out, "  controls:    {controls}")?;
     for (framework, counts) in &summary.requirements {

@@ -38,7 +38,7 @@ mod verify;
 pub use append::{AppendOutcome, Batch, CommitSummary, Rejected};
 pub use error::{LedgerError, Result};
 pub use manifest::{Manifest, ManifestSegments, SegmentRef, FORMAT};
-pub use note::{Checkpoint, SignedNote, Signer, Verifier};
+pub use note::{open_checkpoints, Checkpoint, SignedNote, Signer, Verifier};
 pub use proof::InclusionProof;
 pub use record::{Column, FieldType, Record, Value, ValueRef, ValueSink};
 pub use records::{Records, RowBuilder};

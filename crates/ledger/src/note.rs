@@ -240,6 +240,36 @@ impl Checkpoint {
     pub fn open(signed: &str, verifier: &Verifier, source: &str) -> Result<Self> {
         Self::parse_body(verifier.open(signed, source)?, source)
     }
+
+    /// Reads a signed checkpoint without checking its signature (no key at hand): it still
+    /// holds a ledger against the size and root it records, but proves nothing about who
+    /// recorded them.
+    pub fn open_unverified(signed: &str, source: &str) -> Result<Self> {
+        let split = signed
+            .rfind("\n\n")
+            .ok_or_else(|| LedgerError::Checkpoint { origin: source.into(), reason: "not a signed note (no blank line before signatures)".into() })?;
+        Self::parse_body(&signed[..split + 1], source)
+    }
+}
+
+/// Opens signed checkpoints, given as (where it came from, note text): each signature is
+/// checked with `verifier` when there is one (else the note is read unchecked, see
+/// [`Checkpoint::open_unverified`]). A note that does not open is an INVALID finding of its
+/// own, so that a report still shows everything else.
+pub fn open_checkpoints(notes: &[(String, String)], verifier: Option<&Verifier>) -> (Vec<Checkpoint>, Vec<crate::Finding>) {
+    let mut opened = Vec::new();
+    let mut failed = Vec::new();
+    for (source, text) in notes {
+        let checkpoint = match verifier {
+            Some(verifier) => Checkpoint::open(text, verifier, source),
+            None => Checkpoint::open_unverified(text, source),
+        };
+        match checkpoint {
+            Ok(c) => opened.push(c),
+            Err(e) => failed.push(crate::Finding { kind: crate::ObjectKind::Checkpoint, path: source.clone(), problems: vec![e.to_string()] }),
+        }
+    }
+    (opened, failed)
 }
 
 /// A checkpoint as signed and stored.
@@ -254,6 +284,34 @@ pub struct SignedNote {
 }
 
 impl Ledger {
+    /// The newest checkpoint the ledger holds of each stream (the largest size under
+    /// `_checkpoints/<stream>/`), as (path, signed note text), by stream.
+    pub async fn stored_checkpoints(&self) -> Result<Vec<(String, String)>> {
+        use futures::TryStreamExt;
+        let notes: Vec<_> = self
+            .object_store()
+            .list(Some(&object_store::path::Path::from("_checkpoints")))
+            .try_collect()
+            .await
+            .map_err(|e| LedgerError::store("_checkpoints", e))?;
+        let mut newest: std::collections::BTreeMap<String, (u64, String)> = std::collections::BTreeMap::new();
+        for note in notes {
+            let path = note.location.to_string();
+            let mut parts = path.split('/').skip(1);
+            let (Some(stream), Some(name), None) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let Some(size) = name.strip_suffix(".note").and_then(|n| n.get(..20)).and_then(|n| n.parse::<u64>().ok()) else { continue };
+            if newest.get(stream).is_none_or(|(s, p)| size > *s || (size == *s && path > *p)) {
+                newest.insert(stream.to_string(), (size, path));
+            }
+        }
+        let mut out = Vec::new();
+        for (_, (_, path)) in newest {
+            let text = String::from_utf8(self.get(&path).await?.to_vec()).map_err(|_| LedgerError::corrupt("checkpoint", &path, "not UTF-8"))?;
+            out.push((path, text));
+        }
+        Ok(out)
+    }
+
     /// Signs a checkpoint of every stream's head and stores each under
     /// `_checkpoints/<stream>/<20-digit size>-<sha256 prefix>.note`.
     pub async fn checkpoint(&self, signer: &Signer, origin_prefix: &str) -> Result<Vec<SignedNote>> {

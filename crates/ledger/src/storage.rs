@@ -17,6 +17,7 @@
 //! are best-effort removals of a writer's own uncommitted segment files after it lost a
 //! race; a store that refuses them leaves harmless unreferenced files.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -193,6 +194,32 @@ impl Ledger {
     /// one; `verify` is the tolerant reader.
     pub async fn manifests(&self, stream: &str) -> Result<Vec<Manifest>> {
         self.each_manifest(stream, Manifest::from_bytes).await
+    }
+
+    /// The segments of `manifests` (a stream's, from [`segment_lists`](Self::segment_lists))
+    /// that are not in the store as committed: missing, or of another size than their
+    /// manifest records, each with why. One listing of the stream's folder, not a request
+    /// per file: a reader calls it before it trusts a table of the segments, since a query
+    /// engine reading a folder of files skips a missing file and reads an empty one as no
+    /// rows. (Changed bytes of the same size are `verify`'s to find.)
+    pub async fn damaged_segments(&self, stream: &str, manifests: &[ManifestSegments]) -> Result<Vec<(String, String)>> {
+        let dir = format!("streams/{stream}");
+        let sizes: HashMap<String, u64> = self
+            .store
+            .list(Some(&Path::from(dir.as_str())))
+            .map_ok(|meta| (meta.location.to_string(), meta.size))
+            .try_collect()
+            .await
+            .map_err(|e| LedgerError::store(&dir, e))?;
+        Ok(manifests
+            .iter()
+            .flat_map(|m| &m.segments)
+            .filter_map(|s| match sizes.get(&s.path) {
+                None => Some((s.path.clone(), "missing: the file its manifest commits is not in the ledger".to_string())),
+                Some(&size) if size != s.bytes => Some((s.path.clone(), format!("{size} bytes, but its manifest commits {}", s.bytes))),
+                Some(_) => None,
+            })
+            .collect())
     }
 
     /// The segment lists of a stream's manifests in number order: for readers of the data.

@@ -161,6 +161,9 @@ impl Ledger {
             let s = self.verify_stream(name, &checkpoints, opts.parallelism, &mut report).await?;
             report.streams.push(s);
         }
+        if opts.streams.is_none() {
+            report.other.extend(self.outside_layout().await?.into_iter().map(|path| Finding { kind: ObjectKind::Unreferenced, path, problems: vec![] }));
+        }
         for c in &opts.checkpoints {
             if !names.contains(&c.stream) && opts.streams.as_ref().is_none_or(|w| w.contains(&c.stream)) {
                 report.other.push(Finding {
@@ -174,6 +177,30 @@ impl Ledger {
             }
         }
         Ok(report)
+    }
+
+    /// Objects outside the ledger's layout (`_manifests/<stream>/`, `streams/<stream>/`,
+    /// `_checkpoints/<stream>/`): files at the root or directly under one of those folders,
+    /// and everything under any other folder. Not part of the ledger; listed so that
+    /// nothing in the store goes unmentioned (files in a stream's own folders are listed
+    /// with the stream).
+    async fn outside_layout(&self) -> Result<Vec<String>> {
+        const LAYOUT: [&str; 3] = ["_manifests", "streams", "_checkpoints"];
+        let store = self.object_store();
+        let root = store.list_with_delimiter(None).await.map_err(|e| LedgerError::store("", e))?;
+        let mut out: Vec<String> = root.objects.iter().map(|o| o.location.to_string()).collect();
+        for prefix in root.common_prefixes {
+            let name = prefix.to_string();
+            if LAYOUT.contains(&name.as_str()) {
+                let inside = store.list_with_delimiter(Some(&prefix)).await.map_err(|e| LedgerError::store(&name, e))?;
+                out.extend(inside.objects.iter().map(|o| o.location.to_string()));
+            } else {
+                let objects: Vec<_> = store.list(Some(&prefix)).try_collect().await.map_err(|e| LedgerError::store(&name, e))?;
+                out.extend(objects.iter().map(|o| o.location.to_string()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {

@@ -237,6 +237,9 @@ pub struct Verdict {
     /// Why the verdict is `error` or `insufficient_evidence`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// The damaged streams the control reads (its verdict is then `error`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub damaged_streams: Vec<String>,
     /// Statuses the control's query returned that are not statuses (a broken control):
     /// each with how many rows had it. They make the verdict `error`.
     #[serde(skip)]
@@ -270,6 +273,7 @@ impl Verdict {
             findings_omitted: 0,
             detail: None,
             expired_exceptions: Vec::new(),
+            damaged_streams: Vec::new(),
             invalid_statuses: BTreeMap::new(),
         }
     }
@@ -432,6 +436,13 @@ impl LedgerSession {
         let failed = |control: Control, status: VerdictStatus, detail: String, sql: String| {
             Ok(Evaluation { verdict: Verdict::without_findings(&control.id, status, detail), control, sql })
         };
+        // A control that reads damaged evidence is an error naming the damage, never a
+        // verdict on what is left.
+        let damaged = |control: Control, damage: crate::Damage, sql: String| {
+            let mut verdict = Verdict::without_findings(&control.id, VerdictStatus::Error, QueryError::DamagedEvidence(damage.clone()).to_string());
+            verdict.damaged_streams = damage.into_keys().collect();
+            Ok(Evaluation { verdict, control, sql })
+        };
         for table in control.evidence_tables.clone() {
             let filter = if control.evidence == "configuration" || control.snapshot_tables.contains(&table) {
                 String::new()
@@ -440,6 +451,7 @@ impl LedgerSession {
             };
             let rows = match self.query_internal(&format!("SELECT count(*) AS n FROM {table}{filter}")).await {
                 Ok(batches) => batches.first().filter(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0)),
+                Err(QueryError::DamagedEvidence(damage)) => return damaged(control, damage, sql),
                 Err(e) => return failed(control, VerdictStatus::Error, format!("evidence table {table}: {e}"), sql),
             };
             if rows == 0 {
@@ -451,6 +463,7 @@ impl LedgerSession {
         // partitioning; the sort spills to disk beyond the session's memory limit.
         let mut stream = match self.sorted_stream(&sql).await {
             Ok(s) => s,
+            Err(QueryError::DamagedEvidence(damage)) => return damaged(control, damage, sql),
             Err(e) => return failed(control, VerdictStatus::Error, e.to_string(), sql),
         };
         let schema = stream.schema();
@@ -512,7 +525,7 @@ impl LedgerSession {
     }
 
     async fn sorted_stream(&self, sql: &str) -> Result<datafusion::physical_plan::SendableRecordBatchStream, QueryError> {
-        let df = self.context().sql(sql).await?;
+        let df = self.plan(sql).await?;
         let order: Vec<_> = df.schema().columns().into_iter().map(|c| datafusion::prelude::col(c).sort(true, true)).collect();
         Ok(df.sort(order)?.execute_stream().await?)
     }
@@ -576,6 +589,11 @@ pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
 /// The integrity control: one finding per stream of the ledger's verification.
 fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, String>, sink: &mut dyn EvidenceSink) -> Result<Evaluation, QueryError> {
     let findings: Vec<Finding> = match integrity {
+        Ok(report) if report.streams.is_empty() => {
+            let detail = "the ledger holds no stream: there is nothing to verify".to_string();
+            sink.rows(&findings_batch(&[])).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
+            return Ok(Evaluation { verdict: Verdict::without_findings(&control.id, VerdictStatus::InsufficientEvidence, detail), control, sql: String::new() });
+        }
         Ok(report) => report
             .streams
             .iter()
@@ -592,6 +610,13 @@ fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, Strin
                     exception: None,
                 }
             })
+            // A checkpoint of a stream the ledger no longer has, one that does not open.
+            .chain(report.other.iter().filter(|f| !f.is_valid()).map(|f| Finding {
+                resource: f.path.clone(),
+                status: FindingStatus::Alarm,
+                reason: f.problems.join("; "),
+                exception: None,
+            }))
             .collect(),
         Err(e) => vec![Finding { resource: "ledger".into(), status: FindingStatus::Error, reason: format!("verify failed: {e}"), exception: None }],
     };

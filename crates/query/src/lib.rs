@@ -115,6 +115,25 @@ pub struct SessionOptions {
     pub reads_history: bool,
     /// The configuration's environments (the `environment_rules` view).
     pub environments: Vec<environments::Environment>,
+    /// Streams already known to be damaged (from a `verify` run), with their damaged
+    /// objects. The session adds what it finds itself: committed segments missing or of
+    /// another size than committed.
+    pub damaged: Damage,
+}
+
+/// Damaged streams: per stream, each damaged object's path and why.
+pub type Damage = std::collections::BTreeMap<String, Vec<(String, String)>>;
+
+/// The damage a verification found: per stream, its INVALID objects (a stream whose
+/// verification failed outright is damaged as a whole).
+pub fn damage_of(report: &keytrail_ledger::VerifyReport) -> Damage {
+    let mut damage = Damage::new();
+    for stream in &report.streams {
+        for finding in stream.findings.iter().filter(|f| !f.is_valid()) {
+            damage.entry(stream.stream.clone()).or_default().push((finding.path.clone(), finding.problems.join("; ")));
+        }
+    }
+    damage
 }
 
 impl SessionOptions {
@@ -126,7 +145,14 @@ impl SessionOptions {
 
 impl Default for SessionOptions {
     fn default() -> Self {
-        Self { period: None, memory_bytes: DEFAULT_QUERY_MEMORY_BYTES, engine: Engine::Local, reads_history: false, environments: Vec::new() }
+        Self {
+            period: None,
+            memory_bytes: DEFAULT_QUERY_MEMORY_BYTES,
+            engine: Engine::Local,
+            reads_history: false,
+            environments: Vec::new(),
+            damaged: Damage::new(),
+        }
     }
 }
 
@@ -159,6 +185,11 @@ pub enum QueryError {
     /// Evidence rows could not be handed on (writing evidence files failed).
     #[error("evidence of control {0}")]
     Evidence(String),
+    /// The query reads streams whose committed files are missing, altered or unreadable:
+    /// its result would be wrong, so it does not run.
+    #[error("the evidence this reads is damaged, so no result would be true: {}; run keytrail verify, and restore the files from a copy",
+            .0.iter().map(|(stream, objects)| format!("{stream}: {}", objects.iter().map(|(path, why)| format!("{path} ({why})")).collect::<Vec<_>>().join(", "))).collect::<Vec<_>>().join("; "))]
+    DamagedEvidence(Damage),
     /// Building a result batch failed.
     #[error(transparent)]
     Arrow(#[from] datafusion::arrow::error::ArrowError),
@@ -171,6 +202,7 @@ pub enum QueryError {
 pub struct LedgerSession {
     ctx: SessionContext,
     tables: Vec<String>,
+    damaged: Damage,
 }
 
 /// Registers `table` as `name`, behind an `event_time` filter when a period is given (the
@@ -227,9 +259,15 @@ impl LedgerSession {
         };
         let period = options.period;
         let mut tables = Vec::new();
+        let mut damaged = options.damaged.clone();
         let mut segments_by_time = std::collections::HashMap::new();
         for stream in ledger.streams().await? {
             let manifests = ledger.segment_lists(&stream).await?;
+            let missing = ledger.damaged_segments(&stream, &manifests).await?;
+            if !missing.is_empty() {
+                let known = damaged.entry(stream.clone()).or_default();
+                known.extend(missing.into_iter().filter(|(path, _)| !known.iter().any(|(p, _)| p == path)).collect::<Vec<_>>());
+            }
             let Some(last) = manifests.last() else { continue };
             let schema = StreamSchema::from_parts(&stream, last.raw_kind, last.columns.clone())?.arrow_schema();
             let files = manifests
@@ -275,7 +313,57 @@ impl LedgerSession {
             };
             planned.map_err(|e| QueryError::View { name: (*name).to_string(), reason: e.to_string() })?;
         }
-        Ok(Self { ctx, tables })
+        Ok(Self { ctx, tables, damaged })
+    }
+
+    /// Streams whose committed files are damaged, with why (empty for a sound ledger).
+    pub fn damaged(&self) -> &Damage {
+        &self.damaged
+    }
+
+    /// The streams a plan reads, through every view and kept view it names.
+    fn streams_read(&self, plan: &datafusion::logical_expr::LogicalPlan, into: &mut std::collections::BTreeSet<String>) {
+        use datafusion::common::tree_node::TreeNodeRecursion;
+        use datafusion::logical_expr::LogicalPlan;
+        let _ = plan.apply_with_subqueries(|node| {
+            if let LogicalPlan::TableScan(scan) = node {
+                let name = scan.table_name.table();
+                if self.tables.iter().any(|t| t == name) {
+                    into.insert(name.to_string());
+                } else if let Some(spec) = CACHED_VIEWS.iter().find(|spec| spec.view == name) {
+                    into.insert(spec.stream.to_string());
+                } else if let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source) {
+                    if let Some(view) = provider.downcast_ref::<ViewTable>() {
+                        self.streams_read(view.logical_plan(), into);
+                    }
+                }
+            }
+            Ok(TreeNodeRecursion::Continue)
+        });
+    }
+
+    /// Plans one read-only statement (no DDL, DML, `COPY` or `SET`), refused when it reads
+    /// a damaged stream: every query keytrail runs, its own and an analyst's, is planned
+    /// here.
+    pub async fn plan(&self, sql: &str) -> Result<datafusion::dataframe::DataFrame, QueryError> {
+        let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
+        let df = self.ctx.sql_with_options(sql, read_only).await.map_err(|e| match e {
+            datafusion::error::DataFusionError::Plan(m)
+                if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|p| m.starts_with(p)) =>
+            {
+                QueryError::NotReadOnly(m)
+            }
+            other => QueryError::DataFusion(other),
+        })?;
+        if !self.damaged.is_empty() {
+            let mut read = std::collections::BTreeSet::new();
+            self.streams_read(df.logical_plan(), &mut read);
+            let hit: Damage = self.damaged.iter().filter(|(stream, _)| read.contains(*stream)).map(|(s, d)| (s.clone(), d.clone())).collect();
+            if !hit.is_empty() {
+                return Err(QueryError::DamagedEvidence(hit));
+            }
+        }
+        Ok(df)
     }
 
     /// The tables (streams), sorted.
@@ -295,17 +383,8 @@ impl LedgerSession {
         self.query(sql).await
     }
 
-    /// Runs one read-only statement and collects its result.
+    /// Runs one read-only statement ([`plan`](Self::plan)) and collects its result.
     pub async fn query(&self, sql: &str) -> Result<Vec<RecordBatch>, QueryError> {
-        let read_only = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false).with_allow_statements(false);
-        let df = self.ctx.sql_with_options(sql, read_only).await.map_err(|e| match e {
-            datafusion::error::DataFusionError::Plan(m)
-                if ["DDL not supported", "DML not supported", "Statement not supported"].iter().any(|p| m.starts_with(p)) =>
-            {
-                QueryError::NotReadOnly(m)
-            }
-            other => QueryError::DataFusion(other),
-        })?;
-        Ok(df.collect().await?)
+        Ok(self.plan(sql).await?.collect().await?)
     }
 }

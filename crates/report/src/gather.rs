@@ -40,15 +40,32 @@ pub(crate) struct Facts {
     pub sync_failures: Vec<(String, i64)>,
     /// Streams the ledger has (not the empty tables of sources never collected).
     pub streams: Vec<String>,
+    /// Streams whose committed files are damaged (verification or a missing file): every
+    /// query that reads one is refused, so the sections built on it are not shown.
+    pub damaged: keytrail_query::Damage,
 }
 
 /// Everything but the controls' evaluations, which stream into the pack's files; returns
 /// the session to evaluate them with.
 pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOptions) -> Result<(LedgerSession, Facts), ReportError> {
+    // The ledger's newest checkpoints from before this one hold it against the removal of
+    // data they saw (read unchecked: a rotated key must not fail the ledger; `keytrail
+    // verify --public-key` checks their signatures).
+    let (earlier, unreadable) = keytrail_ledger::open_checkpoints(&ledger.stored_checkpoints().await?, None);
     let checkpoints = ledger.checkpoint(signer, &options.origin).await?;
-    let verify_options = VerifyOptions { checkpoints: checkpoints.iter().map(|n| n.checkpoint.clone()).collect(), ..Default::default() };
-    let integrity = ledger.verify(&verify_options).await.map_err(|e| e.to_string());
-    let session = LedgerSession::open_with(ledger, &options.known_streams, &options.query).await?;
+    let verify_options = VerifyOptions { checkpoints: checkpoints.iter().map(|n| n.checkpoint.clone()).chain(earlier).collect(), ..Default::default() };
+    let integrity = ledger.verify(&verify_options).await.map(|mut report| {
+        report.other.extend(unreadable);
+        report
+    });
+    let integrity = integrity.map_err(|e| e.to_string());
+    let mut query = options.query.clone();
+    if let Ok(report) = &integrity {
+        for (stream, objects) in keytrail_query::damage_of(report) {
+            query.damaged.entry(stream).or_default().extend(objects);
+        }
+    }
+    let session = LedgerSession::open_with(ledger, &options.known_streams, &query).await?;
 
     let (start, end) = (options.period.0.format("%Y-%m-%dT%H:%M:%SZ"), options.period.1.format("%Y-%m-%dT%H:%M:%SZ"));
     let within = |column: &str| format!("{column} >= TIMESTAMP '{start}' AND {column} < TIMESTAMP '{end}'");
@@ -77,8 +94,8 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
             within("time")
         )
     };
-    let secret_reads = daily_counts(session.query(&daily("secret_access")).await?);
-    let auth_failures = daily_counts(session.query(&daily("auth_failures")).await?);
+    let secret_reads = daily_counts(rows(&session, &daily("secret_access")).await?);
+    let auth_failures = daily_counts(rows(&session, &daily("auth_failures")).await?);
     let latencies = pairs(
         &session,
         &format!(
@@ -116,6 +133,7 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
         sync_latencies,
         sync_failures,
         streams,
+        damaged: session.damaged().clone(),
     };
     Ok((session, facts))
 }
@@ -133,9 +151,13 @@ async fn pairs(session: &LedgerSession, sql: &str) -> Result<Vec<(String, i64)>,
 }
 
 /// The rows of keytrail's own SQL; an empty result is one empty batch that keeps the
-/// columns (so its CSV still has a header).
+/// columns (so its CSV still has a header). A query refused for reading damaged streams
+/// has no rows: the pack shows what is damaged instead ([`Facts::damaged`]).
 async fn rows(session: &LedgerSession, sql: &str) -> Result<Vec<RecordBatch>, ReportError> {
-    let df = session.context().sql(sql).await.map_err(QueryError::from)?;
+    let df = match session.plan(sql).await {
+        Err(QueryError::DamagedEvidence(_)) => return Ok(Vec::new()),
+        planned => planned?,
+    };
     let schema = Arc::new(df.schema().as_arrow().clone());
     let batches = df.collect().await.map_err(QueryError::from)?;
     Ok(if batches.is_empty() { vec![RecordBatch::new_empty(schema)] } else { batches })

@@ -40,6 +40,10 @@ struct IndexPage {
     coverage: Vec<StreamCoverage>,
     gaps: Vec<Vec<String>>,
     gaps_total: usize,
+    /// Damaged streams and their damaged objects, described.
+    damaged: Vec<(String, String)>,
+    /// Controls whose verdict is an error because they read damaged streams.
+    damaged_verdicts: Vec<String>,
     /// The silent-sources control's stretches (resource, status, reason), if it ran.
     silences: Option<Vec<(String, &'static str, String)>>,
     charts: Vec<ChartView>,
@@ -307,6 +311,12 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
         coverage: per_stream.into_values().collect(),
         gaps_total: gaps_all.len(),
         silences,
+        damaged: facts
+            .damaged
+            .iter()
+            .map(|(stream, objects)| (stream.clone(), objects.iter().map(|(path, why)| format!("{path}: {why}")).collect::<Vec<_>>().join("; ")))
+            .collect(),
+        damaged_verdicts: crate::damaged_verdicts(&facts.evaluations),
         gaps: gaps_all.into_iter().take(MAX_GAPS_LISTED).collect(),
         charts,
         controls,
@@ -451,6 +461,7 @@ mod tests {
             sync_latencies: Vec::new(),
             sync_failures: Vec::new(),
             streams: Vec::new(),
+            damaged: [("aks_audit".to_string(), vec![("streams/aks_audit/<x>.parquet".to_string(), "0 bytes".to_string())])].into(),
         };
         let outcomes = outcomes(&frameworks, &facts.evaluations);
         let statuses: Vec<Status> = outcomes[0].requirements.iter().map(|r| r.status).collect();
@@ -464,6 +475,7 @@ mod tests {
         }
         assert!(html.contains("insufficient_evidence detail") && html.contains("error detail"));
         assert!(html.contains("The silent-sources control was not evaluated"), "a pack without it says so");
+        assert!(html.contains("damaged evidence") && html.contains("streams/aks_audit/&#60;x&#62;.parquet: 0 bytes"), "damage is on the cover, escaped");
         assert!(!html.contains("<script>") && !html.contains("<b>s</b>") && !html.contains("<i>disk"));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the alarm's resource is shown, escaped");
         assert!(html.contains("&#60;i&#62;disk&#60;/i&#62; unreadable"));

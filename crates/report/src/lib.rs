@@ -118,6 +118,13 @@ pub struct PackSummary {
     pub requirements: BTreeMap<String, BTreeMap<String, usize>>,
     /// Whether the ledger verified.
     pub ledger_valid: bool,
+    /// Controls whose verdict is an error because the evidence they read is damaged.
+    pub damaged_verdicts: Vec<String>,
+}
+
+/// The controls whose verdict is an error because the evidence they read is damaged.
+pub(crate) fn damaged_verdicts(evaluations: &[keytrail_query::controls::Evaluation]) -> Vec<String> {
+    evaluations.iter().filter(|e| !e.verdict.damaged_streams.is_empty()).map(|e| e.control.id.clone()).collect()
 }
 
 /// Evaluates the period over `ledger` and writes `out/keytrail-evidence-<label>/` and

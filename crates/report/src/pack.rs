@@ -183,6 +183,7 @@ pub(crate) async fn write(session: &LedgerSession, mut facts: Facts, signer: &Si
         controls,
         requirements,
         ledger_valid: facts.integrity.as_ref().is_ok_and(|r| r.is_valid()),
+        damaged_verdicts: crate::damaged_verdicts(&facts.evaluations),
     })
 }
 
