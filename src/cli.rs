@@ -159,6 +159,19 @@ pub enum SqlFormat {
     Parquet,
 }
 
+impl SqlFormat {
+    /// Its name as `--format` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SqlFormat::Table => "table",
+            SqlFormat::Csv => "csv",
+            SqlFormat::Json => "json",
+            SqlFormat::Ndjson => "ndjson",
+            SqlFormat::Parquet => "parquet",
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct SqlArgs {
     /// The query; `-` reads it from standard input; nothing starts an interactive prompt
@@ -166,17 +179,22 @@ pub struct SqlArgs {
     pub query: Option<String>,
     /// Only rows whose event time is in this month (YYYY-MM), in every table and view.
     #[arg(long)]
-    pub period: Option<String>,
+    pub period: Option<crate::period::Period>,
     /// Take the ledger, engine, query memory and environments from this configuration;
     /// flags given here win.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
-    pub format: SqlFormat,
-    /// Write the result here instead of standard output.
+    /// Output format; default: the --out file's extension (.csv, .json, .ndjson, .parquet),
+    /// else a table.
+    #[arg(long, value_enum)]
+    pub format: Option<SqlFormat>,
+    /// Write the result to this new file instead of standard output (never inside the
+    /// ledger).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace --out if it exists.
+    #[arg(long, requires = "out")]
+    pub force: bool,
     /// MiB the query may hold before sorts and aggregations spill to disk; default 512.
     #[arg(long)]
     pub query_memory_mb: Option<usize>,
@@ -205,7 +223,7 @@ pub enum EvaluateFormat {
 pub struct EvaluateArgs {
     /// The month to evaluate (YYYY-MM, UTC).
     #[arg(long)]
-    pub period: String,
+    pub period: crate::period::Period,
     /// Take the ledger, exceptions, control parameters, environments, engine and query
     /// memory from this configuration; flags given here win.
     #[arg(long)]
@@ -324,6 +342,7 @@ pub struct IngestArgs {
     pub item_path_fields: Vec<String>,
     /// JSON field holding the event time (dotted path for nested fields); repeat to try
     /// several. Default: timestamp, time, TimeGenerated, @timestamp, eventTime, ts.
+    /// RFC 3339, an epoch number, or a date-time without offset, which is read as UTC.
     #[arg(long = "time-field")]
     pub time_fields: Vec<String>,
     /// Records longer than this many bytes are rejected (and kept in the rejected stream).
@@ -385,10 +404,14 @@ pub struct RunArgs {
     pub config: PathBuf,
     /// The month to report on: YYYY-MM or `last-month` (UTC).
     #[arg(long, default_value = "last-month")]
-    pub period: String,
+    pub period: crate::period::RunPeriod,
     /// Folder for the pack; default: the configuration's [report] out, else ./packs.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the period's pack in the output folder (only the files that pack wrote);
+    /// otherwise a second pack goes to keytrail-evidence-<period>.<n>.
+    #[arg(long)]
+    pub replace: bool,
     /// Print the summary as JSON (collection details go to stderr).
     #[arg(long)]
     pub json: bool,
@@ -407,7 +430,7 @@ pub struct DemoArgs {
 pub struct ReportArgs {
     /// The month to report on (YYYY-MM, UTC).
     #[arg(long)]
-    pub period: String,
+    pub period: crate::period::Period,
     /// Take the ledger, signing key, organisation, clusters, exceptions, control parameters
     /// and report options from this configuration; flags given here win.
     #[arg(long)]
@@ -417,10 +440,14 @@ pub struct ReportArgs {
     #[arg(long = "framework")]
     pub frameworks: Vec<String>,
     /// Folder that receives keytrail-evidence-<period>/ and keytrail-evidence-<period>.tar.gz
-    /// (a pack of the same period there is replaced). Default: the configuration's
-    /// [report] out, else ./packs.
+    /// (when a pack of the period is there already, the next free
+    /// keytrail-evidence-<period>.<n>). Default: the configuration's [report] out, else
+    /// ./packs.
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Replace the period's pack in the output folder (only the files that pack wrote).
+    #[arg(long)]
+    pub replace: bool,
     /// Private key from `keytrail keygen`: signs the ledger checkpoint and the pack manifest
     /// (or the configuration's signing_key).
     #[arg(long, env = "KEYTRAIL_SIGNING_KEY")]

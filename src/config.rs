@@ -133,21 +133,76 @@ impl Config {
                 if std::mem::discriminant(default) != std::mem::discriminant(value) {
                     anyhow::bail!("[controls.{id}] {name}: expected a {} like the default {default}", default.type_str());
                 }
+                // Every numeric parameter is a limit, a duration or a count.
+                if value.as_integer().is_some_and(|n| n < 0) || value.as_float().is_some_and(|n| n < 0.0 || n.is_nan()) {
+                    anyhow::bail!("[controls.{id}] {name}: {value} is negative; give 0 or more (the default is {default})");
+                }
                 control.parameters.insert(name.clone(), value.clone());
             }
         }
         Ok(())
     }
 
-    /// Reads and checks a configuration file.
+    /// Reads a configuration file and checks every value as the jobs would use it: what
+    /// loads here, every job accepts, and `keytrail config check` says the same.
     pub fn load(path: &Path) -> anyhow::Result<Self> {
+        let config = Self::read(path)?;
+        let problems = config.problems();
+        if !problems.is_empty() {
+            anyhow::bail!("in the configuration {}: {}", path.display(), problems.join("; "));
+        }
+        Ok(config)
+    }
+
+    /// What is wrong with values that each parsed alone, every problem naming its key:
+    /// the ledger location, each source's limits and names, the query engine, control
+    /// parameters and frameworks. Files and environment variables are not looked at.
+    pub fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        if let Some(ledger) = &self.ledger {
+            if let Err(e) = keytrail_ledger::Ledger::check_location(ledger) {
+                problems.push(format!("ledger: {e}"));
+            }
+        }
+        if let Some(scheduler) = &self.scheduler {
+            if let Err(e) = keytrail_cluster::SchedulerAddress::parse(scheduler) {
+                problems.push(format!("scheduler: {e}"));
+            }
+        }
+        let sections = [
+            self.log_analytics.as_ref().map(LogAnalyticsConfig::validate),
+            self.akeyless_api.as_ref().map(AkeylessApiConfig::validate),
+            self.kubernetes.as_ref().map(KubernetesConfig::validate),
+        ];
+        problems.extend(sections.into_iter().flatten().filter_map(Result::err));
+        if self.akeyless_logs.as_ref().is_some_and(|l| l.locations.is_empty()) {
+            problems.push("akeyless_logs.locations: name at least one folder or URL".into());
+        }
+        match keytrail_query::controls::catalog() {
+            Ok(mut catalog) => {
+                if let Err(e) = self.apply_control_parameters(&mut catalog) {
+                    problems.push(e.to_string());
+                }
+            }
+            Err(e) => problems.push(format!("the built-in controls: {e}")),
+        }
+        if let Err(e) = keytrail_query::controls::frameworks_named(&self.report.frameworks) {
+            problems.push(format!("report.frameworks: {e}"));
+        }
+        problems
+    }
+
+    /// Reads a configuration file: every value parsed to its type, relative paths taken
+    /// from the file's folder. [`Config::load`] also checks the values together.
+    pub fn read(path: &Path) -> anyhow::Result<Self> {
         let text = std::fs::read_to_string(path).with_context(|| format!("reading the configuration {}", path.display()))?;
-        // The message and position only: toml's own rendering quotes the source line, which
-        // may hold a secret someone pasted by mistake.
+        // The message, position and key only: toml's own rendering quotes the source line,
+        // which may hold a secret someone pasted by mistake.
         let mut config: Config = toml::from_str(&text).map_err(|e| {
             let at = e.span().map(|s| {
                 let before = &text[..s.start.min(text.len())];
-                format!(" at line {}, column {}", before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
+                let key = key_at(&text, s.start).map(|k| format!(" ({k})")).unwrap_or_default();
+                format!(" at line {}, column {}{key}", before.matches('\n').count() + 1, before.len() - before.rfind('\n').map_or(0, |i| i + 1) + 1)
             });
             anyhow::anyhow!("in the configuration {}{}: {}", path.display(), at.unwrap_or_default(), e.message().trim())
         })?;
@@ -192,6 +247,23 @@ impl Config {
     }
 }
 
+/// The dotted key whose value is at byte `offset` of a TOML text, as its table headers and
+/// the line say it (`log_analytics.workspace_id`); the value itself is never quoted.
+fn key_at(text: &str, offset: usize) -> Option<String> {
+    let offset = offset.min(text.len());
+    let line_start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..].lines().next().unwrap_or_default();
+    let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"'))?;
+    let table = text[..line_start].lines().rev().find_map(|l| {
+        let l = l.trim();
+        l.starts_with('[').then(|| l.trim_start_matches('[').split(']').next().unwrap_or_default().trim().to_string())
+    });
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,7 +272,7 @@ mod tests {
     fn unknown_keys_and_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keytrail.toml");
-        std::fs::write(&path, "ca_file = \"ca.pem\"\n[log_analytics]\nworkspace_id = \"w\"\nclient_secret_file = \"/abs/secret\"\n").unwrap();
+        std::fs::write(&path, "ca_file = \"ca.pem\"\n[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_secret_file = \"/abs/secret\"\n").unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.ca_file.unwrap(), dir.path().join("ca.pem"));
         let la = config.log_analytics.unwrap();
@@ -208,12 +280,12 @@ mod tests {
         assert_eq!(la.window_minutes, 60);
 
         // A secret pasted into the file is refused, and the error never repeats it.
-        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"hunter2-value\"\n").unwrap();
+        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_secret = \"hunter2-value\"\n").unwrap();
         let err = format!("{:#}", Config::load(&path).unwrap_err());
         assert!(err.contains("by reference") && err.contains("line 3") && err.contains("keytrail.toml"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
 
-        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"w\"\nclient_secret = \"file:secret\"\n[akeyless_api]\naccess_id = \"p\"\naccess_key = \"env:AK\"\n").unwrap();
+        std::fs::write(&path, "[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_secret = \"file:secret\"\n[akeyless_api]\naccess_id = \"p\"\naccess_key = \"env:AK\"\n").unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.log_analytics.unwrap().client_secret_file.unwrap(), dir.path().join("secret"));
         assert_eq!(config.akeyless_api.unwrap().access_key_env.as_deref(), Some("AK"));

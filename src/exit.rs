@@ -23,6 +23,10 @@ pub enum ExitCode {
     /// could not be collected (recorded in the `collection_gaps` stream; the next run
     /// retries them).
     Incomplete = 6,
+    /// The reader of standard output closed it early (`keytrail sql … | head`): nothing is
+    /// printed, and the code is the shell's for a process ended by SIGPIPE, so a pipeline
+    /// under `set -o pipefail` never reads a cut-off result as success.
+    ClosedPipe = 141,
 }
 
 impl From<ExitCode> for std::process::ExitCode {

@@ -7,6 +7,7 @@ mod commands;
 mod config;
 mod exit;
 mod memory;
+mod period;
 
 use clap::Parser;
 
@@ -31,16 +32,44 @@ fn main() -> std::process::ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(code) => code.into(),
+        Err(e) if is_broken_pipe(&e) => ExitCode::ClosedPipe.into(),
         Err(e) => {
-            eprintln!("keytrail: error: {e:#}");
+            // Not eprintln!: it panics when stderr itself is a closed pipe.
+            use std::io::Write;
+            let _ = writeln!(std::io::stderr(), "keytrail: error: {}", error_chain(&e));
             ExitCode::Error.into()
         }
     }
 }
 
+/// The error and its causes, each said once: DataFusion's and Arrow's messages already
+/// include their sources, which `{:#}` would print a second time.
+fn error_chain(error: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in error.chain() {
+        let message = cause.to_string();
+        if text.contains(message.trim()) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&message);
+    }
+    text
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        cause.downcast_ref::<std::io::Error>().is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+            // Arrow's CSV and JSON writers keep only the text of the I/O error.
+            || cause.to_string().ends_with("Broken pipe (os error 32)")
+    })
+}
+
 fn init_logging(format: LogFormat, verbose: u8) {
     let default = match verbose {
-        0 => "warn,keytrail=info",
+        0 => "warn",
         1 => "info",
         _ => "debug",
     };

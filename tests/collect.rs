@@ -154,6 +154,27 @@ fn a_wrong_client_secret_fails_with_entra_s_message_and_writes_nothing() {
     assert!(!h.ws.ledger().join("_manifests/kube_events").exists(), "nothing committed");
 }
 
+/// Nothing answers at the token endpoint: each retry is said as it happens (at the default
+/// log level), the error names the endpoint, not the credential, and the second table
+/// does not wait out the retries again.
+#[test]
+fn an_unreachable_endpoint_is_said_as_it_happens_and_never_blamed_on_the_credential() {
+    let h = Harness::new(&["KubeEvents", "KubePodInventory"], "max_attempts = 3\n");
+    // A port nothing listens on: connections are refused.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let text = std::fs::read_to_string(&h.config).unwrap();
+    let text = text.replace(&format!("authority_host = \"{}\"", h.emulator.url()), &format!("authority_host = \"https://{closed}\""));
+    std::fs::write(&h.config, text).unwrap();
+    let run = h.collect(&[]).expect(6);
+    let retries: Vec<_> = run.stderr.lines().filter(|l| l.contains("cannot reach the Entra ID token endpoint") && l.contains("retrying in")).collect();
+    assert_eq!(retries.len(), 2, "attempts 1 and 2 of 3 are said, once each\n{}", run.stderr);
+    assert!(!run.stderr.contains("refused the credential") && !run.stderr.contains("Check log_analytics.tenant_id"), "{}", run.stderr);
+    let events = summary_line(&run, "KubeEvents");
+    assert!(events.contains(&format!("https://{closed} could not be reached (3 attempts)")), "{}", run.stdout);
+    assert!(summary_line(&run, "KubePodInventory").contains("could not be reached"), "{}", run.stdout);
+    assert_eq!(h.stat("tokens_issued") + h.stat("queries"), 0);
+}
+
 #[test]
 fn throttling_and_server_errors_are_retried() {
     let h = Harness::new(&["KubeEvents"], "window_minutes = 1440\n");

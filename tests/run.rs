@@ -84,6 +84,7 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     assert!(rotation_sql.contains("45") && !rotation_sql.contains("$max_age_days"), "the configured parameter is used: {rotation_sql}");
     let html = std::fs::read_to_string(pack.join("index.html")).unwrap();
     assert!(html.contains("class=\"gap\"") && html.contains("2026-11-02T00:00:00"), "the report shows the uncollected window");
+    let first_pack = std::fs::read(pack.join("manifest.json")).unwrap();
 
     // The next run fills the gap: complete. A run after that adds nothing.
     let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(0);
@@ -114,7 +115,11 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     common::write_parquet(&segment, &[first]);
     let run = keytrail(&ws.ledger(), &["run", "--config", config.to_str().unwrap(), "--period", "2026-11"]).expect(4);
     assert!(run.stdout.contains("ledger:      INVALID"), "{}", run.stdout);
-    let integrity: Value = serde_json::from_slice(&std::fs::read(pack.join("integrity.json")).unwrap()).unwrap();
+    // Every run of the month wrote a pack of its own; the first is as it was.
+    let fourth = ws.path().join("packs/keytrail-evidence-2026-11.4");
+    assert!(run.stdout.contains(fourth.to_str().unwrap()), "{}", run.stdout);
+    assert!(std::fs::read(pack.join("manifest.json")).unwrap() == first_pack, "the first pack is untouched");
+    let integrity: Value = serde_json::from_slice(&std::fs::read(fourth.join("integrity.json")).unwrap()).unwrap();
     assert!(integrity["streams"].as_array().unwrap().iter().any(|s| s["findings"].as_array().unwrap().iter().any(|f| !f["problems"].as_array().unwrap().is_empty())));
     drop(emulator);
 }
@@ -147,4 +152,50 @@ fn config_check_names_an_unknown_key_and_every_missing_reference() {
     std::fs::write(&config, format!("signing_key = \"{}\"\nexceptions = \"exceptions.toml\"\n", key.display())).unwrap();
     let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(0);
     assert!(run.stdout.contains("is valid"), "{}", run.stdout);
+}
+
+/// What a job would reject, `config check` rejects, naming the key; and what it accepts,
+/// it lists source by source, Kubernetes included.
+#[test]
+fn config_check_rejects_what_the_jobs_reject() {
+    let ws = Workspace::new();
+    let (key, _) = common::keygen(&ws);
+    let config = ws.path().join("keytrail.toml");
+    let valid = format!(
+        "signing_key = \"{}\"\n[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\n[kubernetes]\nclusters = [{{ name = \"aks-prod-weu\" }}, {{ name = \"aks-dev-weu\" }}]\n",
+        key.display()
+    );
+    std::fs::write(&config, &valid).unwrap();
+    let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(0);
+    assert!(run.stdout.contains("log_analytics (workspace 72f988bf-86f1-41af-91ab-2d7cd011db47)"), "{}", run.stdout);
+    assert!(run.stdout.contains("kubernetes (clusters aks-prod-weu, aks-dev-weu)"), "{}", run.stdout);
+
+    let cases = [
+        ("[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nstart = \"yesterday\"\n", "log_analytics.start", "RFC 3339"),
+        ("ledger = \"ftp://x\"\n", "ledger", "unsupported scheme"),
+        ("[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nendpoint = \"not a url\"\n", "log_analytics.endpoint", "not a URL"),
+        ("[akeyless_api]\naccess_id = \"p-1\"\nendpoint = \"not a url\"\n", "akeyless_api.endpoint", "not a URL"),
+        ("[log_analytics]\nworkspace_id = \"my-workspace\"\n", "log_analytics.workspace_id", "not a GUID"),
+        ("[controls.rotation-overdue]\nmax_age_days = -5\n", "[controls.rotation-overdue] max_age_days", "negative"),
+        ("[kubernetes]\nclusters = [{ name = \"a\" }, { name = \"a\" }]\n", "kubernetes.clusters", "given twice"),
+        ("[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nwindow_minutes = 0\n", "log_analytics.window_minutes", "at least 1"),
+    ];
+    for (text, key_named, why) in cases {
+        std::fs::write(&config, text).unwrap();
+        let check = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(2);
+        let said = format!("{}{}", check.stdout, check.stderr);
+        assert!(said.contains(key_named) && said.contains(why), "{text}\n{said}");
+        // The job refuses the same file, for the same reason, before doing anything.
+        let job = keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap()]).expect(2);
+        assert!(job.stderr.contains(key_named) && job.stderr.contains(why), "{text}\n{}", job.stderr);
+    }
+    assert!(!ws.ledger().exists() || std::fs::read_dir(ws.ledger()).unwrap().next().is_none(), "nothing was written");
+
+    // An exception for a control that does not exist would except nothing, silently.
+    std::fs::write(ws.path().join("exceptions.toml"), "[[exception]]\ncontrol = \"rotation-overdo\"\nresource = \"*\"\nowner = \"sec\"\njustification = \"x\"\nexpires = 2027-01-01\n").unwrap();
+    std::fs::write(&config, format!("signing_key = \"{}\"\nexceptions = \"exceptions.toml\"\n", key.display())).unwrap();
+    let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(2);
+    assert!(run.stdout.contains("names control \"rotation-overdo\", which does not exist"), "{}", run.stdout);
+    let evaluate = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--exceptions", ws.path().join("exceptions.toml").to_str().unwrap()]).expect(2);
+    assert!(evaluate.stderr.contains("which does not exist"), "{}", evaluate.stderr);
 }

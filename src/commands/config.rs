@@ -5,16 +5,16 @@ use std::io::Write;
 use std::path::Path;
 
 use keytrail_ledger::Signer;
-use keytrail_query::controls;
 
 use crate::cli::ConfigCheckArgs;
 use crate::config::Config;
 use crate::exit::ExitCode;
 
 pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    // Unknown keys and wrong types fail here, naming the key, line and column.
-    let config = Config::load(&args.config)?;
-    let mut problems = Vec::new();
+    // Unknown keys and values that do not parse fail here, naming the key, line and column.
+    let config = Config::read(&args.config)?;
+    // The checks every job makes as it loads the file, then what only a run would find.
+    let mut problems = config.problems();
     let mut file = |key: &str, path: Option<&Path>| {
         if let Some(p) = path.filter(|p| !p.exists()) {
             problems.push(format!("{key}: {} does not exist", p.display()));
@@ -61,17 +61,14 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
             problems.push(format!("exceptions: {e:#}"));
         }
     }
-    if let Err(e) = config.apply_control_parameters(&mut controls::catalog()?) {
-        problems.push(e.to_string());
-    }
-    if let Err(e) = super::controls::frameworks_named(&config.report.frameworks) {
-        problems.push(format!("report.frameworks: {e}"));
-    }
 
-    let sources: Vec<&str> = [
-        config.log_analytics.as_ref().map(|_| "log_analytics"),
-        config.akeyless_logs.as_ref().map(|_| "akeyless_logs"),
-        config.akeyless_api.as_ref().map(|_| "akeyless_api"),
+    let sources: Vec<String> = [
+        config.log_analytics.as_ref().map(|la| format!("log_analytics (workspace {})", la.workspace_id)),
+        config.akeyless_logs.as_ref().map(|l| format!("akeyless_logs ({} locations)", l.locations.len())),
+        config.akeyless_api.as_ref().map(|a| format!("akeyless_api ({})", a.endpoint)),
+        config.kubernetes.as_ref().map(|k| {
+            format!("kubernetes (clusters {})", k.clusters.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "))
+        }),
     ]
     .into_iter()
     .flatten()

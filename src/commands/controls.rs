@@ -1,7 +1,6 @@
 use std::io::Write;
 
 use anyhow::Context;
-use chrono::{DateTime, NaiveDate, Utc};
 use keytrail_ledger::VerifyOptions;
 use keytrail_query::controls::{self, Control, Framework, Verdict};
 use keytrail_query::outcome::{FindingStatus, RequirementStatus};
@@ -11,21 +10,8 @@ use crate::cli::{ControlsArgs, EvaluateArgs, EvaluateFormat};
 use crate::config::Config;
 use crate::exit::ExitCode;
 
-/// The frameworks named (by file id or control key); all of them when none is.
-pub(crate) fn frameworks_named(names: &[String]) -> anyhow::Result<Vec<Framework>> {
-    let all = controls::frameworks()?;
-    if names.is_empty() {
-        return Ok(all);
-    }
-    let known: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
-    names
-        .iter()
-        .map(|name| all.iter().find(|f| f.is(name)).cloned().ok_or_else(|| anyhow::anyhow!("unknown framework '{name}' (known: {})", known.join(", "))))
-        .collect()
-}
-
 fn framework(name: Option<&str>) -> anyhow::Result<Option<Framework>> {
-    Ok(name.map(|n| frameworks_named(&[n.to_string()])).transpose()?.and_then(|mut f| f.pop()))
+    Ok(name.map(|n| controls::frameworks_named(&[n.to_string()])).transpose()?.and_then(|mut f| f.pop()))
 }
 
 /// The controls of `catalog` mapped to any of `frameworks`.
@@ -43,39 +29,37 @@ fn selected(framework: Option<&Framework>) -> anyhow::Result<Vec<Control>> {
 
 pub fn list(args: ControlsArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let framework = framework(args.framework.as_deref())?;
+    let all = controls::frameworks()?;
     for c in selected(framework.as_ref())? {
         let mapped = match &framework {
             Some(f) => c.frameworks[&f.key].join(", "),
-            None => c.frameworks.iter().map(|(f, r)| format!("{f}: {}", r.join(", "))).collect::<Vec<_>>().join("; "),
+            // Named as `--framework` takes them.
+            None => all
+                .iter()
+                .filter_map(|f| c.frameworks.get(&f.key).filter(|r| !r.is_empty()).map(|r| format!("{}: {}", f.id, r.join(", "))))
+                .collect::<Vec<_>>()
+                .join("; "),
         };
         writeln!(out, "{:<32} {:<7} {:<14} {}\n{:<32} {mapped}", c.id, c.severity, c.evidence, c.title, "")?;
     }
     Ok(ExitCode::Success)
 }
 
-/// `YYYY-MM` as `[first day, first day of the next month)`.
-pub(crate) fn month(period: &str) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
-    let start = NaiveDate::parse_from_str(&format!("{period}-01"), "%Y-%m-%d")
-        .with_context(|| format!("--period {period}: expected a month as YYYY-MM"))?;
-    let end = start.checked_add_months(chrono::Months::new(1)).context("period out of range")?;
-    Ok((start.and_hms_opt(0, 0, 0).unwrap().and_utc(), end.and_hms_opt(0, 0, 0).unwrap().and_utc()))
-}
-
 /// The exceptions file, if one is given.
 pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<Vec<controls::Exception>> {
     let Some(path) = path else { return Ok(Vec::new()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(controls::parse_exceptions(&text).with_context(|| format!("in {}", path.display()))?)
+    Ok(controls::parse_exceptions(&text, &controls::catalog()?).with_context(|| format!("in {}", path.display()))?)
 }
 
 pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let period = month(&args.period)?;
+    let period = args.period.bounds();
     let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
-    let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
     let exceptions = read_exceptions(args.exceptions.as_deref().or(config.exceptions.as_deref()))?;
     let framework = framework(args.framework.as_deref())?;
     let mut catalog = controls::catalog()?;
     config.apply_control_parameters(&mut catalog)?;
+    let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
     if let Some(f) = &framework {
         catalog = mapped_to(catalog, std::slice::from_ref(f));
     }
@@ -110,7 +94,7 @@ pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut i
             let framework_id = framework.as_ref().map(|f| f.id.clone());
             serde_json::to_writer_pretty(
                 &mut *out,
-                &serde_json::json!({"period": args.period, "framework": framework_id, "controls": report, "requirements": requirements}),
+                &serde_json::json!({"period": args.period.to_string(), "framework": framework_id, "controls": report, "requirements": requirements}),
             )?;
             writeln!(out)?;
         }

@@ -65,10 +65,22 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
     writeln!(out, "keytrail demo: emulator on {}, configuration {}", emulator.url(), config.display())?;
 
     // The sample month's records run to its last hour: collect a day past it.
-    let (_, end) = super::controls::month(&label)?;
-    let code = super::run::execute(None, &config, &label, None, Some(end + chrono::Duration::days(1)), false, &Default::default(), out).await?;
-    writeln!(out, "\nOpen the report: {}", dir.join("packs").join(format!("keytrail-evidence-{label}")).join("index.html").display())?;
-    writeln!(out, "Check the pack:  keytrail verify-pack {} --public-key {}", dir.join("packs").join(format!("keytrail-evidence-{label}.tar.gz")).display(), dir.join("signing.key.pub").display())?;
+    let period: crate::period::Period = label.parse().map_err(anyhow::Error::msg)?;
+    let (_, end) = period.bounds();
+    let job = super::run::Job {
+        ledger_flag: None,
+        config: &config,
+        period,
+        out: None,
+        replace: false,
+        until: Some(end + chrono::Duration::days(1)),
+        json: false,
+        engine: &Default::default(),
+    };
+    let (code, pack) = super::run::execute(job, out).await?;
+    writeln!(out, "\nOpen the report: {}", pack.join("index.html").display())?;
+    let archive = pack.with_file_name(format!("{}.tar.gz", pack.file_name().and_then(|n| n.to_str()).unwrap_or_default()));
+    writeln!(out, "Check the pack:  keytrail verify-pack {} --public-key {}", archive.display(), dir.join("signing.key.pub").display())?;
     Ok(code)
 }
 

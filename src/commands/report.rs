@@ -9,10 +9,11 @@ use keytrail_report::{PackSummary, ReportOptions};
 use crate::cli::{EngineArgs, ReportArgs, VerifyPackArgs};
 use crate::config::Config;
 use crate::exit::ExitCode;
+use crate::period::Period;
 
 /// What a pack is made from, however it was asked for (flags or configuration).
 pub(crate) struct PackSettings {
-    pub label: String,
+    pub period: Period,
     pub frameworks: Vec<String>,
     pub exceptions: Option<PathBuf>,
     pub sample_rows: usize,
@@ -23,15 +24,17 @@ pub(crate) struct PackSettings {
     pub origin: String,
     pub key: Option<PathBuf>,
     pub out: PathBuf,
+    /// Replace the period's pack in `out` instead of writing the next numbered one.
+    pub replace: bool,
     /// Where the control parameter overrides come from (the default has none).
     pub config: Config,
 }
 
 impl PackSettings {
     /// The settings a configuration gives, with the engine `flags` choose.
-    pub(crate) fn from_config(config: Config, label: &str, flags: &EngineArgs) -> anyhow::Result<Self> {
+    pub(crate) fn from_config(config: Config, period: Period, flags: &EngineArgs) -> anyhow::Result<Self> {
         Ok(Self {
-            label: label.to_string(),
+            period,
             frameworks: config.report.frameworks.clone(),
             exceptions: config.exceptions.clone(),
             sample_rows: config.report.sample_rows.unwrap_or(20),
@@ -42,6 +45,7 @@ impl PackSettings {
             origin: config.checkpoint_origin.clone().unwrap_or_else(|| "keytrail".into()),
             key: config.signing_key.clone(),
             out: config.report.out.clone().unwrap_or_else(|| PathBuf::from("packs")),
+            replace: false,
             config,
         })
     }
@@ -50,7 +54,7 @@ impl PackSettings {
 pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
     let ledger = super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
-    let mut settings = PackSettings::from_config(config, &args.period, &args.engine)?;
+    let mut settings = PackSettings::from_config(config, args.period, &args.engine)?;
     if !args.frameworks.is_empty() {
         settings.frameworks = args.frameworks;
     }
@@ -64,22 +68,23 @@ pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl W
     settings.origin = args.origin.unwrap_or(settings.origin);
     settings.out = args.out.unwrap_or(settings.out);
     settings.key = args.key.or(settings.key);
+    settings.replace = args.replace;
     let summary = write_pack(&ledger, &settings).await?;
-    print_summary(&settings.label, &summary, out)?;
+    print_summary(&settings.period.to_string(), &summary, out)?;
     Ok(if summary.ledger_valid { ExitCode::Success } else { ExitCode::IntegrityFailure })
 }
 
 /// Evaluates the period and writes its pack.
 pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyhow::Result<PackSummary> {
-    let period = super::controls::month(&settings.label)?;
+    let period = settings.period.bounds();
     let key = settings.key.as_deref().context("no signing key: give --key FILE (from `keytrail keygen`) or a --config with signing_key")?;
     let signer = Signer::from_file(key).context("reading the signing key")?;
-    let frameworks = super::controls::frameworks_named(&settings.frameworks)?;
+    let frameworks = keytrail_query::controls::frameworks_named(&settings.frameworks)?;
     let mut catalog = controls::catalog()?;
     settings.config.apply_control_parameters(&mut catalog)?;
     let controls = super::controls::mapped_to(catalog, &frameworks);
     let options = ReportOptions {
-        label: settings.label.clone(),
+        label: settings.period.to_string(),
         period,
         frameworks,
         controls,
@@ -99,10 +104,11 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
         origin: settings.origin.clone(),
         version: env!("CARGO_PKG_VERSION").to_string(),
         generated_at: chrono::Utc::now(),
+        replace: settings.replace,
     };
     keytrail_report::write_pack(ledger, &signer, &options, &settings.out)
         .await
-        .with_context(|| format!("writing the evidence pack for {} to {}", settings.label, settings.out.display()))
+        .with_context(|| format!("writing the evidence pack for {} to {}", settings.period, settings.out.display()))
 }
 
 pub(crate) fn print_summary(label: &str, summary: &PackSummary, out: &mut impl Write) -> std::io::Result<()> {

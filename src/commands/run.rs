@@ -5,12 +5,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use keytrail_ledger::OpenMode;
 
 use crate::cli::{CollectArgs, EngineArgs, RunArgs};
 use crate::config::Config;
 use crate::exit::ExitCode;
+use crate::period::Period;
 
 use super::report::{PackSettings, print_summary, write_pack};
 
@@ -19,41 +20,45 @@ use super::report::{PackSettings, print_summary, write_pack};
 const SETTLE_AFTER_PERIOD: chrono::Duration = chrono::Duration::days(1);
 
 pub async fn run(ledger_flag: Option<&str>, args: RunArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
-    let label = period_label(&args.period, Utc::now())?;
-    let (_, end) = super::controls::month(&label)?;
+    let period = args.period.resolve(Utc::now());
+    let (_, end) = period.bounds();
     let until = (end + SETTLE_AFTER_PERIOD <= Utc::now()).then_some(end + SETTLE_AFTER_PERIOD);
-    execute(ledger_flag, &args.config, &label, args.out, until, args.json, &args.engine, out).await
+    let job = Job { ledger_flag, config: &args.config, period, out: args.out, replace: args.replace, until, json: args.json, engine: &args.engine };
+    Ok(execute(job, out).await?.0)
 }
 
-/// `YYYY-MM`, or the month before `now` for `last-month`.
-fn period_label(period: &str, now: DateTime<Utc>) -> anyhow::Result<String> {
-    if period != "last-month" {
-        super::controls::month(period)?;
-        return Ok(period.to_string());
-    }
-    let last = now.date_naive().with_day(1).expect("day 1") - chrono::Duration::days(1);
-    Ok(format!("{:04}-{:02}", last.year(), last.month()))
+/// One scheduled job: what `run` (and `demo`) do.
+pub(crate) struct Job<'a> {
+    /// `--ledger`, over the configuration's.
+    pub ledger_flag: Option<&'a str>,
+    /// The configuration file.
+    pub config: &'a Path,
+    /// The month to report on.
+    pub period: Period,
+    /// The pack's folder, over the configuration's.
+    pub out: Option<PathBuf>,
+    /// Replace the period's pack instead of writing the next numbered one.
+    pub replace: bool,
+    /// Collect up to here (default: now minus the sources' settle time).
+    pub until: Option<DateTime<Utc>>,
+    /// One JSON summary on standard output.
+    pub json: bool,
+    /// The engine flags.
+    pub engine: &'a EngineArgs,
 }
 
-/// Collects up to `until` (default: now minus the sources' settle time), then writes the
-/// pack of `label`.
-pub(crate) async fn execute(
-    ledger_flag: Option<&str>,
-    config_path: &Path,
-    label: &str,
-    out_dir: Option<PathBuf>,
-    until: Option<DateTime<Utc>>,
-    json: bool,
-    engine: &EngineArgs,
-    out: &mut impl Write,
-) -> anyhow::Result<ExitCode> {
+/// Collects, then writes the pack of the job's period; returns the exit code and the
+/// pack's folder.
+pub(crate) async fn execute(job: Job<'_>, out: &mut impl Write) -> anyhow::Result<(ExitCode, PathBuf)> {
+    let Job { ledger_flag, config: config_path, period, until, json, .. } = job;
     // A mistake in the engine settings fails the job before it collects anything.
-    let mut settings = PackSettings::from_config(Config::load(config_path)?, label, engine)?;
-    if let Some(dir) = out_dir {
+    let mut settings = PackSettings::from_config(Config::load(config_path)?, period, job.engine)?;
+    if let Some(dir) = job.out {
         settings.out = dir;
     }
+    settings.replace = job.replace;
     let config = &settings.config;
-    let (start, _) = super::controls::month(label)?;
+    let (start, _) = period.bounds();
     if config.signing_key.is_none() {
         anyhow::bail!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display());
     }
@@ -94,7 +99,7 @@ pub(crate) async fn execute(
     };
     if json {
         let document = serde_json::json!({
-            "period": label,
+            "period": period.to_string(),
             "collection": match collected { ExitCode::Incomplete => "incomplete", ExitCode::Rejected => "complete, some records rejected", _ => "complete" },
             "sources": sources,
             "pack": {
@@ -111,10 +116,10 @@ pub(crate) async fn execute(
         writeln!(out)?;
     } else {
         writeln!(out)?;
-        print_summary(label, &summary, out)?;
+        print_summary(&period.to_string(), &summary, out)?;
         writeln!(out, "Run {outcome}.")?;
     }
-    Ok(code)
+    Ok((code, summary.dir))
 }
 
 /// A spinner naming the step on a terminal; log lines otherwise (CronJobs, CI).
@@ -142,19 +147,5 @@ impl Progress {
         if let Some(bar) = &self.0 {
             bar.finish_and_clear();
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn last_month_is_the_calendar_month_before() {
-        let at = |s: &str| DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
-        assert_eq!(period_label("last-month", at("2026-12-01T00:30:00Z")).unwrap(), "2026-11");
-        assert_eq!(period_label("last-month", at("2027-01-15T00:00:00Z")).unwrap(), "2026-12");
-        assert_eq!(period_label("2026-03", at("2027-01-15T00:00:00Z")).unwrap(), "2026-03");
-        assert!(period_label("March", at("2027-01-15T00:00:00Z")).is_err());
     }
 }

@@ -144,7 +144,7 @@ pub enum LedgerError {
     Proof(String),
 
     /// A `seq` beyond the end of a stream.
-    #[error("stream {stream} has no record with seq {seq} (it holds seq 0..{size})")]
+    #[error("stream {stream} has {size} rows, so no seq {seq} (seqs count from 0)")]
     NoSuchRecord {
         /// Stream name.
         stream: String,

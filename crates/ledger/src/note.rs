@@ -93,10 +93,18 @@ impl Signer {
         open.write(true).create_new(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
-        for (p, text) in [(path, self.to_key_string()), (public.as_path(), self.verifier().to_string())] {
-            let io = |source| LedgerError::Io { path: p.into(), source };
-            let mut f = open.open(p).map_err(io)?;
-            f.write_all(format!("{text}\n").as_bytes()).map_err(io)?;
+        // Both files are created (empty) before either is written, so an existing public
+        // key leaves no private key behind that nothing can verify.
+        let private_file = open.open(path).map_err(|source| LedgerError::Io { path: path.into(), source })?;
+        let public_file = match open.open(&public) {
+            Ok(f) => f,
+            Err(source) => {
+                let _ = std::fs::remove_file(path);
+                return Err(LedgerError::Io { path: public.clone(), source });
+            }
+        };
+        for (mut f, p, text) in [(private_file, path, self.to_key_string()), (public_file, public.as_path(), self.verifier().to_string())] {
+            f.write_all(format!("{text}\n").as_bytes()).map_err(|source| LedgerError::Io { path: p.into(), source })?;
         }
         // The public key need not be secret.
         #[cfg(unix)]

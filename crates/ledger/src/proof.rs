@@ -65,6 +65,14 @@ impl Ledger {
     /// Proves the record `seq` of `stream` against the newest checkpoint stored in the
     /// ledger that covers it, or against `checkpoint` (a signed note) when given.
     pub async fn prove(&self, stream: &str, seq: u64, checkpoint: Option<&str>, verifier: Option<&Verifier>) -> Result<InclusionProof> {
+        // Past the end is said as such, before any word about checkpoints.
+        match self.head(stream).await? {
+            None => return Err(LedgerError::NoSuchStream(stream.into())),
+            Some((head, _)) if seq >= head.tree_size => {
+                return Err(LedgerError::NoSuchRecord { stream: stream.into(), seq, size: head.tree_size })
+            }
+            Some(_) => {}
+        }
         let note = match checkpoint {
             Some(n) => n.to_string(),
             None => self.newest_checkpoint(stream, seq).await?,

@@ -58,8 +58,26 @@ pub struct Ledger {
 }
 
 impl Ledger {
+    /// Checks, without touching it, that `url` names a location a ledger can live at: a
+    /// path, `file://`, `az://` (`azure://`, `abfs(s)://`, `https://`) with a container,
+    /// or `s3://` (`s3a://`) with a bucket.
+    pub fn check_location(url: &str) -> Result<()> {
+        let invalid = |reason: &str| LedgerError::InvalidLocation { url: redact(url), reason: reason.into() };
+        if url.trim().is_empty() {
+            return Err(invalid("empty; give a folder or an az:// or s3:// URL"));
+        }
+        let Some(u) = url::Url::parse(url).ok().filter(|u| u.scheme().len() > 1) else { return Ok(()) };
+        match u.scheme() {
+            "file" => u.to_file_path().map(drop).map_err(|()| invalid("not a local file path")),
+            "az" | "azure" | "abfs" | "abfss" | "https" | "s3" | "s3a" if u.host_str().is_some_and(|h| !h.is_empty()) => Ok(()),
+            "az" | "azure" | "abfs" | "abfss" | "https" | "s3" | "s3a" => Err(invalid("names no container or bucket")),
+            _ => Err(invalid(&format!("unsupported scheme {:?}; use a path, file://, az:// or s3://", u.scheme()))),
+        }
+    }
+
     /// Opens the ledger at `url`.
     pub async fn open(url: &str, mode: OpenMode) -> Result<Self> {
+        Self::check_location(url)?;
         let shown = redact(url);
         let invalid = |reason: String| LedgerError::InvalidLocation { url: shown.clone(), reason };
         let parsed = url::Url::parse(url).ok().filter(|u| u.scheme().len() > 1);

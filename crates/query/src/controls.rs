@@ -137,6 +137,22 @@ pub fn frameworks() -> Result<Vec<Framework>, QueryError> {
     .collect()
 }
 
+/// The frameworks named (by file id, like `fedramp-moderate`, or control key, like
+/// `nist_800_53`); all of them when none is.
+pub fn frameworks_named(names: &[String]) -> Result<Vec<Framework>, QueryError> {
+    let all = frameworks()?;
+    if names.is_empty() {
+        return Ok(all);
+    }
+    let known: Vec<&str> = all.iter().map(|f| f.id.as_str()).collect();
+    names
+        .iter()
+        .map(|name| {
+            all.iter().find(|f| f.is(name)).cloned().ok_or_else(|| QueryError::Catalog(format!("unknown framework '{name}' (known: {})", known.join(", "))))
+        })
+        .collect()
+}
+
 impl Framework {
     /// Whether `name` (file id or control key) names this framework.
     pub fn is(&self, name: &str) -> bool {
@@ -191,15 +207,28 @@ fn date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<NaiveDate, D::Error> {
     NaiveDate::parse_from_str(&text, "%Y-%m-%d").map_err(|e| serde::de::Error::custom(format!("expires '{text}': {e} (use YYYY-MM-DD)")))
 }
 
-/// Reads an exceptions file: `[[exception]]` tables.
-pub fn parse_exceptions(text: &str) -> Result<Vec<Exception>, QueryError> {
+/// Reads an exceptions file: `[[exception]]` tables, each naming a control of `catalog`
+/// (an exception for a control that does not exist would silently except nothing).
+pub fn parse_exceptions(text: &str, catalog: &[Control]) -> Result<Vec<Exception>, QueryError> {
     #[derive(Deserialize)]
     #[serde(deny_unknown_fields)]
     struct File {
         #[serde(default)]
         exception: Vec<Exception>,
     }
-    Ok(toml::from_str::<File>(text).map_err(|e| QueryError::Catalog(e.to_string()))?.exception)
+    let exceptions = toml::from_str::<File>(text).map_err(|e| QueryError::Catalog(e.to_string()))?.exception;
+    for (n, e) in exceptions.iter().enumerate() {
+        if !catalog.iter().any(|c| c.id == e.control) {
+            return Err(QueryError::Catalog(format!(
+                "exception {} (resource {:?}, owner {}) names control {:?}, which does not exist; `keytrail controls` lists them",
+                n + 1,
+                e.resource,
+                e.owner,
+                e.control
+            )));
+        }
+    }
+    Ok(exceptions)
 }
 
 /// One row of a control's result.

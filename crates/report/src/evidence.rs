@@ -50,7 +50,7 @@ fn as_text(column: &ArrayRef) -> Result<StringArray, ArrowError> {
 }
 
 /// Writes `batches` as CSV with a header, every text cell guarded by [`defuse_formulas`].
-pub fn write_csv(batches: &[RecordBatch], sink: impl Write) -> Result<(), ArrowError> {
+pub(crate) fn write_csv(batches: &[RecordBatch], sink: impl Write) -> Result<(), ArrowError> {
     let mut writer = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(sink);
     for batch in batches {
         writer.write(&defuse_formulas(batch)?)?;

@@ -447,6 +447,7 @@ mod tests {
             origin: "keytrail".into(),
             version: "0".into(),
             generated_at: Utc.with_ymd_and_hms(2026, 12, 1, 6, 0, 0).unwrap(),
+            replace: false,
         };
         let gaps = RecordBatch::try_from_iter(vec![("stream", Arc::new(StringArray::from(vec!["<b>s</b>"])) as ArrayRef)]).unwrap();
         let facts = Facts {

@@ -23,7 +23,7 @@ use keytrail_ledger::{Ledger, Signer, StreamSchema};
 use keytrail_query::controls::{Control, Exception, Framework};
 use keytrail_query::SessionOptions;
 
-pub use evidence::write_csv;
+pub use evidence::defuse_formulas;
 pub use pack::{PackCheck, verify_pack};
 
 /// Why a pack could not be written or read.
@@ -51,6 +51,22 @@ pub enum ReportError {
         path: PathBuf,
         /// What went wrong.
         source: std::io::Error,
+    },
+    /// `--replace` was asked for a folder it must not empty.
+    #[error("{dir} is not replaced: {reason}")]
+    ReplaceRefused {
+        /// The folder.
+        dir: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The output folder holds every numbered pack name of the period already.
+    #[error("{out} holds 9,999 packs named {name}: clear some out")]
+    NoFreeName {
+        /// The output folder.
+        out: PathBuf,
+        /// The pack's name.
+        name: String,
     },
     /// The pack is not a keytrail evidence pack (no or unreadable manifest).
     #[error("{path}: {reason}")]
@@ -98,6 +114,9 @@ pub struct ReportOptions {
     pub version: String,
     /// When the pack is written (the only thing that differs between two runs).
     pub generated_at: DateTime<Utc>,
+    /// Replace a pack of the same period in the output folder (its own files only);
+    /// otherwise the pack goes to the next free `keytrail-evidence-<label>.<n>`.
+    pub replace: bool,
 }
 
 /// What was written.

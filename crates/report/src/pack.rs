@@ -159,13 +159,13 @@ pub(crate) async fn write(session: &LedgerSession, mut facts: Facts, signer: &Si
     let signature = signer.sign(&signed_text(&options.label, &sha256_hex(&manifest_bytes)));
     std::fs::write(partial.join("manifest.sig"), signature).map_err(ReportError::io(partial.join("manifest.sig")))?;
 
-    let dir = out.join(&name);
-    if dir.exists() {
-        std::fs::remove_dir_all(&dir).map_err(ReportError::io(&dir))?;
+    let (dir, archive) = destination(out, &name, options.replace)?;
+    if options.replace && dir.exists() {
+        remove_written_pack(&dir)?;
     }
     std::fs::rename(&partial, &dir).map_err(ReportError::io(&dir))?;
-    let archive = out.join(format!("{name}.tar.gz"));
-    write_archive(&dir, &name, &archive, options.period.1.timestamp().max(0) as u64)?;
+    let folder = dir.file_name().and_then(|n| n.to_str()).unwrap_or(&name).to_string();
+    write_archive(&dir, &folder, &archive, options.period.1.timestamp().max(0) as u64)?;
 
     let mut controls = BTreeMap::new();
     for e in &facts.evaluations {
@@ -208,6 +208,42 @@ fn list_files(dir: &Path) -> Result<Vec<String>, ReportError> {
 
 /// A `.tar.gz` of the pack with fixed owners, modes and times, so equal packs give equal
 /// archives.
+/// Where a pack named `name` goes in `out`: its own folder and archive when `replace`, else
+/// the first of `name`, `name.2`, `name.3`, … whose folder and archive are both free, so
+/// that a pack once written, which is evidence, is never replaced unasked.
+fn destination(out: &Path, name: &str, replace: bool) -> Result<(PathBuf, PathBuf), ReportError> {
+    let at = |folder: &str| (out.join(folder), out.join(format!("{folder}.tar.gz")));
+    if replace {
+        return Ok(at(name));
+    }
+    (1..10_000)
+        .map(|n| if n == 1 { name.to_string() } else { format!("{name}.{n}") })
+        .map(|folder| at(&folder))
+        .find(|(dir, archive)| !dir.exists() && !archive.exists())
+        .ok_or_else(|| ReportError::NoFreeName { out: out.to_path_buf(), name: name.to_string() })
+}
+
+/// Removes the files a previous pack in `dir` consists of (those its manifest lists, and
+/// the manifest and signature) and the folders they leave empty; refuses to replace a
+/// folder that is not a pack or that holds files keytrail did not write.
+fn remove_written_pack(dir: &Path) -> Result<(), ReportError> {
+    let manifest_path = dir.join("manifest.json");
+    let manifest: PackManifest = std::fs::read(&manifest_path)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| ReportError::ReplaceRefused { dir: dir.to_path_buf(), reason: "it holds no readable manifest.json, so it is not a keytrail pack".into() })?;
+    let written: std::collections::HashSet<String> =
+        manifest.files.iter().map(|f| f.path.clone()).chain(["manifest.json".to_string(), "manifest.sig".to_string()]).collect();
+    let others: Vec<String> = list_files(dir)?.into_iter().filter(|f| !written.contains(f)).collect();
+    if !others.is_empty() {
+        return Err(ReportError::ReplaceRefused {
+            dir: dir.to_path_buf(),
+            reason: format!("it holds files its pack did not write ({}): move them away, or write the pack without --replace", others.join(", ")),
+        });
+    }
+    std::fs::remove_dir_all(dir).map_err(ReportError::io(dir))
+}
+
 fn write_archive(dir: &Path, name: &str, archive: &Path, mtime: u64) -> Result<(), ReportError> {
     let partial = archive.with_extension(format!("partial-{}", std::process::id()));
     let file = std::fs::File::create(&partial).map_err(ReportError::io(&partial))?;

@@ -4,18 +4,20 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::settings::HttpUrl;
+
 /// `[akeyless_api]` in `keytrail.toml`.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AkeylessApiConfig {
     /// API base URL.
     #[serde(default = "default_endpoint")]
-    pub endpoint: String,
+    pub endpoint: HttpUrl,
     /// The auth method's access ID.
     pub access_id: String,
     /// `access_key`, `k8s` or `azure_ad`.
     #[serde(default = "default_access_type")]
-    pub access_type: String,
+    pub access_type: AccessType,
     /// Where the access key is (`access_key`): `"env:VAR"` or `"file:PATH"`; shorthand
     /// for `access_key_env` / `access_key_file`.
     #[serde(default)]
@@ -41,11 +43,37 @@ pub struct AkeylessApiConfig {
     pub initial_backoff_ms: u64,
 }
 
-fn default_endpoint() -> String {
-    "https://api.akeyless.io".into()
+fn default_endpoint() -> HttpUrl {
+    HttpUrl::parse("https://api.akeyless.io").expect("a valid URL")
 }
-fn default_access_type() -> String {
-    "access_key".into()
+fn default_access_type() -> AccessType {
+    AccessType::AccessKey
+}
+
+/// The Akeyless authentication types keytrail can log in with (`access-type` of `/auth`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessType {
+    /// An API key: `access_key_env` / `access_key_file`.
+    AccessKey,
+    /// Kubernetes auth: the pod's service-account token and `k8s_auth_config_name`.
+    K8s,
+    /// Azure AD auth: the cloud ID from `azure_ad_cloud_id_file`.
+    AzureAd,
+}
+
+impl AkeylessApiConfig {
+    /// What the section's values cannot say alone. The snapshot and `keytrail config
+    /// check` both call it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.access_type == AccessType::K8s && self.k8s_auth_config_name.is_none() {
+            return Err("akeyless_api: access_type = \"k8s\" needs k8s_auth_config_name".into());
+        }
+        if self.max_attempts == 0 || self.timeout_secs == 0 {
+            return Err("akeyless_api.max_attempts and timeout_secs must be at least 1".into());
+        }
+        Ok(())
+    }
 }
 fn default_timeout_secs() -> u64 {
     60

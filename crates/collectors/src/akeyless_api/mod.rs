@@ -21,7 +21,7 @@ use std::time::Duration;
 use keytrail_ledger::{Batch, Column, FieldType, Ledger, Record, Records, StreamSchema, Value};
 use serde_json::{Value as Json, json};
 
-pub use config::AkeylessApiConfig;
+pub use config::{AccessType, AkeylessApiConfig};
 
 use crate::akeyless::json_text;
 use crate::log_analytics::RetryPolicy;
@@ -124,12 +124,13 @@ fn secret(name: &str, what: &str, env: Option<&str>, file: Option<&std::path::Pa
 
 /// The `/auth` body for the configured access type. Holds the credential: never log it.
 fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
+    config.validate().map_err(ApiError::Config)?;
     let mut body = json!({"access-id": config.access_id, "access-type": config.access_type});
-    match config.access_type.as_str() {
-        "access_key" => {
+    match config.access_type {
+        AccessType::AccessKey => {
             body["access-key"] = json!(secret("access_key", "access key", config.access_key_env.as_deref(), config.access_key_file.as_deref())?)
         }
-        "k8s" => {
+        AccessType::K8s => {
             let file = config
                 .k8s_service_account_token_file
                 .clone()
@@ -137,12 +138,9 @@ fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
             let token = secret("k8s_service_account_token", "service-account token", None, Some(&file))?;
             use base64::Engine;
             body["k8s-service-account-token"] = json!(base64::engine::general_purpose::STANDARD.encode(token));
-            body["k8s-auth-config-name"] = json!(config.k8s_auth_config_name.clone().ok_or_else(|| {
-                ApiError::Config("akeyless_api: access_type = \"k8s\" needs k8s_auth_config_name".into())
-            })?);
+            body["k8s-auth-config-name"] = json!(config.k8s_auth_config_name);
         }
-        "azure_ad" => body["cloud-id"] = json!(secret("azure_ad_cloud_id", "cloud ID", None, config.azure_ad_cloud_id_file.as_deref())?),
-        other => return Err(ApiError::Config(format!("akeyless_api: access_type '{other}' is not one of access_key, k8s, azure_ad"))),
+        AccessType::AzureAd => body["cloud-id"] = json!(secret("azure_ad_cloud_id", "cloud ID", None, config.azure_ad_cloud_id_file.as_deref())?),
     }
     Ok(body)
 }
@@ -151,7 +149,7 @@ fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
 pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest::Client, run_id: &str) -> Result<SnapshotReport, ApiError> {
     let mut client = Client {
         http,
-        endpoint: config.endpoint.clone(),
+        endpoint: config.endpoint.to_string(),
         retry: RetryPolicy {
             max_attempts: config.max_attempts.max(1),
             initial_backoff: Duration::from_millis(config.initial_backoff_ms),

@@ -46,6 +46,26 @@ pub struct KubernetesConfig {
     pub clusters: Vec<ClusterConfig>,
 }
 
+impl KubernetesConfig {
+    /// What the section's values cannot say alone: limits of at least one, and cluster
+    /// names that tell the clusters apart (every row carries one).
+    pub fn validate(&self) -> Result<(), String> {
+        if self.page_size == 0 || self.commit_rows == 0 {
+            return Err("kubernetes.page_size and commit_rows must be at least 1".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for cluster in &self.clusters {
+            if cluster.name.trim().is_empty() {
+                return Err("kubernetes.clusters: every cluster needs a name (as people know it, e.g. aks-prod-weu)".into());
+            }
+            if !seen.insert(cluster.name.as_str()) {
+                return Err(format!("kubernetes.clusters: the name {} is given twice", cluster.name));
+            }
+        }
+        Ok(())
+    }
+}
+
 fn default_page_size() -> u32 {
     500
 }

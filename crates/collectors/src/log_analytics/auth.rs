@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_identity::{
     ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
     ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
@@ -23,8 +23,12 @@ pub const SCOPE: &str = "https://api.loganalytics.io/.default";
 pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result<Arc<dyn TokenCredential>, CollectError> {
     let mut client_options = ClientOptions::default();
     client_options.transport = Some(Transport::new(Arc::new(http.clone())));
+    // The query client retries token requests itself, saying why as it goes; the SDK's own
+    // retries are silent (a minute and a half against an unreachable endpoint). Managed
+    // identity keeps the IMDS retry schedule azure_identity applies on its own.
+    client_options.retry = RetryOptions::none();
     let mut cloud = CustomConfiguration::default();
-    cloud.authority_host = config.authority_host.clone();
+    cloud.authority_host = config.authority_host.to_string();
     client_options.cloud = Some(Arc::new(CloudConfiguration::Custom(cloud)));
 
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
@@ -35,7 +39,7 @@ pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result
         })
     };
     let client_id = || {
-        config.client_id.clone().or_else(|| env("AZURE_CLIENT_ID")).ok_or_else(|| {
+        config.client_id.as_ref().map(ToString::to_string).or_else(|| env("AZURE_CLIENT_ID")).ok_or_else(|| {
             config_error("log_analytics.client_id is not set and AZURE_CLIENT_ID is empty: set one of them".into())
         })
     };
@@ -64,7 +68,7 @@ pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result
             WorkloadIdentityCredential::new(Some(options)).map_err(azure)?
         }
         AuthMode::ManagedIdentity => {
-            let user_assigned_id = config.client_id.clone().map(UserAssignedId::ClientId);
+            let user_assigned_id = config.client_id.as_ref().map(|id| UserAssignedId::ClientId(id.to_string()));
             let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options, ..Default::default() };
             ManagedIdentityCredential::new(Some(options)).map_err(azure)?
         }

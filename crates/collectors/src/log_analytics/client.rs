@@ -44,12 +44,22 @@ pub struct QueryClient {
     authority: String,
     credential: Arc<dyn TokenCredential>,
     retry: RetryPolicy,
+    /// Set once an endpoint stayed unreachable through every attempt: later queries of the
+    /// run fail at once with the same error instead of waiting out the retries again.
+    unreachable: std::sync::OnceLock<(String, u32, String)>,
 }
 
 /// Why one attempt failed.
 enum Failure {
-    Retry { reason: String, after: Option<Duration> },
+    /// Worth another attempt; `unreachable` names the endpoint when no answer came at all.
+    Retry { reason: String, after: Option<Duration>, unreachable: Option<String> },
     Fatal(CollectError),
+}
+
+impl Failure {
+    fn retry(reason: String, after: Option<Duration>) -> Self {
+        Failure::Retry { reason, after, unreachable: None }
+    }
 }
 
 /// A reply body and how many retries it took.
@@ -71,7 +81,7 @@ impl QueryClient {
         retry: RetryPolicy,
     ) -> Self {
         let url = format!("{}/v1/workspaces/{workspace}/query", endpoint.trim_end_matches('/'));
-        Self { http, url, authority: authority.to_string(), credential, retry }
+        Self { http, url, authority: authority.to_string(), credential, retry, unreachable: Default::default() }
     }
 
     /// Runs `query` over `timespan` and hands the body to `read`; a body `read` cannot
@@ -82,24 +92,38 @@ impl QueryClient {
         timespan: &str,
         read: impl Fn(&[u8]) -> Result<T, String>,
     ) -> Result<Fetched<T>, CollectError> {
+        if let Some((endpoint, attempts, last)) = self.unreachable.get() {
+            return Err(CollectError::Unreachable { endpoint: endpoint.clone(), attempts: *attempts, last: last.clone() });
+        }
         let mut attempt = 0;
         loop {
             attempt += 1;
             let failure = match self.attempt(query, timespan).await {
                 Ok(body) => match read(&body) {
                     Ok(value) => return Ok(Fetched { value, retries: attempt - 1 }),
-                    Err(reason) => Failure::Retry { reason, after: None },
+                    Err(reason) => Failure::retry(reason, None),
                 },
                 Err(f) => f,
             };
             match failure {
                 Failure::Fatal(e) => return Err(e),
-                Failure::Retry { reason, after } => {
+                Failure::Retry { reason, after, unreachable } => {
                     if attempt >= self.retry.max_attempts {
-                        return Err(CollectError::Exhausted { attempts: attempt, last: reason });
+                        return Err(match unreachable {
+                            Some(endpoint) => {
+                                let _ = self.unreachable.set((endpoint.clone(), attempt, reason.clone()));
+                                CollectError::Unreachable { endpoint, attempts: attempt, last: reason }
+                            }
+                            None => CollectError::Exhausted { attempts: attempt, last: reason },
+                        });
                     }
                     let wait = after.unwrap_or_else(|| self.retry.backoff(attempt));
-                    tracing::warn!(attempt, wait_ms = wait.as_millis() as u64, %timespan, "query failed, retrying: {reason}");
+                    // At the default log level: a long silence looks like a hang.
+                    tracing::warn!(
+                        "{reason}; retrying in {:.1} s (attempt {attempt} of {}, window {timespan})",
+                        wait.as_secs_f64(),
+                        self.retry.max_attempts
+                    );
                     tokio::time::sleep(wait).await;
                 }
             }
@@ -107,12 +131,7 @@ impl QueryClient {
     }
 
     async fn attempt(&self, query: &str, timespan: &str) -> Result<bytes::Bytes, Failure> {
-        let token = self.credential.get_token(&[SCOPE], None).await.map_err(|e| {
-            Failure::Fatal(CollectError::Auth(format!(
-                "getting a token for {SCOPE} from {} failed: {e}\nCheck log_analytics.tenant_id, client_id and the credential of the configured auth mode",
-                self.authority
-            )))
-        })?;
+        let token = self.credential.get_token(&[SCOPE], None).await.map_err(|e| token_failure(&e, &self.authority))?;
         let response = self
             .http
             .post(&self.url)
@@ -121,25 +140,76 @@ impl QueryClient {
             .json(&json!({"query": query, "timespan": timespan}))
             .send()
             .await
-            .map_err(|e| Failure::Retry { reason: describe(&e), after: None })?;
+            .map_err(|e| Failure::Retry {
+                reason: format!("query API: {}", describe(&e)),
+                after: None,
+                unreachable: (e.is_connect() || e.is_timeout()).then(|| self.url.clone()),
+            })?;
         let status = response.status();
         if status.is_success() {
-            return response.bytes().await.map_err(|e| Failure::Retry { reason: format!("reading the reply: {}", describe(&e)), after: None });
+            return response.bytes().await.map_err(|e| Failure::retry(format!("reading the reply: {}", describe(&e)), None));
         }
         let after = retry_after(response.headers());
         let body = response.text().await.unwrap_or_default();
         let message = api_message(&body);
         Err(match status {
-            StatusCode::TOO_MANY_REQUESTS => Failure::Retry { reason: format!("throttled (429): {message}"), after },
-            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => {
-                Failure::Retry { reason: format!("server error ({s}): {message}"), after }
-            }
+            StatusCode::TOO_MANY_REQUESTS => Failure::retry(format!("query API throttled (429): {message}"), after),
+            s if s.is_server_error() || s == StatusCode::REQUEST_TIMEOUT => Failure::retry(format!("query API server error ({s}): {message}"), after),
             StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Failure::Fatal(CollectError::Auth(format!(
                 "the query API refused the token ({status}): {message}. Grant the identity the Log Analytics Reader role on the workspace"
             ))),
             s => Failure::Fatal(CollectError::Api { status: s.as_u16(), message }),
         })
     }
+}
+
+/// Why no token came: the token endpoint unreachable or busy (retried, and said so), or the
+/// credential refused (final, and only then blamed on the credential).
+fn token_failure(error: &azure_core::Error, authority: &str) -> Failure {
+    use azure_core::error::ErrorKind;
+    // azure_identity wraps the transport's error in a Credential error: judge the innermost.
+    let mut kind = error.kind();
+    let mut transport = None;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(error);
+    while let Some(s) = source {
+        if let Some(inner) = s.downcast_ref::<azure_core::Error>() {
+            kind = inner.kind();
+        }
+        transport = transport.or(s.downcast_ref::<reqwest::Error>());
+        source = s.source();
+    }
+    // One line: the SDK's text spans several.
+    let detail = error_text(error).replace('\n', " ");
+    match kind {
+        ErrorKind::Connection | ErrorKind::Io => Failure::Retry {
+            reason: format!("cannot reach the Entra ID token endpoint {authority}: {}", transport.map_or(detail, describe)),
+            after: None,
+            unreachable: Some(authority.to_string()),
+        },
+        ErrorKind::HttpResponse { status, .. } if u16::from(*status) == 429 || u16::from(*status) >= 500 => {
+            Failure::retry(format!("the Entra ID token endpoint {authority} answered {}: {detail}", u16::from(*status)), None)
+        }
+        ErrorKind::HttpResponse { status, .. } => Failure::Fatal(CollectError::Auth(format!(
+            "Entra ID ({authority}) refused the credential for {SCOPE} ({}): {detail}\nCheck log_analytics.tenant_id, client_id and the credential of the configured auth mode",
+            u16::from(*status)
+        ))),
+        _ => Failure::Fatal(CollectError::Auth(format!("getting a token for {SCOPE} from {authority} failed: {detail}"))),
+    }
+}
+
+/// An error and its causes, each said once.
+fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(s) = source {
+        let message = s.to_string();
+        if !text.contains(&message) {
+            text.push_str(": ");
+            text.push_str(&message);
+        }
+        source = s.source();
+    }
+    text
 }
 
 /// `Retry-After` in seconds or as an HTTP date.
@@ -173,14 +243,7 @@ fn describe(e: &reqwest::Error) -> String {
         "no reply before the timeout".into()
     } else {
         // reqwest's Display omits the cause ("error sending request"); the chain says why.
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
+        error_text(e)
     }
 }
 

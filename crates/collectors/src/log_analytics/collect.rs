@@ -10,7 +10,7 @@ use serde_json::{Map, Value as Json, json};
 
 use super::client::{QueryClient, RetryPolicy};
 use super::config::LogAnalyticsConfig;
-use super::tables::{ConvertContext, Converted, Outcome, TableSpec, check_kql_names};
+use super::tables::{ConvertContext, Converted, Outcome, TableSpec};
 use super::{CollectError, auth};
 use crate::committer::Committer;
 use crate::gaps::{GapSource, append_collected, append_gap};
@@ -84,18 +84,9 @@ pub async fn collect(
     options: &CollectOptions,
     mut on_table_done: impl FnMut(&TableReport),
 ) -> Result<Vec<TableReport>, CollectError> {
-    check_kql_names("log_analytics.namespaces", &config.namespaces).map_err(CollectError::Config)?;
-    check_kql_names("log_analytics.audit_resources", &config.audit_resources).map_err(CollectError::Config)?;
-    if config.window_minutes == 0 || config.row_cap == 0 || config.max_attempts == 0 {
-        return Err(CollectError::Config("log_analytics.window_minutes, row_cap and max_attempts must be at least 1".into()));
-    }
+    config.validate().map_err(CollectError::Config)?;
     let specs = config.tables.iter().map(|t| TableSpec::for_table(t)).collect::<Result<Vec<_>, _>>().map_err(CollectError::Config)?;
-    let start_default = match &config.start {
-        Some(s) => DateTime::parse_from_rfc3339(s)
-            .map_err(|e| CollectError::Config(format!("log_analytics.start '{s}' is not an RFC 3339 time: {e}")))?
-            .with_timezone(&Utc),
-        None => previous_month_start(Utc::now()),
-    };
+    let start_default = config.start.map_or_else(|| previous_month_start(Utc::now()), |s| s.0);
     let until = options.until.unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(config.settle_minutes.into()));
     let until = DateTime::from_timestamp(until.timestamp(), 0).expect("whole seconds of a valid time");
 
@@ -246,7 +237,7 @@ impl Pending {
         // Other sources writing to the same stream (forwarded Akeyless files) keep their
         // own key in the cursor; only this source's key changes.
         let mine = cursor.entry(SOURCE).or_insert_with(|| json!({}));
-        mine["workspace"] = json!(config.workspace_id);
+        mine["workspace"] = json!(config.workspace_id.as_str());
         if !mine["tables"].is_object() {
             mine["tables"] = json!({});
         }

@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use crate::settings::{Guid, HttpUrl, Rfc3339};
+
 /// How keytrail authenticates to Microsoft Entra ID.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -23,16 +25,16 @@ pub enum AuthMode {
 pub struct LogAnalyticsConfig {
     /// Query API base URL.
     #[serde(default = "default_endpoint")]
-    pub endpoint: String,
+    pub endpoint: HttpUrl,
     /// Microsoft Entra authority host.
     #[serde(default = "default_authority_host")]
-    pub authority_host: String,
+    pub authority_host: HttpUrl,
     /// Directory (tenant) ID; defaults to `AZURE_TENANT_ID`.
     pub tenant_id: Option<String>,
     /// Application (client) ID; defaults to `AZURE_CLIENT_ID`.
-    pub client_id: Option<String>,
+    pub client_id: Option<Guid>,
     /// Log Analytics workspace ID (a GUID).
-    pub workspace_id: String,
+    pub workspace_id: Guid,
     /// How to authenticate.
     #[serde(default = "default_auth")]
     pub auth: AuthMode,
@@ -62,7 +64,7 @@ pub struct LogAnalyticsConfig {
     pub window_minutes: u32,
     /// Where a stream with no cursor starts (RFC 3339); default: the start of the
     /// previous month.
-    pub start: Option<String>,
+    pub start: Option<Rfc3339>,
     /// Windows that end less than this many minutes ago are left for the next run:
     /// Log Analytics ingests with a delay, and a window is committed only once.
     #[serde(default = "default_settle_minutes")]
@@ -86,11 +88,28 @@ pub struct LogAnalyticsConfig {
     pub akeyless_item_path_fields: Option<Vec<String>>,
 }
 
-fn default_endpoint() -> String {
-    "https://api.loganalytics.azure.com".into()
+impl LogAnalyticsConfig {
+    /// What the section's values cannot say alone: limits of at least one, known tables,
+    /// names safe to put in a query. `collect` and `keytrail config check` both call it.
+    pub fn validate(&self) -> Result<(), String> {
+        for (key, value) in [("window_minutes", self.window_minutes as u64), ("row_cap", self.row_cap as u64), ("max_attempts", self.max_attempts.into()), ("timeout_secs", self.timeout_secs)] {
+            if value == 0 {
+                return Err(format!("log_analytics.{key} must be at least 1"));
+            }
+        }
+        for table in &self.tables {
+            super::tables::TableSpec::for_table(table).map_err(|e| format!("log_analytics.tables: {e}"))?;
+        }
+        super::tables::check_kql_names("log_analytics.namespaces", &self.namespaces)?;
+        super::tables::check_kql_names("log_analytics.audit_resources", &self.audit_resources)
+    }
 }
-fn default_authority_host() -> String {
-    "https://login.microsoftonline.com".into()
+
+fn default_endpoint() -> HttpUrl {
+    HttpUrl::parse("https://api.loganalytics.azure.com").expect("a valid URL")
+}
+fn default_authority_host() -> HttpUrl {
+    HttpUrl::parse("https://login.microsoftonline.com").expect("a valid URL")
 }
 fn default_auth() -> AuthMode {
     AuthMode::WorkloadIdentity

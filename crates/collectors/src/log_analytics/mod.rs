@@ -40,6 +40,16 @@ pub enum CollectError {
         /// The service's error code and message.
         message: String,
     },
+    /// An endpoint could not be reached (no connection, or no reply in time) on any attempt.
+    #[error("{endpoint} could not be reached ({attempts} attempts): {last}. Check the endpoint in the configuration, DNS, proxies and firewalls; the next run retries")]
+    Unreachable {
+        /// The URL that could not be reached.
+        endpoint: String,
+        /// Attempts made.
+        attempts: u32,
+        /// The last failure.
+        last: String,
+    },
     /// Every attempt failed.
     #[error("gave up after {attempts} attempts: {last}")]
     Exhausted {
