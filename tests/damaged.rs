@@ -307,3 +307,40 @@ fn small_things_say_what_is_true() {
     assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "");
 }
+
+/// Every command that writes a file writes a new one: a proof, a checkpoint copy, the demo's
+/// and the emulator's files never land on a file someone else made.
+#[test]
+fn no_command_replaces_a_file_it_did_not_make() {
+    let ws = Workspace::new();
+    let ledger = ws.ledger();
+    common::ingest(&ws, "app_audit", "a.jsonl", &common::audit_records(0, 5), 5).expect(0);
+    let (key, _) = common::keygen(&ws);
+
+    let proof = ws.path().join("proof.json");
+    std::fs::write(&proof, b"mine").unwrap();
+    keytrail(&ledger, &["checkpoint", "--key", key.to_str().unwrap()]).expect(0);
+    let run = keytrail(&ledger, &["prove", "--stream", "app_audit", "--seq", "1", "--out", proof.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("proof.json exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&proof).unwrap(), b"mine");
+
+    let copies = ws.path().join("copies");
+    keytrail(&ledger, &["checkpoint", "--key", key.to_str().unwrap(), "--out", copies.to_str().unwrap()]).expect(0);
+    // The same note again is no change.
+    keytrail(&ledger, &["checkpoint", "--key", key.to_str().unwrap(), "--out", copies.to_str().unwrap()]).expect(0);
+    let note = copies.join("app_audit.5.note");
+    std::fs::write(&note, b"another note").unwrap();
+    let run = keytrail(&ledger, &["checkpoint", "--key", key.to_str().unwrap(), "--out", copies.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("app_audit.5.note exists"), "{}", run.stderr);
+    assert_eq!(std::fs::read(&note).unwrap(), b"another note");
+
+    let mine = ws.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("keytrail.toml"), b"ledger = \"/data\"\n").unwrap();
+    let run = keytrail(&ledger, &["demo", "--out", mine.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("holds no earlier demo"), "{}", run.stderr);
+    let run = keytrail(&ledger, &["emulator", "--out", mine.to_str().unwrap()]).expect(2);
+    assert!(run.stderr.contains("was not written by the emulator"), "{}", run.stderr);
+    assert_eq!(std::fs::read(mine.join("keytrail.toml")).unwrap(), b"ledger = \"/data\"\n");
+    assert_eq!(std::fs::read_dir(&mine).unwrap().count(), 1);
+}

@@ -20,7 +20,10 @@ pub async fn run(ledger: &Ledger, args: CheckpointArgs, out: &mut impl Write) ->
         writeln!(out, "{}: {} rows, stored at {}", cp.stream, cp.size, note.path)?;
         if let Some(dir) = &args.out {
             let file = dir.join(format!("{}.{}.note", cp.stream, cp.size));
-            std::fs::write(&file, &note.text).with_context(|| format!("writing {}", file.display()))?;
+            // The same note again is no change; another note under its name is never replaced.
+            if std::fs::read(&file).ok().as_deref() != Some(note.text.as_bytes()) {
+                super::write_new(&file, note.text.as_bytes())?;
+            }
             writeln!(out, "  copy: {}", file.display())?;
         }
     }

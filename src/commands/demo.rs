@@ -20,7 +20,16 @@ const EXCEPTIONS: &str = include_str!("../../sample-data/exceptions.toml");
 /// identity provider enforces.
 const ORGANISATION: &str = include_str!("../../sample-data/organisation.toml");
 
+/// The first line of the configuration the demo writes: how it knows a folder is its own.
+const DEMO_MARK: &str = "# keytrail demo:";
+
 pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    // The demo rewrites its own files on every run: never those of a folder it did not make.
+    let foreign = std::fs::read_dir(&args.out).is_ok_and(|mut entries| entries.next().is_some())
+        && !std::fs::read_to_string(args.out.join("keytrail.toml")).is_ok_and(|t| t.starts_with(DEMO_MARK));
+    if foreign {
+        anyhow::bail!("{} is not empty and holds no earlier demo: give the demo an empty or new folder with --out", args.out.display());
+    }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let dir = std::fs::canonicalize(&args.out).with_context(|| format!("resolving {}", args.out.display()))?;
 
@@ -45,7 +54,7 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
     write(
         &config,
         &format!(
-            "# keytrail demo: the emulator's sources, a ledger, a signing key and packs under {dir}.\n\
+            "{DEMO_MARK} the emulator's sources, a ledger, a signing key and packs under {dir}.\n\
              ledger = \"{ledger}\"\n\
              signing_key = \"signing.key\"\n\
              exceptions = \"exceptions.toml\"\n\

@@ -21,6 +21,12 @@ pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<Exi
         let end = start + keytrail_emulator::synthetic_akeyless::SPAN_US;
         dataset.insert_table("AkeylessAudit_CL", Table::Synthetic { kind: Synthetic::Akeyless { seed: 1 }, start, end, count });
     }
+    // Its client files are rewritten on every start (a new CA each time): never over a
+    // configuration someone else wrote.
+    let config_file = args.out.join("keytrail.toml");
+    if std::fs::read_to_string(&config_file).is_ok_and(|t| !t.starts_with(keytrail_emulator::CLIENT_CONFIG_MARK)) {
+        anyhow::bail!("{} was not written by the emulator: give another --out folder", config_file.display());
+    }
     let mut config = EmulatorConfig::new(dataset);
     if let Some(dir) = &args.kubernetes {
         config.kubernetes = keytrail_emulator::KubernetesApi::load(dir)?;

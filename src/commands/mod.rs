@@ -56,6 +56,16 @@ pub(crate) fn run_id() -> String {
 /// The ledger used when neither `--ledger`, `KEYTRAIL_LEDGER` nor the configuration names one.
 pub const DEFAULT_LEDGER: &str = "./evidence";
 
+/// Writes a file that must not exist yet: keytrail's outputs never replace a file unasked.
+pub(crate) fn write_new(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).open(path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => anyhow::anyhow!("{} exists: keytrail never replaces it; remove it or choose another path", path.display()),
+        _ => anyhow::Error::new(e).context(format!("creating {}", path.display())),
+    })?;
+    file.write_all(bytes).with_context(|| format!("writing {}", path.display()))
+}
+
 async fn open(url: &str, mode: OpenMode) -> anyhow::Result<Ledger> {
     Ledger::open(url, mode).await.with_context(|| format!("opening the ledger at {}", keytrail_ledger::redact(url)))
 }

@@ -19,7 +19,7 @@ pub async fn prove(ledger: &Ledger, args: ProveArgs, out: &mut impl Write) -> an
     let json = serde_json::to_string_pretty(&proof)? + "\n";
     match &args.out {
         Some(p) => {
-            std::fs::write(p, json).with_context(|| format!("writing {}", p.display()))?;
+            super::write_new(p, json.as_bytes())?;
             writeln!(out, "proof of {} seq {} in a tree of {} rows written to {}", proof.stream, proof.seq, proof.tree_size, p.display())?;
         }
         None => out.write_all(json.as_bytes())?,

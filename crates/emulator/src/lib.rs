@@ -91,6 +91,9 @@ impl Default for Identity {
     }
 }
 
+/// The first words of the `keytrail.toml` [`Emulator::write_client_files`] writes.
+pub const CLIENT_CONFIG_MARK: &str = "# Collect from the keytrail emulator at";
+
 /// How to run the emulator.
 pub struct EmulatorConfig {
     /// Port on 127.0.0.1; 0 picks a free one.
@@ -381,7 +384,8 @@ impl Emulator {
         &self.state.config
     }
 
-    /// Writes what a keytrail client needs into `dir`: `ca.pem`, the tenant's client secret
+    /// Writes what a keytrail client needs into `dir` (replacing what an earlier start
+    /// wrote there): `ca.pem`, the tenant's client secret
     /// (`client-secret`), the Akeyless access key, a `kubeconfig` for the clusters, and a
     /// `keytrail.toml` collecting `tables` from this emulator with client-secret
     /// authentication, the Akeyless API and every cluster; `extra` lines are added to its
@@ -396,7 +400,7 @@ impl Emulator {
         let clusters: String = self.state.config.kubernetes.clusters.keys().map(|c| format!("\n[[kubernetes.clusters]]\nname = \"{c}\"\ncontext = \"{c}\"\n")).collect();
         let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
         let toml = format!(
-            "# Collect from the keytrail emulator at {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[kubernetes]\nkubeconfig = \"kubeconfig\"\n{clusters}\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
+            "{CLIENT_CONFIG_MARK} {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[kubernetes]\nkubeconfig = \"kubeconfig\"\n{clusters}\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
             url = self.url(),
             tenant = identity.tenant_id,
             client = identity.client_id,
