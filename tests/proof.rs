@@ -68,6 +68,7 @@ fn a_changed_leaf_fails() {
     assert!(run.stdout.starts_with("INVALID: row_hash does not match"), "{}", run.stdout);
 
     // A forger who also recomputes the row and leaf hash is stopped by the audit path.
+    std::fs::remove_file(&proof_path).unwrap();
     let fresh: serde_json::Value = serde_json::from_slice(&std::fs::read(prove(&s, 20)).unwrap()).unwrap();
     let mut forged = fresh.clone();
     forged["seq"] = 21.into();
