@@ -14,6 +14,7 @@
 //! - [`kubernetes`]: ESO events and snapshots of ESO resources and RBAC, per cluster.
 //! - [`gaps`]: `collection_gaps`, the ranges a run could not collect, from any source.
 //! - [`http`]: the outbound HTTPS client they share (extra CA bundle, timeouts).
+//! - [`retry`]: the retry loop they share (back-off, `Retry-After`, unreachable endpoints).
 //! - [`settings`]: configuration values checked as they are read (URLs, GUIDs, times).
 //! - [`time`]: the event-time formats audit sources use.
 #![deny(missing_docs)]
@@ -28,5 +29,6 @@ pub mod http;
 pub mod jsonl;
 pub mod kubernetes;
 pub mod log_analytics;
+pub mod retry;
 pub mod settings;
 pub mod time;

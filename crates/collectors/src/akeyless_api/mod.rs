@@ -24,7 +24,7 @@ use serde_json::{Value as Json, json};
 pub use config::{AccessType, AkeylessApiConfig};
 
 use crate::akeyless::json_text;
-use crate::log_analytics::RetryPolicy;
+use crate::retry::{retry, Failure, GaveUp, RetryPolicy};
 
 /// Why a snapshot failed.
 #[derive(Debug, thiserror::Error)]
@@ -74,37 +74,39 @@ struct Client {
 }
 
 impl Client {
-    /// POSTs `body` to `/call`; retries throttling, server errors and transport failures.
+    /// POSTs `body` to `/call` with the shared retry rules: throttling (after its
+    /// `Retry-After`), server errors and transport failures are tried again.
     async fn call(&mut self, call: &str, body: &Json) -> Result<Json, ApiError> {
         let url = format!("{}/{call}", self.endpoint.trim_end_matches('/'));
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let failure = match self.http.post(&url).json(body).send().await {
-                Ok(response) => {
-                    let status = response.status();
-                    let text = response.text().await.unwrap_or_default();
-                    if status.is_success() {
-                        match serde_json::from_str(&text) {
-                            Ok(json) => return Ok(json),
-                            Err(e) => format!("the reply is not JSON: {e}"),
-                        }
-                    } else if status.as_u16() == 429 || status.is_server_error() {
-                        format!("{status}: {}", error_message(&text))
-                    } else if call == "auth" && (status.as_u16() == 401 || status.as_u16() == 403) {
-                        return Err(ApiError::Auth { access_id: String::new(), message: format!("{status}: {}", error_message(&text)) });
-                    } else {
-                        return Err(ApiError::Call { call: call.into(), message: format!("{status}: {}", error_message(&text)) });
-                    }
-                }
-                Err(e) => if e.is_timeout() { "no reply before the timeout".to_string() } else { format!("{e}") },
-            };
-            if attempt >= self.retry.max_attempts {
-                return Err(ApiError::Call { call: call.into(), message: format!("gave up after {attempt} attempts: {failure}") });
+        let attempt = || async {
+            let response = self.http.post(&url).json(body).send().await.map_err(|e| Failure::transport("request", &url, &e))?;
+            let status = response.status();
+            let after = crate::retry::retry_after(response.headers());
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                serde_json::from_str(&text).map_err(|e| Failure::retry(format!("the reply is not JSON: {e}"), None))
+            } else if status.as_u16() == 429 || status.is_server_error() {
+                Err(Failure::retry(format!("{status}: {}", error_message(&text)), after))
+            } else if call == "auth" && (status.as_u16() == 401 || status.as_u16() == 403) {
+                Err(Failure::Fatal(ApiError::Auth { access_id: String::new(), message: format!("{status}: {}", error_message(&text)) }))
+            } else {
+                Err(Failure::Fatal(ApiError::Call { call: call.into(), message: format!("{status}: {}", error_message(&text)) }))
             }
-            self.retries += 1;
-            tracing::warn!(call, attempt, "Akeyless call failed, retrying: {failure}");
-            tokio::time::sleep(self.retry.backoff(attempt)).await;
+        };
+        match retry(&self.retry, &format!("Akeyless {call}"), attempt).await {
+            Ok((json, retries)) => {
+                self.retries += u64::from(retries);
+                Ok(json)
+            }
+            Err(GaveUp::Fatal(e)) => Err(e),
+            Err(GaveUp::Exhausted { attempts, last, unreachable }) => {
+                self.retries += u64::from(attempts - 1);
+                let message = match unreachable {
+                    Some(url) => format!("{url} could not be reached ({attempts} attempts): {last}. Check akeyless_api.endpoint, DNS, proxies and firewalls"),
+                    None => format!("gave up after {attempts} attempts: {last}"),
+                };
+                Err(ApiError::Call { call: call.into(), message })
+            }
         }
     }
 }

@@ -1,9 +1,8 @@
-//! One query against the Log Analytics API, with the service's retry rules: 429 and 5xx,
-//! timeouts, cut connections and unreadable bodies are retried (after `Retry-After` when
-//! sent, else capped exponential back-off with jitter); other errors are final.
+//! One query against the Log Analytics API, with the service's retry rules (the shared
+//! [`crate::retry`] loop): 429 and 5xx, timeouts, cut connections, unreadable bodies and
+//! unreachable or busy token endpoints are retried; refusals are final.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use azure_core::credentials::TokenCredential;
 use reqwest::StatusCode;
@@ -11,31 +10,7 @@ use serde_json::json;
 
 use super::auth::SCOPE;
 use super::CollectError;
-
-/// Retry settings.
-#[derive(Clone, Debug)]
-pub struct RetryPolicy {
-    /// Attempts before giving up.
-    pub max_attempts: u32,
-    /// First back-off.
-    pub initial_backoff: Duration,
-    /// Back-off ceiling.
-    pub max_backoff: Duration,
-}
-
-impl RetryPolicy {
-    /// Back-off before attempt `attempt + 1` (attempt counts from 1): doubling from the
-    /// initial value up to the ceiling, then a random point in its upper half so that
-    /// many clients throttled together do not come back together.
-    pub fn backoff(&self, attempt: u32) -> Duration {
-        let exp = self.initial_backoff.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
-        let capped = exp.min(self.max_backoff);
-        capped.mul_f64(0.5 + fastrand::f64() * 0.5)
-    }
-}
-
-/// The longest `Retry-After` honoured; a longer one is treated as this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+use crate::retry::{describe, error_text, retry, retry_after, Failure, GaveUp, RetryPolicy};
 
 /// A query client for one workspace.
 pub struct QueryClient {
@@ -47,19 +22,6 @@ pub struct QueryClient {
     /// Set once an endpoint stayed unreachable through every attempt: later queries of the
     /// run fail at once with the same error instead of waiting out the retries again.
     unreachable: std::sync::OnceLock<(String, u32, String)>,
-}
-
-/// Why one attempt failed.
-enum Failure {
-    /// Worth another attempt; `unreachable` names the endpoint when no answer came at all.
-    Retry { reason: String, after: Option<Duration>, unreachable: Option<String> },
-    Fatal(CollectError),
-}
-
-impl Failure {
-    fn retry(reason: String, after: Option<Duration>) -> Self {
-        Failure::Retry { reason, after, unreachable: None }
-    }
 }
 
 /// A reply body and how many retries it took.
@@ -95,42 +57,23 @@ impl QueryClient {
         if let Some((endpoint, attempts, last)) = self.unreachable.get() {
             return Err(CollectError::Unreachable { endpoint: endpoint.clone(), attempts: *attempts, last: last.clone() });
         }
-        let mut attempt = 0;
-        loop {
-            attempt += 1;
-            let failure = match self.attempt(query, timespan).await {
-                Ok(body) => match read(&body) {
-                    Ok(value) => return Ok(Fetched { value, retries: attempt - 1 }),
-                    Err(reason) => Failure::retry(reason, None),
-                },
-                Err(f) => f,
-            };
-            match failure {
-                Failure::Fatal(e) => return Err(e),
-                Failure::Retry { reason, after, unreachable } => {
-                    if attempt >= self.retry.max_attempts {
-                        return Err(match unreachable {
-                            Some(endpoint) => {
-                                let _ = self.unreachable.set((endpoint.clone(), attempt, reason.clone()));
-                                CollectError::Unreachable { endpoint, attempts: attempt, last: reason }
-                            }
-                            None => CollectError::Exhausted { attempts: attempt, last: reason },
-                        });
-                    }
-                    let wait = after.unwrap_or_else(|| self.retry.backoff(attempt));
-                    // At the default log level: a long silence looks like a hang.
-                    tracing::warn!(
-                        "{reason}; retrying in {:.1} s (attempt {attempt} of {}, window {timespan})",
-                        wait.as_secs_f64(),
-                        self.retry.max_attempts
-                    );
-                    tokio::time::sleep(wait).await;
-                }
+        let what = format!("Log Analytics query for {timespan}");
+        let attempt = || async {
+            let body = self.attempt(query, timespan).await?;
+            read(&body).map_err(|reason| Failure::retry(reason, None))
+        };
+        match retry(&self.retry, &what, attempt).await {
+            Ok((value, retries)) => Ok(Fetched { value, retries }),
+            Err(GaveUp::Fatal(e)) => Err(e),
+            Err(GaveUp::Exhausted { attempts, last, unreachable: Some(endpoint) }) => {
+                let _ = self.unreachable.set((endpoint.clone(), attempts, last.clone()));
+                Err(CollectError::Unreachable { endpoint, attempts, last })
             }
+            Err(GaveUp::Exhausted { attempts, last, unreachable: None }) => Err(CollectError::Exhausted { attempts, last }),
         }
     }
 
-    async fn attempt(&self, query: &str, timespan: &str) -> Result<bytes::Bytes, Failure> {
+    async fn attempt(&self, query: &str, timespan: &str) -> Result<bytes::Bytes, Failure<CollectError>> {
         let token = self.credential.get_token(&[SCOPE], None).await.map_err(|e| token_failure(&e, &self.authority))?;
         let response = self
             .http
@@ -140,11 +83,7 @@ impl QueryClient {
             .json(&json!({"query": query, "timespan": timespan}))
             .send()
             .await
-            .map_err(|e| Failure::Retry {
-                reason: format!("query API: {}", describe(&e)),
-                after: None,
-                unreachable: (e.is_connect() || e.is_timeout()).then(|| self.url.clone()),
-            })?;
+            .map_err(|e| Failure::transport("query API", &self.url, &e))?;
         let status = response.status();
         if status.is_success() {
             return response.bytes().await.map_err(|e| Failure::retry(format!("reading the reply: {}", describe(&e)), None));
@@ -165,7 +104,7 @@ impl QueryClient {
 
 /// Why no token came: the token endpoint unreachable or busy (retried, and said so), or the
 /// credential refused (final, and only then blamed on the credential).
-fn token_failure(error: &azure_core::Error, authority: &str) -> Failure {
+fn token_failure(error: &azure_core::Error, authority: &str) -> Failure<CollectError> {
     use azure_core::error::ErrorKind;
     // azure_identity wraps the transport's error in a Credential error: judge the innermost.
     let mut kind = error.kind();
@@ -197,34 +136,6 @@ fn token_failure(error: &azure_core::Error, authority: &str) -> Failure {
     }
 }
 
-/// An error and its causes, each said once.
-fn error_text(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(s) = source {
-        let message = s.to_string();
-        if !text.contains(&message) {
-            text.push_str(": ");
-            text.push_str(&message);
-        }
-        source = s.source();
-    }
-    text
-}
-
-/// `Retry-After` in seconds or as an HTTP date.
-fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
-    let wait = match value.parse::<u64>() {
-        Ok(secs) => Duration::from_secs(secs),
-        Err(_) => {
-            let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-            (at.with_timezone(&chrono::Utc) - chrono::Utc::now()).to_std().unwrap_or_default()
-        }
-    };
-    Some(wait.min(MAX_RETRY_AFTER))
-}
-
 /// The `error.code: error.message` of an API error body, or the body itself.
 fn api_message(body: &str) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
@@ -238,41 +149,13 @@ fn api_message(body: &str) -> String {
     }
 }
 
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "no reply before the timeout".into()
-    } else {
-        // reqwest's Display omits the cause ("error sending request"); the chain says why.
-        error_text(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn backoff_doubles_up_to_the_ceiling_with_jitter_in_the_upper_half() {
-        let policy = RetryPolicy { max_attempts: 9, initial_backoff: Duration::from_millis(100), max_backoff: Duration::from_secs(1) };
-        for _ in 0..100 {
-            let first = policy.backoff(1);
-            assert!(first >= Duration::from_millis(50) && first <= Duration::from_millis(100), "{first:?}");
-            let third = policy.backoff(3);
-            assert!(third >= Duration::from_millis(200) && third <= Duration::from_millis(400), "{third:?}");
-            let late = policy.backoff(30);
-            assert!(late >= Duration::from_millis(500) && late <= Duration::from_secs(1), "{late:?}");
-        }
-    }
-
-    #[test]
-    fn retry_after_reads_seconds_and_dates_and_is_capped() {
-        let mut headers = reqwest::header::HeaderMap::new();
-        headers.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::from_secs(7)));
-        headers.insert(reqwest::header::RETRY_AFTER, "86400".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(MAX_RETRY_AFTER));
-        headers.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
-        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+    fn api_errors_are_read_from_their_body() {
         assert_eq!(api_message(r#"{"error":{"code":"BadArgumentError","message":"bad"}}"#), "BadArgumentError: bad");
+        assert_eq!(api_message("not json"), "not json");
     }
 }

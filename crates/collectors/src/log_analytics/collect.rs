@@ -8,7 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use keytrail_ledger::{Batch, Ledger, StreamSchema};
 use serde_json::{Map, Value as Json, json};
 
-use super::client::{QueryClient, RetryPolicy};
+use super::client::QueryClient;
+use crate::retry::RetryPolicy;
 use super::config::LogAnalyticsConfig;
 use super::tables::{ConvertContext, Converted, Outcome, TableSpec};
 use super::{CollectError, auth};

@@ -18,7 +18,8 @@ pub mod config;
 pub mod tables;
 
 pub use auth::{credential, SCOPE};
-pub use client::{Fetched, QueryClient, RetryPolicy};
+pub use client::{Fetched, QueryClient};
+pub use crate::retry::RetryPolicy;
 pub use crate::gaps::{gap_columns, range_columns, GAPS_STREAM, RANGES_STREAM};
 pub use collect::{collect, CollectOptions, TableReport};
 pub use config::{AuthMode, LogAnalyticsConfig};
