@@ -246,27 +246,15 @@ pub struct EvaluateArgs {
     pub engine: EngineArgs,
 }
 
-/// The sources `collect` can read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Source {
-    /// Azure Monitor Log Analytics (`[log_analytics]`).
-    LogAnalytics,
-    /// Akeyless Gateway forwarded audit files (`[akeyless_logs]`).
-    AkeylessLogs,
-    /// Akeyless API configuration snapshot (`[akeyless_api]`).
-    AkeylessApi,
-    /// Kubernetes clusters: ESO events, ESO resources and RBAC (`[kubernetes]`).
-    Kubernetes,
-}
-
 #[derive(Debug, Args)]
 pub struct CollectArgs {
     /// The configuration file.
     #[arg(long, env = "KEYTRAIL_CONFIG")]
     pub config: PathBuf,
-    /// Only these sources (repeatable); default: every configured one.
-    #[arg(long, value_enum)]
-    pub source: Vec<Source>,
+    /// Only this source (repeatable), by its section name: log_analytics (or
+    /// log-analytics), akeyless_logs, akeyless_api, kubernetes. Default: every configured one.
+    #[arg(long)]
+    pub source: Vec<String>,
     /// Start here (RFC 3339 or YYYY-MM-DD, UTC) for streams with no cursor, or when later
     /// than the cursor.
     #[arg(long, value_parser = parse_time_arg)]

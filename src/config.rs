@@ -6,8 +6,10 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use keytrail_collectors::akeyless_api::AkeylessApiConfig;
+use keytrail_collectors::akeyless_files::AkeylessLogsConfig;
 use keytrail_collectors::kubernetes::KubernetesConfig;
 use keytrail_collectors::log_analytics::LogAnalyticsConfig;
+use keytrail_collectors::source::Source;
 use serde::Deserialize;
 
 /// The whole configuration file.
@@ -72,17 +74,30 @@ pub struct ReportConfig {
     pub sample_rows: Option<usize>,
 }
 
-/// `[akeyless_logs]`: where the Gateway forwards its audit files.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AkeylessLogsConfig {
-    /// Folders or URLs (az://container/akeyless-log, s3://bucket/akeyless-log) to read.
-    pub locations: Vec<String>,
-    /// Fields tried for the item path, in order.
-    pub item_path_fields: Option<Vec<String>>,
-}
-
 impl Config {
+    /// The configured sources, in the order they are collected (the Akeyless snapshot
+    /// first: it is quick and the others' evidence is read against it). Every job that
+    /// goes through sources (`collect`, `run`, `config check`) takes them from here.
+    pub fn sources(&self) -> Vec<&dyn Source> {
+        let sources: [Option<&dyn Source>; 4] = [
+            self.akeyless_api.as_ref().map(|s| s as &dyn Source),
+            self.kubernetes.as_ref().map(|s| s as &dyn Source),
+            self.akeyless_logs.as_ref().map(|s| s as &dyn Source),
+            self.log_analytics.as_ref().map(|s| s as &dyn Source),
+        ];
+        sources.into_iter().flatten().collect()
+    }
+
+    fn sources_mut(&mut self) -> Vec<&mut dyn Source> {
+        let sources: [Option<&mut dyn Source>; 4] = [
+            self.akeyless_api.as_mut().map(|s| s as &mut dyn Source),
+            self.kubernetes.as_mut().map(|s| s as &mut dyn Source),
+            self.akeyless_logs.as_mut().map(|s| s as &mut dyn Source),
+            self.log_analytics.as_mut().map(|s| s as &mut dyn Source),
+        ];
+        sources.into_iter().flatten().collect()
+    }
+
     /// The ledger to use: `--ledger` / `KEYTRAIL_LEDGER`, else `ledger`, else ./evidence.
     pub fn ledger_url<'a>(&'a self, flag: Option<&'a str>) -> &'a str {
         flag.or(self.ledger.as_deref()).unwrap_or(crate::commands::DEFAULT_LEDGER)
@@ -169,15 +184,7 @@ impl Config {
                 problems.push(format!("scheduler: {e}"));
             }
         }
-        let sections = [
-            self.log_analytics.as_ref().map(LogAnalyticsConfig::validate),
-            self.akeyless_api.as_ref().map(AkeylessApiConfig::validate),
-            self.kubernetes.as_ref().map(KubernetesConfig::validate),
-        ];
-        problems.extend(sections.into_iter().flatten().filter_map(Result::err));
-        if self.akeyless_logs.as_ref().is_some_and(|l| l.locations.is_empty()) {
-            problems.push("akeyless_logs.locations: name at least one folder or URL".into());
-        }
+        problems.extend(self.sources().iter().filter_map(|s| s.validate().err()));
         match keytrail_query::controls::catalog() {
             Ok(mut catalog) => {
                 if let Err(e) = self.apply_control_parameters(&mut catalog) {
@@ -206,16 +213,6 @@ impl Config {
             });
             anyhow::anyhow!("in the configuration {}{}: {}", path.display(), at.unwrap_or_default(), e.message().trim())
         })?;
-        if let Some(la) = config.log_analytics.as_mut() {
-            if let Some(r) = la.client_secret.take() {
-                r.assign("log_analytics.client_secret", &mut la.client_secret_env, &mut la.client_secret_file).map_err(anyhow::Error::msg)?;
-            }
-        }
-        if let Some(api) = config.akeyless_api.as_mut() {
-            if let Some(r) = api.access_key.take() {
-                r.assign("akeyless_api.access_key", &mut api.access_key_env, &mut api.access_key_file).map_err(anyhow::Error::msg)?;
-            }
-        }
         let base = path.parent().unwrap_or(Path::new("."));
         let resolve = |p: &mut PathBuf| {
             if p.is_relative() {
@@ -226,22 +223,8 @@ impl Config {
         config.signing_key.as_mut().map(resolve);
         config.exceptions.as_mut().map(resolve);
         config.report.out.as_mut().map(resolve);
-        if let Some(logs) = config.akeyless_logs.as_mut() {
-            for location in logs.locations.iter_mut().filter(|l| !l.contains("://") && Path::new(l.as_str()).is_relative()) {
-                *location = base.join(&*location).display().to_string();
-            }
-        }
-        if let Some(api) = config.akeyless_api.as_mut() {
-            api.access_key_file.as_mut().map(resolve);
-            api.k8s_service_account_token_file.as_mut().map(resolve);
-            api.azure_ad_cloud_id_file.as_mut().map(resolve);
-        }
-        if let Some(kubernetes) = config.kubernetes.as_mut() {
-            kubernetes.kubeconfig.as_mut().map(resolve);
-        }
-        if let Some(la) = config.log_analytics.as_mut() {
-            la.client_secret_file.as_mut().map(resolve);
-            la.federated_token_file.as_mut().map(resolve);
+        for source in config.sources_mut() {
+            source.prepare(base).map_err(anyhow::Error::msg)?;
         }
         Ok(config)
     }

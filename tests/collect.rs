@@ -141,17 +141,22 @@ fn typed_columns_come_from_dynamic_strings_and_both_audit_forms() {
     assert_eq!(users[&("AzureDiagnostics".to_string(), eso)], eso_dev);
 }
 
+/// A refused credential is a source not collected, like any other failure: each table's
+/// range is a gap on record with Entra's message, and no event row is written.
 #[test]
-fn a_wrong_client_secret_fails_with_entra_s_message_and_writes_nothing() {
-    let h = Harness::new(&["KubeEvents"], "");
+fn a_wrong_client_secret_is_a_gap_for_every_table_with_entra_s_message() {
+    let h = Harness::new(&["KubeEvents", "KubePodInventory"], "");
     std::fs::write(h.ws.path().join("client/client-secret"), "not-the-secret").unwrap();
-    let run = h.collect(&[]).expect(2);
-    assert!(run.stderr.contains("authentication failed"), "{}", run.stderr);
-    assert!(run.stderr.contains("AADSTS7000215"), "{}", run.stderr);
-    assert!(!run.stderr.contains("not-the-secret"), "the secret must never be shown");
-    assert_eq!(h.stat("token_failures"), 1);
+    let run = h.collect(&[]).expect(6);
+    let said = format!("{}{}", run.stdout, run.stderr);
+    assert!(said.contains("authentication failed") && said.contains("AADSTS7000215"), "{said}");
+    assert!(!said.contains("not-the-secret"), "the secret must never be shown");
+    assert!(summary_line(&run, "KubeEvents").contains("NOT COLLECTED from 2026-11-01T00:00:00+00:00"), "{}", run.stdout);
+    assert!(summary_line(&run, "KubePodInventory").contains("NOT COLLECTED"), "{}", run.stdout);
+    assert_eq!(h.stat("token_failures"), 1, "a refusal is final: not retried");
     assert_eq!(h.stat("queries"), 0);
-    assert!(!h.ws.ledger().join("_manifests/kube_events").exists(), "nothing committed");
+    assert!(!h.ws.ledger().join("_manifests/kube_events").exists(), "no event rows");
+    assert_eq!(manifests(&h.ws.ledger(), "collection_gaps").iter().map(|m| m["rows"].as_u64().unwrap()).sum::<u64>(), 2);
 }
 
 /// Nothing answers at the token endpoint: each retry is said as it happens (at the default

@@ -167,7 +167,7 @@ fn config_check_rejects_what_the_jobs_reject() {
     );
     std::fs::write(&config, &valid).unwrap();
     let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(0);
-    assert!(run.stdout.contains("log_analytics (workspace 72f988bf-86f1-41af-91ab-2d7cd011db47)"), "{}", run.stdout);
+    assert!(run.stdout.contains("log_analytics (workspace 72f988bf-86f1-41af-91ab-2d7cd011db47,"), "{}", run.stdout);
     assert!(run.stdout.contains("kubernetes (clusters aks-prod-weu, aks-dev-weu)"), "{}", run.stdout);
 
     let cases = [

@@ -20,7 +20,8 @@ WITH hours AS (
     FROM hours GROUP BY stream, scope
 ), horizon AS (
     -- How far collection reached, for the streams whose collector records it.
-    SELECT stream, date_trunc('hour', max(window_end)) AS collected_until FROM collected_ranges GROUP BY stream
+    SELECT stream, date_trunc('hour', max(window_end)) AS collected_until FROM collected_ranges
+    WHERE source = 'log_analytics' GROUP BY stream
 ), marks AS (
     -- The hours with rows, and each scope's start and end of the judged span as sentinels.
     SELECT stream, scope, hour FROM hours WHERE hour >= $period_start

@@ -1,7 +1,8 @@
 -- Time ranges a collection run could not collect, per source table. `collected_by` is set
 -- once later runs have collected the whole range (`collected_ranges`: Log Analytics keeps
--- its logs, so retries fill a gap, maybe over several runs): the latest of the runs whose
--- ranges cover it; null while part of it is still uncollected. Kubernetes events and
+-- its logs and the Gateway's forwarded files stay where they were written, so retries fill
+-- a gap, maybe over several runs): the latest of the runs whose ranges cover it; null while
+-- part of it is still uncollected. Kubernetes events and
 -- Akeyless snapshots missed while a source was down cannot be fetched later: their gaps
 -- stay open.
 WITH ranges AS (

@@ -70,8 +70,7 @@ pub(crate) async fn execute(job: Job<'_>, out: &mut impl Write) -> anyhow::Resul
     // stays one JSON document.
     let progress = Progress::start();
     let mut collect_log = Vec::new();
-    let has_sources = config.log_analytics.is_some() || config.akeyless_logs.is_some() || config.akeyless_api.is_some();
-    let (collected, sources) = if has_sources {
+    let (collected, sources) = if !config.sources().is_empty() {
         progress.step("collecting the sources");
         let args = CollectArgs { config: config_path.to_path_buf(), source: Vec::new(), since: Some(start), until, commit_rows: 200_000 };
         super::collect::collect(ledger_flag, args, &mut collect_log).await.context("collecting the sources")?

@@ -274,22 +274,10 @@ fn meta_command(line: &str) -> MetaCommand {
     }
 }
 
-/// The streams keytrail's collectors write, so that views over them work on a ledger that
+/// The streams keytrail's sources write, so that views over them work on a ledger that
 /// does not have all of them (yet).
 pub(crate) fn known_streams() -> anyhow::Result<Vec<keytrail_ledger::StreamSchema>> {
-    use keytrail_collectors::{akeyless, akeyless_api, log_analytics};
-    let mut known = vec![
-        keytrail_ledger::StreamSchema::new(akeyless::STREAM, akeyless::columns())?,
-        keytrail_ledger::StreamSchema::new(log_analytics::GAPS_STREAM, log_analytics::gap_columns())?,
-        keytrail_ledger::StreamSchema::new(log_analytics::RANGES_STREAM, log_analytics::range_columns())?,
-    ];
-    known.extend(akeyless_api::stream_schemas()?);
-    known.extend(keytrail_collectors::kubernetes::stream_schemas()?);
-    for table in ["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin"] {
-        let spec = log_analytics::tables::TableSpec::for_table(table).map_err(anyhow::Error::msg)?;
-        known.push(keytrail_ledger::StreamSchema::new(spec.stream, spec.columns())?);
-    }
-    Ok(known)
+    Ok(keytrail_collectors::source::known_streams()?)
 }
 
 #[cfg(test)]

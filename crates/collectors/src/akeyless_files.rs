@@ -23,6 +23,9 @@ use sha2::{Digest, Sha256};
 use crate::akeyless;
 use crate::committer::Committer;
 
+mod source;
+pub use source::{read_input, AkeylessLogsConfig};
+
 /// This source's key in the `akeyless_audit` cursor.
 pub const SOURCE: &str = "akeyless_logs";
 
@@ -82,9 +85,35 @@ pub enum FilesError {
         /// The store's error.
         source: object_store::Error,
     },
+    /// An input that names no readable location.
+    #[error("{input}: {message}")]
+    Location {
+        /// The input as given (credentials redacted).
+        input: String,
+        /// What is wrong.
+        message: String,
+    },
     /// Appending failed.
     #[error(transparent)]
     Ledger(#[from] keytrail_ledger::LedgerError),
+}
+
+/// Where a location's gaps and reads are on record.
+fn gap_source(location: &str) -> crate::gaps::GapSource<'_> {
+    crate::gaps::GapSource { source: SOURCE, workspace: location, table: SOURCE, stream: akeyless::STREAM }
+}
+
+/// Puts a location that could not be read on record in `collection_gaps`, at this instant:
+/// the files stay where the Gateway wrote them, and the next read takes them all.
+async fn record_unread(ledger: &Ledger, location: &str, reason: &str, run_id: &str) -> Result<(), keytrail_ledger::LedgerError> {
+    crate::gaps::append_gap_since(ledger, &gap_source(location), None, reason, run_id, "akeyless_logs read").await
+}
+
+/// Puts a whole read of a location on record in `collected_ranges`: every file stored there
+/// up to now was read, so any earlier gap of this location is filled.
+async fn record_read(ledger: &Ledger, location: &str, run_id: &str) -> Result<(), keytrail_ledger::LedgerError> {
+    let now = chrono::Utc::now().timestamp_micros();
+    crate::gaps::append_collected(ledger, &[(gap_source(location), (0, now))], run_id, "akeyless_logs read").await
 }
 
 /// How far a file was read.

@@ -3,8 +3,9 @@
 //! `coverage` view, the `collection-coverage` control and the evidence pack read it, so a
 //! hole in the evidence is itself on record.
 //!
-//! `collected_ranges`: every time range a Log Analytics run collected whole. The service
-//! keeps its logs, so a later run can collect a range an earlier one could not; the
+//! `collected_ranges`: every time range a run collected whole, for the sources that keep
+//! their data: a Log Analytics table's windows, and a forwarded-files location read whole
+//! (all of time up to the read). A later run can collect what an earlier one could not; the
 //! `coverage_gaps` view names the run that did, and only ranges no run collected count as
 //! holes. Kubernetes events and Akeyless snapshots missed while a source was down cannot be
 //! fetched later, so those sources record no ranges and their gaps stay open.
@@ -30,6 +31,11 @@ pub fn gap_columns() -> Vec<Column> {
 /// The columns of the `collected_ranges` stream: those of `collection_gaps` but the reason.
 pub fn range_columns() -> Vec<Column> {
     gap_columns().into_iter().filter(|c| c.name != "reason").collect()
+}
+
+/// `collection_gaps` and `collected_ranges`.
+pub fn stream_schemas() -> Result<Vec<StreamSchema>, LedgerError> {
+    Ok(vec![StreamSchema::new(GAPS_STREAM, gap_columns())?, StreamSchema::new(RANGES_STREAM, range_columns())?])
 }
 
 /// Where a gap is: the source, its account (workspace, cluster), table and stream.

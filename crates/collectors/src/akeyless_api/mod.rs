@@ -14,6 +14,7 @@
 
 mod config;
 pub mod model;
+mod source;
 
 use std::path::PathBuf;
 use std::time::Duration;

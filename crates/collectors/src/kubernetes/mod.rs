@@ -15,6 +15,7 @@
 
 mod events;
 mod snapshots;
+mod source;
 
 use std::path::PathBuf;
 

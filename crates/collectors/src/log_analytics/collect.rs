@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use keytrail_ledger::{Batch, Ledger, StreamSchema};
+use keytrail_ledger::{Batch, Ledger, LedgerError, StreamSchema};
 use serde_json::{Map, Value as Json, json};
 
 use super::client::QueryClient;
@@ -86,10 +86,8 @@ pub async fn collect(
     mut on_table_done: impl FnMut(&TableReport),
 ) -> Result<Vec<TableReport>, CollectError> {
     config.validate().map_err(CollectError::Config)?;
-    let specs = config.tables.iter().map(|t| TableSpec::for_table(t)).collect::<Result<Vec<_>, _>>().map_err(CollectError::Config)?;
-    let start_default = config.start.map_or_else(|| previous_month_start(Utc::now()), |s| s.0);
-    let until = options.until.unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(config.settle_minutes.into()));
-    let until = DateTime::from_timestamp(until.timestamp(), 0).expect("whole seconds of a valid time");
+    let specs = table_specs(config)?;
+    let (start_default, until) = run_bounds(config, options);
 
     let credential = auth::credential(config, &http)?;
     let retry = RetryPolicy {
@@ -125,6 +123,53 @@ pub async fn collect(
     Ok(reports)
 }
 
+/// The configured tables.
+fn table_specs(config: &LogAnalyticsConfig) -> Result<Vec<&'static TableSpec>, CollectError> {
+    config.tables.iter().map(|t| TableSpec::for_table(t)).collect::<Result<Vec<_>, _>>().map_err(CollectError::Config)
+}
+
+/// Where a table with no cursor starts, and where this run ends (whole seconds).
+fn run_bounds(config: &LogAnalyticsConfig, options: &CollectOptions) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start_default = config.start.map_or_else(|| previous_month_start(Utc::now()), |s| s.0);
+    let until = options.until.unwrap_or_else(|| Utc::now() - chrono::Duration::minutes(config.settle_minutes.into()));
+    (start_default, DateTime::from_timestamp(until.timestamp(), 0).expect("whole seconds of a valid time"))
+}
+
+/// Where this run starts a table: its cursor, or `--since` when later, or the default.
+fn table_start(cursor: &Map<String, Json>, spec: &TableSpec, options: &CollectOptions, start_default: DateTime<Utc>) -> DateTime<Utc> {
+    let collected_through =
+        cursor.get(SOURCE).and_then(|c| c.pointer(&format!("/tables/{}", spec.table))).and_then(Json::as_str).and_then(parse_time);
+    match (collected_through, options.since) {
+        (Some(done), Some(since)) => done.max(since),
+        (Some(done), None) => done,
+        (None, since) => since.unwrap_or(start_default),
+    }
+}
+
+/// Puts a run that could not collect at all (its credential refused, its configuration
+/// unusable) on record: for each table, the range this run would have collected is a gap.
+pub async fn record_failure(ledger: &Ledger, config: &LogAnalyticsConfig, options: &CollectOptions, error: &CollectError) -> Result<Vec<TableReport>, LedgerError> {
+    let specs = table_specs(config).unwrap_or_default();
+    let (start_default, until) = run_bounds(config, options);
+    let mut reports = Vec::new();
+    for spec in specs {
+        let cursor = match ledger.cursor(spec.stream).await? {
+            Some(Json::Object(c)) => c,
+            _ => Map::new(),
+        };
+        let start = table_start(&cursor, spec, options, start_default);
+        let mut report = TableReport { table: spec.table.into(), stream: spec.stream.into(), ..Default::default() };
+        if start < until {
+            let gap = Gap { from: start, to: until, reason: error.to_string() };
+            record_gap(ledger, config, spec, &gap, &options.run_id, &format!("log_analytics:{}", spec.table)).await?;
+            report.range = Some((start, until));
+            report.gap = Some(gap);
+        }
+        reports.push(report);
+    }
+    Ok(reports)
+}
+
 enum Message {
     Window { to: i64, converted: Converted, retries: u32, splits: u64 },
     Failed { from: i64, error: CollectError, retries: u32, splits: u64 },
@@ -148,13 +193,7 @@ async fn collect_table(
         Some(Json::Object(c)) => c.clone(),
         _ => Map::new(),
     };
-    let collected_through =
-        cursor.get(SOURCE).and_then(|c| c.pointer(&format!("/tables/{}", spec.table))).and_then(Json::as_str).and_then(parse_time);
-    let start = match (collected_through, options.since) {
-        (Some(done), Some(since)) => done.max(since),
-        (Some(done), None) => done,
-        (None, since) => since.unwrap_or(start_default),
-    };
+    let start = table_start(&cursor, spec, options, start_default);
     if start >= until {
         return Ok(report);
     }
@@ -314,11 +353,10 @@ async fn record_gap(
     gap: &Gap,
     run_id: &str,
     origin: &str,
-) -> Result<(), CollectError> {
+) -> Result<(), LedgerError> {
     tracing::warn!(table = spec.table, from = %gap.from, to = %gap.to, "window not collected: {}", gap.reason);
     let where_ = GapSource { source: SOURCE, workspace: &config.workspace_id, table: spec.table, stream: spec.stream };
-    append_gap(ledger, &where_, (gap.from.timestamp_micros(), gap.to.timestamp_micros()), &gap.reason, run_id, origin).await?;
-    Ok(())
+    append_gap(ledger, &where_, (gap.from.timestamp_micros(), gap.to.timestamp_micros()), &gap.reason, run_id, origin).await
 }
 
 fn format_time(micros: i64) -> String {

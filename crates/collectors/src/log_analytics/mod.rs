@@ -15,13 +15,14 @@ mod auth;
 mod client;
 mod collect;
 pub mod config;
+mod source;
 pub mod tables;
 
 pub use auth::{credential, SCOPE};
 pub use client::{Fetched, QueryClient};
 pub use crate::retry::RetryPolicy;
 pub use crate::gaps::{gap_columns, range_columns, GAPS_STREAM, RANGES_STREAM};
-pub use collect::{collect, CollectOptions, TableReport};
+pub use collect::{collect, record_failure, CollectOptions, TableReport};
 pub use config::{AuthMode, LogAnalyticsConfig};
 
 /// Why collection failed.
@@ -79,4 +80,16 @@ impl CollectError {
     pub fn is_fatal(&self) -> bool {
         matches!(self, CollectError::Config(_) | CollectError::Auth(_) | CollectError::Ledger(_))
     }
+}
+
+/// The streams the tables are collected into (each once: `AKSAudit` and `AzureDiagnostics`
+/// share `aks_audit`).
+pub fn stream_schemas() -> Result<Vec<keytrail_ledger::StreamSchema>, keytrail_ledger::LedgerError> {
+    let mut schemas: Vec<keytrail_ledger::StreamSchema> = Vec::new();
+    for spec in tables::TABLES {
+        if !schemas.iter().any(|s| s.name() == spec.stream) {
+            schemas.push(keytrail_ledger::StreamSchema::new(spec.stream, spec.columns())?);
+        }
+    }
+    Ok(schemas)
 }

@@ -133,7 +133,7 @@ pub struct TableSpec {
     kind: Kind,
 }
 
-const TABLES: &[TableSpec] = &[
+pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { table: "KubeEvents", stream: "kube_events", kind: Kind::Flat(KUBE_EVENTS) },
     TableSpec { table: "KubePodInventory", stream: "kube_pod_inventory", kind: Kind::Flat(KUBE_POD_INVENTORY) },
     TableSpec { table: "ContainerLogV2", stream: "container_log_v2", kind: Kind::Flat(CONTAINER_LOG_V2) },
