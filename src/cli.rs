@@ -207,6 +207,14 @@ pub struct ControlsArgs {
     /// Only controls mapped to this framework (soc2, hipaa, fedramp-moderate, iso27001-2022).
     #[arg(long)]
     pub framework: Option<String>,
+    /// Take the controls folder and control parameters from this configuration.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// An organisation's own controls: a folder of <id>.toml + <id>.sql (the format of
+    /// queries/controls/), added to the catalog or replacing a built-in one by id.
+    /// Default: the configuration's controls_dir.
+    #[arg(long = "controls")]
+    pub controls_dir: Option<PathBuf>,
 }
 
 /// Output formats of `evaluate`.
@@ -236,6 +244,11 @@ pub struct EvaluateArgs {
     /// justification, expires).
     #[arg(long)]
     pub exceptions: Option<PathBuf>,
+    /// An organisation's own controls: a folder of <id>.toml + <id>.sql (the format of
+    /// queries/controls/), added to the catalog or replacing a built-in one by id.
+    /// Default: the configuration's controls_dir.
+    #[arg(long = "controls")]
+    pub controls_dir: Option<PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = EvaluateFormat::Table)]
     pub format: EvaluateFormat,
@@ -443,6 +456,11 @@ pub struct ReportArgs {
     /// Accepted risks: a TOML file of [[exception]] tables.
     #[arg(long)]
     pub exceptions: Option<PathBuf>,
+    /// An organisation's own controls: a folder of <id>.toml + <id>.sql (the format of
+    /// queries/controls/), added to the catalog or replacing a built-in one by id.
+    /// Default: the configuration's controls_dir.
+    #[arg(long = "controls")]
+    pub controls_dir: Option<PathBuf>,
     /// Evidence rows shown per control in index.html (the files hold every row); default 20.
     #[arg(long)]
     pub sample_rows: Option<usize>,

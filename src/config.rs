@@ -39,6 +39,9 @@ pub struct Config {
     pub checkpoint_origin: Option<String>,
     /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
     pub exceptions: Option<PathBuf>,
+    /// The organisation's own controls: `<id>.toml` + `<id>.sql` files, added to the
+    /// catalog or replacing a built-in control of the same id.
+    pub controls_dir: Option<PathBuf>,
     /// MiB the queries of `run` and `report` may hold before sorts and aggregations spill
     /// to the temporary folder; default 512.
     pub query_memory_mb: Option<usize>,
@@ -132,6 +135,14 @@ impl Config {
         .with_memory_mb(memory_mb.or(self.query_memory_mb)))
     }
 
+    /// The controls: keytrail's, with the organisation's own from `dir` (else
+    /// `controls_dir`), and this configuration's parameter overrides applied.
+    pub fn catalog(&self, dir: Option<&Path>) -> anyhow::Result<Vec<keytrail_query::controls::Control>> {
+        let mut catalog = keytrail_query::controls::catalog_with(dir.or(self.controls_dir.as_deref()))?;
+        self.apply_control_parameters(&mut catalog)?;
+        Ok(catalog)
+    }
+
     /// `catalog` with this configuration's parameter overrides applied. An unknown control
     /// or parameter, or a value of another type than the default's, is an error.
     pub fn apply_control_parameters(&self, catalog: &mut [keytrail_query::controls::Control]) -> anyhow::Result<()> {
@@ -185,13 +196,8 @@ impl Config {
             }
         }
         problems.extend(self.sources().iter().filter_map(|s| s.validate().err()));
-        match keytrail_query::controls::catalog() {
-            Ok(mut catalog) => {
-                if let Err(e) = self.apply_control_parameters(&mut catalog) {
-                    problems.push(e.to_string());
-                }
-            }
-            Err(e) => problems.push(format!("the built-in controls: {e}")),
+        if let Err(e) = self.catalog(None) {
+            problems.push(format!("{e:#}"));
         }
         if let Err(e) = keytrail_query::controls::frameworks_named(&self.report.frameworks) {
             problems.push(format!("report.frameworks: {e}"));
@@ -222,6 +228,7 @@ impl Config {
         config.ca_file.as_mut().map(resolve);
         config.signing_key.as_mut().map(resolve);
         config.exceptions.as_mut().map(resolve);
+        config.controls_dir.as_mut().map(resolve);
         config.report.out.as_mut().map(resolve);
         for source in config.sources_mut() {
             source.prepare(base).map_err(anyhow::Error::msg)?;

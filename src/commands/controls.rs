@@ -19,18 +19,15 @@ pub(crate) fn mapped_to(catalog: Vec<Control>, frameworks: &[Framework]) -> Vec<
     catalog.into_iter().filter(|c| frameworks.iter().any(|f| c.frameworks.get(&f.key).is_some_and(|r| !r.is_empty()))).collect()
 }
 
-fn selected(framework: Option<&Framework>) -> anyhow::Result<Vec<Control>> {
-    let catalog = controls::catalog()?;
-    Ok(match framework {
-        None => catalog,
-        Some(f) => mapped_to(catalog, std::slice::from_ref(f)),
-    })
-}
-
 pub fn list(args: ControlsArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
+    let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
     let framework = framework(args.framework.as_deref())?;
     let all = controls::frameworks()?;
-    for c in selected(framework.as_ref())? {
+    let mut catalog = config.catalog(args.controls_dir.as_deref())?;
+    if let Some(f) = &framework {
+        catalog = mapped_to(catalog, std::slice::from_ref(f));
+    }
+    for c in catalog {
         let mapped = match &framework {
             Some(f) => c.frameworks[&f.key].join(", "),
             // Named as `--framework` takes them.
@@ -41,24 +38,26 @@ pub fn list(args: ControlsArgs, out: &mut impl Write) -> anyhow::Result<ExitCode
                 .join("; "),
         };
         writeln!(out, "{:<32} {:<7} {:<14} {}\n{:<32} {mapped}", c.id, c.severity, c.evidence, c.title, "")?;
+        if c.origin != controls::Origin::BuiltIn {
+            writeln!(out, "{:<32} from {}", "", c.origin)?;
+        }
     }
     Ok(ExitCode::Success)
 }
 
-/// The exceptions file, if one is given.
-pub(crate) fn read_exceptions(path: Option<&std::path::Path>) -> anyhow::Result<Vec<controls::Exception>> {
+/// The exceptions file, if one is given, each exception naming a control of `catalog`.
+pub(crate) fn read_exceptions(path: Option<&std::path::Path>, catalog: &[Control]) -> anyhow::Result<Vec<controls::Exception>> {
     let Some(path) = path else { return Ok(Vec::new()) };
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(controls::parse_exceptions(&text, &controls::catalog()?).with_context(|| format!("in {}", path.display()))?)
+    Ok(controls::parse_exceptions(&text, catalog).with_context(|| format!("in {}", path.display()))?)
 }
 
 pub async fn evaluate(ledger_flag: Option<&str>, args: EvaluateArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let period = args.period.bounds();
     let config = args.config.as_deref().map(Config::load).transpose()?.unwrap_or_default();
-    let exceptions = read_exceptions(args.exceptions.as_deref().or(config.exceptions.as_deref()))?;
+    let mut catalog = config.catalog(args.controls_dir.as_deref())?;
+    let exceptions = read_exceptions(args.exceptions.as_deref().or(config.exceptions.as_deref()), &catalog)?;
     let framework = framework(args.framework.as_deref())?;
-    let mut catalog = controls::catalog()?;
-    config.apply_control_parameters(&mut catalog)?;
     let ledger = &super::open(config.ledger_url(ledger_flag), keytrail_ledger::OpenMode::ReadOnly).await?;
     if let Some(f) = &framework {
         catalog = mapped_to(catalog, std::slice::from_ref(f));

@@ -3,7 +3,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use keytrail_ledger::{Ledger, Signer, Verifier};
-use keytrail_query::{controls, SessionOptions};
+use keytrail_query::SessionOptions;
 use keytrail_report::{PackSummary, ReportOptions};
 
 use crate::cli::{EngineArgs, ReportArgs, VerifyPackArgs};
@@ -16,6 +16,8 @@ pub(crate) struct PackSettings {
     pub period: Period,
     pub frameworks: Vec<String>,
     pub exceptions: Option<PathBuf>,
+    /// The organisation's own controls.
+    pub controls_dir: Option<PathBuf>,
     pub sample_rows: usize,
     pub query_memory_mb: usize,
     pub engine: keytrail_query::Engine,
@@ -37,6 +39,7 @@ impl PackSettings {
             period,
             frameworks: config.report.frameworks.clone(),
             exceptions: config.exceptions.clone(),
+            controls_dir: config.controls_dir.clone(),
             sample_rows: config.report.sample_rows.unwrap_or(20),
             query_memory_mb: config.query_memory_mb.unwrap_or(keytrail_query::DEFAULT_QUERY_MEMORY_BYTES >> 20),
             engine: config.engine(flags)?,
@@ -62,6 +65,7 @@ pub async fn write(ledger_flag: Option<&str>, args: ReportArgs, out: &mut impl W
         settings.clusters = args.clusters;
     }
     settings.exceptions = args.exceptions.or(settings.exceptions);
+    settings.controls_dir = args.controls_dir.or(settings.controls_dir);
     settings.sample_rows = args.sample_rows.unwrap_or(settings.sample_rows);
     settings.query_memory_mb = args.query_memory_mb.unwrap_or(settings.query_memory_mb);
     settings.organisation = args.organisation.unwrap_or(settings.organisation);
@@ -80,15 +84,15 @@ pub(crate) async fn write_pack(ledger: &Ledger, settings: &PackSettings) -> anyh
     let key = settings.key.as_deref().context("no signing key: give --key FILE (from `keytrail keygen`) or a --config with signing_key")?;
     let signer = Signer::from_file(key).context("reading the signing key")?;
     let frameworks = keytrail_query::controls::frameworks_named(&settings.frameworks)?;
-    let mut catalog = controls::catalog()?;
-    settings.config.apply_control_parameters(&mut catalog)?;
+    let catalog = settings.config.catalog(settings.controls_dir.as_deref())?;
+    let exceptions = super::controls::read_exceptions(settings.exceptions.as_deref(), &catalog)?;
     let controls = super::controls::mapped_to(catalog, &frameworks);
     let options = ReportOptions {
         label: settings.period.to_string(),
         period,
         frameworks,
         controls,
-        exceptions: super::controls::read_exceptions(settings.exceptions.as_deref())?,
+        exceptions,
         known_streams: super::sql::known_streams()?,
         organisation: settings.organisation.clone(),
         clusters: settings.clusters.clone(),

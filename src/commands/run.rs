@@ -63,8 +63,8 @@ pub(crate) async fn execute(job: Job<'_>, out: &mut impl Write) -> anyhow::Resul
         anyhow::bail!("{} names no signing_key: create one with `keytrail keygen --out FILE` and set signing_key = \"FILE\"", config_path.display());
     }
 
-    // A mistake in the control parameters fails the job before it collects anything.
-    config.apply_control_parameters(&mut keytrail_query::controls::catalog()?)?;
+    // A mistake in the controls or their parameters fails the job before it collects anything.
+    config.catalog(None)?;
 
     // Collection output is the per-source table; with --json it goes to stderr so stdout
     // stays one JSON document.

@@ -33,10 +33,10 @@ pub struct Control {
     pub description: String,
     /// Why it matters.
     pub rationale: String,
-    /// `low`, `medium`, `high`.
-    pub severity: String,
-    /// `activity`, `configuration` or `integrity`.
-    pub evidence: String,
+    /// How much an alarm matters.
+    pub severity: Severity,
+    /// What kind of evidence it reads.
+    pub evidence: EvidenceKind,
     /// Tables that must hold rows for the period (activity) or at all (configuration).
     pub evidence_tables: Vec<String>,
     /// Those of an activity control's `evidence_tables` that are configuration snapshots:
@@ -50,13 +50,96 @@ pub struct Control {
     pub parameters: BTreeMap<String, toml::Value>,
     /// Requirement IDs per framework (`soc2`, `hipaa`, `nist_800_53`, `iso27001`).
     pub frameworks: BTreeMap<String, Vec<String>>,
-    /// A check done by keytrail itself instead of SQL (`ledger_verify`).
+    /// A check done by keytrail itself instead of SQL.
     #[serde(default)]
-    pub builtin: Option<String>,
+    pub builtin: Option<Builtin>,
     /// The query (empty for builtins).
     #[serde(skip_deserializing)]
     pub sql: String,
+    /// Where the entry came from: keytrail's catalog, or an organisation's file.
+    #[serde(skip_deserializing)]
+    pub origin: Origin,
 }
+
+/// How much a control's alarm matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    /// Worth a look.
+    Low,
+    /// To fix within the period.
+    Medium,
+    /// To fix now.
+    High,
+}
+
+/// What a control reads, which decides what "no evidence" means.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EvidenceKind {
+    /// Events of the period: its evidence tables must hold rows in the period.
+    Activity,
+    /// Configuration snapshots: its evidence tables must hold rows at all.
+    Configuration,
+    /// The ledger itself.
+    Integrity,
+}
+
+/// A check keytrail does itself instead of SQL.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Builtin {
+    /// `keytrail verify` over the whole ledger.
+    LedgerVerify,
+}
+
+/// Where a catalog entry came from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Origin {
+    /// keytrail's own catalog (`queries/controls/`).
+    #[default]
+    BuiltIn,
+    /// An organisation's controls folder: the entry's TOML file.
+    File(std::path::PathBuf),
+    /// An organisation's file with the id of a built-in control, which it replaces.
+    Overrides(std::path::PathBuf),
+}
+
+/// In a pack, by file name only: where the organisation keeps its folder is its own.
+impl Serialize for Origin {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let name = |p: &std::path::Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        serializer.serialize_str(&match self {
+            Origin::BuiltIn => "built-in".to_string(),
+            Origin::File(p) => format!("organisation: {}", name(p)),
+            Origin::Overrides(p) => format!("organisation: {}, replacing the built-in", name(p)),
+        })
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Origin::BuiltIn => f.write_str("built-in"),
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Overrides(path) => write!(f, "{} (replaces the built-in)", path.display()),
+        }
+    }
+}
+
+/// `Display` as the name the catalog's TOML uses.
+macro_rules! named {
+    ($type:ty { $($variant:ident => $name:literal),* }) => {
+        impl std::fmt::Display for $type {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.pad(match self { $(Self::$variant => $name),* })
+            }
+        }
+    };
+}
+named!(Severity { Low => "low", Medium => "medium", High => "high" });
+named!(EvidenceKind { Activity => "activity", Configuration => "configuration", Integrity => "integrity" });
+named!(Builtin { LedgerVerify => "ledger_verify" });
 
 macro_rules! control {
     ($id:literal) => {
@@ -84,7 +167,7 @@ const SOURCES: &[(&str, &str)] = &[
     (include_str!("../../../queries/controls/ledger-integrity.toml"), ""),
 ];
 
-/// The catalog, in a stable order.
+/// keytrail's own catalog, in a stable order.
 pub fn catalog() -> Result<Vec<Control>, QueryError> {
     SOURCES
         .iter()
@@ -94,6 +177,75 @@ pub fn catalog() -> Result<Vec<Control>, QueryError> {
             Ok(control)
         })
         .collect()
+}
+
+/// keytrail's catalog with an organisation's own controls from `dir` (if any): each
+/// `<id>.toml` there, with its `<id>.sql` beside it (the format of `queries/controls/`),
+/// replaces the built-in control of that id or is added after them. A bad entry is an
+/// error naming its file (and line, for TOML).
+pub fn catalog_with(dir: Option<&std::path::Path>) -> Result<Vec<Control>, QueryError> {
+    let mut catalog = catalog()?;
+    let Some(dir) = dir else { return Ok(catalog) };
+    let frameworks = frameworks()?;
+    for control in load_dir(dir, &frameworks)? {
+        match catalog.iter_mut().find(|c| c.id == control.id) {
+            Some(builtin) => {
+                let Origin::File(path) = control.origin.clone() else { unreachable!("a file's control") };
+                *builtin = Control { origin: Origin::Overrides(path), ..control };
+            }
+            None => catalog.push(control),
+        }
+    }
+    Ok(catalog)
+}
+
+/// The controls of an organisation's folder, sorted by id.
+fn load_dir(dir: &std::path::Path, frameworks: &[Framework]) -> Result<Vec<Control>, QueryError> {
+    let at = |path: &std::path::Path, message: String| QueryError::Catalog(format!("{}: {message}", path.display()));
+    let entries = std::fs::read_dir(dir).map_err(|e| at(dir, format!("cannot read the controls folder: {e}")))?;
+    let mut files: Vec<std::path::PathBuf> = Vec::new();
+    for entry in entries {
+        let path = entry.map_err(|e| at(dir, e.to_string()))?.path();
+        if path.extension().is_some_and(|x| x == "toml") {
+            files.push(path);
+        }
+    }
+    files.sort();
+    let mut controls = Vec::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).map_err(|e| at(&path, e.to_string()))?;
+        let mut control: Control = toml::from_str(&text).map_err(|e| {
+            let line = e.span().map(|s| format!("line {}: ", text[..s.start.min(text.len())].matches('\n').count() + 1)).unwrap_or_default();
+            at(&path, format!("{line}{}", e.message().trim()))
+        })?;
+        let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        if control.id != stem {
+            return Err(at(&path, format!("id = \"{}\" differs from the file name: name the file {}.toml", control.id, control.id)));
+        }
+        if control.builtin.is_some() {
+            return Err(at(&path, "builtin is keytrail's own: give the control a .sql file instead".into()));
+        }
+        let sql_path = path.with_extension("sql");
+        control.sql = std::fs::read_to_string(&sql_path).map_err(|e| at(&sql_path, format!("the control's query: {e}")))?;
+        if control.evidence_tables.is_empty() {
+            return Err(at(&path, "evidence_tables is empty: name the tables whose rows the query judges, so no evidence is never a pass".into()));
+        }
+        if let Some(t) = control.snapshot_tables.iter().find(|t| !control.evidence_tables.contains(t)) {
+            return Err(at(&path, format!("snapshot_tables names {t}, which is not one of evidence_tables")));
+        }
+        for (key, ids) in &control.frameworks {
+            let framework = frameworks.iter().find(|f| &f.key == key).ok_or_else(|| {
+                let known: Vec<&str> = frameworks.iter().map(|f| f.key.as_str()).collect();
+                at(&path, format!("[frameworks] {key}: no such framework (known: {})", known.join(", ")))
+            })?;
+            if let Some(id) = ids.iter().find(|id| !framework.requirements.iter().any(|r| &r.id == *id)) {
+                return Err(at(&path, format!("[frameworks] {key}: {id} is not a requirement of {} in scope", framework.title)));
+            }
+        }
+        control.origin = Origin::File(path);
+        controls.push(control);
+    }
+    Ok(controls)
 }
 
 /// A framework: its requirements in scope (`queries/frameworks/<id>.toml`).
@@ -447,9 +599,8 @@ impl LedgerSession {
         integrity: &Result<VerifyReport, String>,
         sink: &mut dyn EvidenceSink,
     ) -> Result<Evaluation, QueryError> {
-        match control.builtin.as_deref() {
-            Some("ledger_verify") => integrity_evaluation(control, integrity, sink),
-            Some(other) => Err(QueryError::Catalog(format!("control {} names an unknown builtin '{other}'", control.id))),
+        match control.builtin {
+            Some(Builtin::LedgerVerify) => integrity_evaluation(control, integrity, sink),
             None => self.evaluate_sql(control, period, exceptions, sink).await,
         }
     }
@@ -473,7 +624,7 @@ impl LedgerSession {
             Ok(Evaluation { verdict, control, sql })
         };
         for table in control.evidence_tables.clone() {
-            let filter = if control.evidence == "configuration" || control.snapshot_tables.contains(&table) {
+            let filter = if control.evidence == EvidenceKind::Configuration || control.snapshot_tables.contains(&table) {
                 String::new()
             } else {
                 bind(" WHERE event_time >= $period_start AND event_time < $period_end", period, &BTreeMap::new())

@@ -174,7 +174,7 @@ pub enum QueryError {
     #[error("control catalog: {0}")]
     Catalog(String),
     /// The statement would change something.
-    #[error("keytrail sql is read-only: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
+    #[error("keytrail runs read-only SQL: {0}. Only queries (SELECT, WITH, EXPLAIN, SHOW) are allowed")]
     NotReadOnly(String),
     /// The session could not be set up on a Ballista cluster.
     #[error(transparent)]

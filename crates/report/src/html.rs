@@ -263,8 +263,8 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
                 title: e.control.title.clone(),
                 description: e.control.description.clone(),
                 rationale: e.control.rationale.clone(),
-                severity: e.control.severity.clone(),
-                evidence_kind: e.control.evidence.clone(),
+                severity: e.control.severity.to_string(),
+                evidence_kind: e.control.evidence.to_string(),
                 status: e.verdict.status.as_str().to_string(),
                 summary: summary(e),
                 mapped: e.control.frameworks.iter().map(|(f, ids)| format!("{f}: {}", ids.join(", "))).collect::<Vec<_>>().join(" · "),
@@ -378,14 +378,15 @@ mod tests {
             title: format!("{id} title"),
             description: "d".into(),
             rationale: "r".into(),
-            severity: "high".into(),
-            evidence: "activity".into(),
+            severity: keytrail_query::controls::Severity::High,
+            evidence: keytrail_query::controls::EvidenceKind::Activity,
             evidence_tables: vec!["t".into()],
             snapshot_tables: Vec::new(),
             parameters: Default::default(),
             frameworks: [("test".to_string(), vec![requirement.to_string()])].into(),
             builtin: None,
             sql: format!("SELECT 1 -- {id}"),
+            origin: Default::default(),
         }
     }
 
