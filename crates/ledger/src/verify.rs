@@ -212,6 +212,9 @@ impl Ledger {
         Ok(listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
     }
 
+    /// One stream, in named steps: its manifests, every segment checked on its own (in
+    /// parallel), one ordered fold that checks the chain and the Merkle trees manifest by
+    /// manifest and segment by segment, the files no manifest commits, the checkpoints.
     async fn verify_stream(
         &self,
         stream: &str,
@@ -219,8 +222,34 @@ impl Ledger {
         parallelism: Option<usize>,
         totals: &mut VerifyReport,
     ) -> Result<StreamReport> {
+        let (manifests, strays, last) = self.load_manifests(stream).await?;
+        let mut splits: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
+        splits.sort_unstable();
+        let mut checks = self.segment_checks(stream, &manifests, &splits, parallelism);
+        let mut fold = ChainFold::new(stream, splits);
+        for (n, (finding, parsed)) in manifests {
+            match parsed {
+                Some((manifest, sha)) => fold.manifest(n, finding, manifest, sha, &mut checks, totals).await,
+                None => fold.unreadable_manifest(n, finding),
+            }
+        }
+        let (rows, head_manifest, tree_root) = match &fold.prev {
+            Some((n, m, _)) => (m.tree_size, *n, m.tree_root.clone()),
+            None => (0, last, String::new()),
+        };
+        let checkpoint_roots = std::mem::take(&mut fold.checkpoint_roots);
+        let (mut findings, referenced, missing_by_sha) = fold.finish(strays);
+        self.unreferenced_files(stream, &referenced, &missing_by_sha, &mut findings).await?;
+        findings.extend(checkpoints.iter().map(|c| checkpoint_finding(c, rows, &checkpoint_roots)));
+        Ok(StreamReport { stream: stream.to_string(), rows, head_manifest, tree_root, findings })
+    }
+
+    /// Every manifest number from 1 to the newest, each with its finding so far and, when
+    /// it could be read, the manifest and the SHA-256 of its bytes; the objects in the
+    /// manifest folder that are not manifests; the newest number.
+    async fn load_manifests(&self, stream: &str) -> Result<(BTreeMap<u64, LoadedManifest>, Vec<String>, u64)> {
         let (numbers, strays) = self.manifest_numbers(stream).await?;
-        let mut manifests: BTreeMap<u64, (Finding, Option<(Manifest, String)>)> = BTreeMap::new();
+        let mut manifests = BTreeMap::new();
         let last = numbers.last().copied().unwrap_or(0);
         let present: HashSet<u64> = numbers.iter().copied().collect();
         for n in 1..=last {
@@ -230,22 +259,20 @@ impl Ledger {
                 finding.problems.push("missing (manifest removed)".into());
                 None
             } else {
-                match self.get(&path).await {
-                    Ok(bytes) => match Manifest::from_bytes(&path, &bytes) {
-                        Ok(m) => {
-                            if m.stream != stream || m.number != n {
-                                finding.problems.push(format!(
-                                    "names stream {} number {} but is stored as {stream} number {n} (moved)",
-                                    m.stream, m.number
-                                ));
-                            }
-                            Some((m, crate::manifest::sha256_hex(&bytes)))
+                match self.get(&path).await.map(|bytes| (Manifest::from_bytes(&path, &bytes), bytes)) {
+                    Ok((Ok(m), bytes)) => {
+                        if m.stream != stream || m.number != n {
+                            finding.problems.push(format!(
+                                "names stream {} number {} but is stored as {stream} number {n} (moved)",
+                                m.stream, m.number
+                            ));
                         }
-                        Err(e) => {
-                            finding.problems.push(corrupt_reason(e));
-                            None
-                        }
-                    },
+                        Some((m, crate::manifest::sha256_hex(&bytes)))
+                    }
+                    Ok((Err(e), _)) => {
+                        finding.problems.push(corrupt_reason(e));
+                        None
+                    }
                     Err(e) => {
                         finding.problems.push(format!("unreadable: {e}"));
                         None
@@ -254,196 +281,53 @@ impl Ledger {
             };
             manifests.insert(n, (finding, parsed));
         }
+        Ok((manifests, strays, last))
+    }
 
-        // Every segment of every readable manifest, checked on its own, in parallel but
-        // yielded in order.
-        // Exactly one check per listed segment, so the ordered fold below stays aligned.
-        let jobs: Vec<(u64, usize, SegmentRef, Option<StreamSchema>, u64)> = manifests
-            .iter()
-            .filter_map(|(n, (_, m))| m.as_ref().map(|(m, _)| (*n, m)))
-            .flat_map(|(n, m)| {
+    /// Every segment of every readable manifest, checked on its own as a task of its own
+    /// (so checks go on while the fold runs), at most `parallelism` at once, yielded in
+    /// manifest and segment order: exactly one per listed segment, so the fold stays
+    /// aligned.
+    fn segment_checks(
+        &self,
+        stream: &str,
+        manifests: &BTreeMap<u64, LoadedManifest>,
+        splits: &[u64],
+        parallelism: Option<usize>,
+    ) -> SegmentChecks {
+        let jobs: Vec<(SegmentRef, Option<StreamSchema>, u64)> = manifests
+            .values()
+            .filter_map(|(_, m)| m.as_ref().map(|(m, _)| m))
+            .flat_map(|m| {
                 let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone()).ok();
                 let commit_start = m.tree_size.saturating_sub(m.rows);
-                m.segments
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, s)| (n, i, s.clone(), schema.clone(), s.first_seq.saturating_sub(commit_start)))
+                m.segments.iter().map(move |s| (s.clone(), schema.clone(), s.first_seq.saturating_sub(commit_start)))
             })
             .collect();
-        let mut splits: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
-        splits.sort_unstable();
         let parallelism = parallelism.unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
-        // Each check is its own task, so checks keep running while this task folds results.
-        let mut checks = futures::stream::iter(jobs.into_iter().map(|(n, i, seg, schema, commit_offset)| {
-            let (ledger, splits) = (self.clone(), splits.clone());
+        let (ledger, splits) = (self.clone(), splits.to_vec());
+        futures::stream::iter(jobs.into_iter().map(move |(seg, schema, commit_offset)| {
+            let (ledger, splits) = (ledger.clone(), splits.clone());
             tokio::spawn(async move {
-                let check = match &schema {
+                match &schema {
                     Some(schema) => ledger.check_segment(&seg, schema, commit_offset, &splits).await,
-                    None => Err("cannot be read: its manifest's columns are invalid".to_string()),
-                };
-                (n, i, seg, check)
+                    None => Err(Unreadable::Columns),
+                }
             })
         }))
-        .buffered(parallelism);
+        .buffered(parallelism)
+        .boxed()
+    }
 
-        let mut findings = Vec::new();
-        let mut referenced: HashSet<String> = HashSet::new();
-        let mut missing_by_sha: HashMap<String, usize> = HashMap::new();
-        // Tree state claimed by the previous readable manifest.
-        let mut prev: Option<(u64, Manifest, String)> = None;
-        let mut checkpoint_roots: HashMap<u64, Hash> = HashMap::new();
-        if splits.first() == Some(&0) {
-            checkpoint_roots.insert(0, crate::merkle::empty_root());
-        }
-        let mut manifest_findings: BTreeMap<u64, Finding> = BTreeMap::new();
-
-        for (n, (mut mf, parsed)) in manifests {
-            let Some((m, sha)) = parsed else {
-                manifest_findings.insert(n, mf);
-                prev = None;
-                continue;
-            };
-            // Links to the previous manifest; a broken link blames the previous one, which
-            // is the object whose bytes no longer match what its successor recorded.
-            let (start_frontier, start_hash) = match &prev {
-                Some((pn, pm, psha)) if *pn + 1 == n => {
-                    let mut link = Vec::new();
-                    if m.prev_manifest_sha256.as_deref() != Some(psha.as_str()) {
-                        link.push(format!("its SHA-256 differs from the one manifest {n} records (this manifest was replaced or changed, or manifest {n} was)"));
-                    }
-                    if m.prev_row_hash != pm.last_row_hash || m.first_seq.unwrap_or(m.tree_size) != pm.tree_size {
-                        link.push(format!("its last row or size differs from where manifest {n} continues the chain"));
-                    }
-                    let ok = link.is_empty();
-                    if let Some(f) = manifest_findings.get_mut(pn) {
-                        f.problems.extend(link);
-                    }
-                    if ok {
-                        (pm.frontier().ok(), Some(pm.last_row_hash.clone()))
-                    } else {
-                        // Which side changed is unknowable here; judge this manifest on
-                        // its own claims rather than blame it for its predecessor.
-                        (None, None)
-                    }
-                }
-                _ if n == 1 => {
-                    if m.prev_manifest_sha256.is_some() || m.first_seq.unwrap_or(m.tree_size) != 0 {
-                        mf.problems.push("is number 1 but links to an earlier manifest".into());
-                    }
-                    (Some(Frontier::new()), Some(hex::encode(genesis_hash(stream))))
-                }
-                // The previous manifest is missing or unreadable (already reported): carry on
-                // from this manifest's own claims.
-                _ => (None, None),
-            };
-            if let Some(h) = &start_hash {
-                if &m.prev_row_hash != h {
-                    mf.problems.push("prev_row_hash does not continue the previous manifest's chain".into());
-                }
-            }
-            let mut frontier = start_frontier;
-            let mut complete = true;
-            let mut commit_tree = Frontier::new();
-            let mut chain: Option<Hash> = parse_hash(&m.prev_row_hash);
-            let mut expected_seq = m.tree_size.saturating_sub(m.rows);
-            let mut rows = 0u64;
-
-            for (i, seg) in m.segments.iter().enumerate() {
-                let (cn, ci, _, check) =
-                    checks.next().await.expect("one check per segment").expect("segment checks do not panic");
-                debug_assert_eq!((cn, ci), (n, i));
-                referenced.insert(seg.path.clone());
-                let mut sf = Finding { kind: ObjectKind::Segment, path: seg.path.clone(), problems: vec![] };
-                match check {
-                    Err(unreadable) => {
-                        if unreadable.starts_with("missing") {
-                            missing_by_sha.insert(seg.sha256.clone(), findings.len());
-                        }
-                        sf.problems.push(unreadable);
-                        // Rows cannot be recomputed; continue the chain from the claims.
-                        complete = false;
-                        chain = None;
-                        frontier = None;
-                    }
-                    Ok(mut c) => {
-                        totals.raw_bytes += c.raw_bytes;
-                        totals.file_bytes += c.file_bytes;
-                        sf.problems.append(&mut c.problems);
-                        // The manifest cannot be judged against rows that are themselves
-                        // wrong; the segment carries the blame.
-                        if !sf.problems.is_empty() {
-                            complete = false;
-                        }
-                        if seg.first_seq != expected_seq {
-                            sf.problems.push(format!("starts at seq {} but the previous segment ends at {}", seg.first_seq, expected_seq.wrapping_sub(1)));
-                        }
-                        if let (Some(link), Some(first)) = (chain, c.first_prev) {
-                            if link != first {
-                                sf.problems.push(format!(
-                                    "first row's prev_hash does not link to the row before it (seq {})",
-                                    seg.first_seq.wrapping_sub(1)
-                                ));
-                            }
-                        }
-                        let part = &c.commit_part;
-                        if part.end() - part.start() == seg.rows && commit_tree.size() == part.start() {
-                            c.commit_part.append_to(&mut commit_tree);
-                        } else {
-                            complete = false;
-                        }
-                        for part in &c.stream_parts {
-                            match frontier.as_mut() {
-                                Some(f) if f.size() == part.start() && complete => {
-                                    part.append_to(f);
-                                    if splits.binary_search(&f.size()).is_ok() {
-                                        checkpoint_roots.insert(f.size(), f.root());
-                                    }
-                                }
-                                _ => frontier = None,
-                            }
-                        }
-                        chain = c.last_row.or(chain);
-                    }
-                }
-                expected_seq = seg.last_seq.wrapping_add(1);
-                rows += seg.rows;
-                findings.push(sf);
-            }
-
-            if rows != m.rows {
-                mf.problems.push(format!("claims {} rows but its segments hold {rows}", m.rows));
-            }
-            if complete && hex::encode(commit_tree.root()) != m.merkle_root {
-                mf.problems.push("merkle_root does not match its rows".into());
-            }
-            if let (true, Some(f)) = (complete, &frontier) {
-                if f.size() != m.tree_size || hex::encode(f.root()) != m.tree_root {
-                    mf.problems.push("tree_root or tree_size does not match the rows it adds to the previous tree".into());
-                }
-            }
-            match m.frontier() {
-                Ok(claimed) if hex::encode(claimed.root()) == m.tree_root => {}
-                Ok(_) => mf.problems.push("tree_frontier does not hash to tree_root".into()),
-                Err(e) => mf.problems.push(corrupt_reason(e)),
-            }
-            if let (true, Some(h)) = (complete, chain) {
-                if hex::encode(h) != m.last_row_hash {
-                    mf.problems.push("last_row_hash is not the hash of its last row".into());
-                }
-            }
-            manifest_findings.insert(n, mf);
-            prev = Some((n, m, sha));
-        }
-        findings.extend(manifest_findings.into_values());
-        for s in strays {
-            findings.push(Finding {
-                kind: ObjectKind::Manifest,
-                path: s,
-                problems: vec!["unexpected object in the manifest folder (not a manifest name)".into()],
-            });
-        }
-
-        // Files under the stream that no manifest commits.
+    /// Files under the stream's folder that no manifest commits, listed as unreferenced;
+    /// a missing segment whose bytes turn up under another name is said to have moved.
+    async fn unreferenced_files(
+        &self,
+        stream: &str,
+        referenced: &HashSet<String>,
+        missing_by_sha: &HashMap<String, usize>,
+        findings: &mut Vec<Finding>,
+    ) -> Result<()> {
         let prefix = format!("streams/{stream}");
         let objects: Vec<_> = self
             .object_store()
@@ -464,34 +348,7 @@ impl Ledger {
             }
             findings.push(Finding { kind: ObjectKind::Unreferenced, path, problems: vec![] });
         }
-
-        let (rows, head_manifest, tree_root) = match &prev {
-            Some((n, m, _)) => (m.tree_size, *n, m.tree_root.clone()),
-            None => (0, last, String::new()),
-        };
-        for c in checkpoints {
-            let mut f = Finding { kind: ObjectKind::Checkpoint, path: c.source.clone(), problems: vec![] };
-            if c.size > rows {
-                f.problems.push(format!(
-                    "checkpoint covers {} rows but the ledger holds {rows}: the newest data was removed (truncated)",
-                    c.size
-                ));
-            } else {
-                match checkpoint_roots.get(&c.size) {
-                    Some(root) if *root == c.root => {}
-                    Some(_) => f.problems.push(format!(
-                        "tree root at size {} differs from the checkpoint: rows up to there were changed",
-                        c.size
-                    )),
-                    None => f.problems.push(format!(
-                        "tree root at size {} cannot be recomputed because earlier objects are INVALID",
-                        c.size
-                    )),
-                }
-            }
-            findings.push(f);
-        }
-        Ok(StreamReport { stream: stream.to_string(), rows, head_manifest, tree_root, findings })
+        Ok(())
     }
 
     /// Reads one segment and checks everything that needs no other object. `Err` when the
@@ -502,19 +359,264 @@ impl Ledger {
         schema: &StreamSchema,
         commit_offset: u64,
         splits: &[u64],
-    ) -> Result<SegmentCheck, String> {
+    ) -> Result<SegmentCheck, Unreadable> {
         let bytes = match self.get(&seg.path).await {
             Ok(b) => b,
-            Err(LedgerError::Store { source: object_store::Error::NotFound { .. }, .. }) => {
-                return Err("missing (segment removed)".into());
-            }
-            Err(e) => return Err(format!("unreadable: {e}")),
+            Err(LedgerError::Store { source: object_store::Error::NotFound { .. }, .. }) => return Err(Unreadable::Missing),
+            Err(e) => return Err(Unreadable::Fetch(e.to_string())),
         };
         let (seg, schema, splits) = (seg.clone(), schema.clone(), splits.to_vec());
         tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema, commit_offset, &splits)))
             .await
             .expect("segment check does not panic")
     }
+}
+
+/// A manifest's finding so far and, when it could be read, the manifest and its SHA-256.
+type LoadedManifest = (Finding, Option<(Manifest, String)>);
+
+/// The segment checks, in order.
+type SegmentChecks = futures::stream::BoxStream<'static, std::result::Result<std::result::Result<SegmentCheck, Unreadable>, tokio::task::JoinError>>;
+
+/// Why a segment's rows could not be read at all.
+#[derive(Debug, thiserror::Error)]
+enum Unreadable {
+    /// The file is gone.
+    #[error("missing (segment removed)")]
+    Missing,
+    /// The store would not give it.
+    #[error("unreadable: {0}")]
+    Fetch(String),
+    /// Its manifest's column list is not a valid schema.
+    #[error("cannot be read: its manifest's columns are invalid")]
+    Columns,
+}
+
+/// The ordered fold over a stream's manifests and their segments' checks: the hash chain
+/// across every row, each commit's Merkle tree, the stream's tree (and its roots at the
+/// checkpoint sizes), and each manifest's links to the one before it.
+struct ChainFold<'a> {
+    stream: &'a str,
+    /// Checkpoint sizes, sorted.
+    splits: Vec<u64>,
+    /// The previous readable manifest (number, manifest, SHA-256), if it came just before.
+    prev: Option<(u64, Manifest, String)>,
+    /// The stream's tree root at each checkpoint size reached.
+    checkpoint_roots: HashMap<u64, Hash>,
+    segment_findings: Vec<Finding>,
+    manifest_findings: BTreeMap<u64, Finding>,
+    /// Segment paths some manifest commits.
+    referenced: HashSet<String>,
+    /// Missing segments by their SHA-256, to find them if they were moved.
+    missing_by_sha: HashMap<String, usize>,
+}
+
+/// The state one manifest's segments are folded into.
+struct CommitFold {
+    /// The stream's tree so far, while every row before is known.
+    frontier: Option<Frontier>,
+    /// Whether every row of the commit was recomputed.
+    complete: bool,
+    commit_tree: Frontier,
+    /// The hash of the row before the next one, when known.
+    chain: Option<Hash>,
+    expected_seq: u64,
+    rows: u64,
+}
+
+impl<'a> ChainFold<'a> {
+    fn new(stream: &'a str, splits: Vec<u64>) -> Self {
+        let mut checkpoint_roots = HashMap::new();
+        if splits.first() == Some(&0) {
+            checkpoint_roots.insert(0, crate::merkle::empty_root());
+        }
+        Self {
+            stream,
+            splits,
+            prev: None,
+            checkpoint_roots,
+            segment_findings: Vec::new(),
+            manifest_findings: BTreeMap::new(),
+            referenced: HashSet::new(),
+            missing_by_sha: HashMap::new(),
+        }
+    }
+
+    /// A manifest that could not be read: what follows is judged on its own claims.
+    fn unreadable_manifest(&mut self, n: u64, finding: Finding) {
+        self.manifest_findings.insert(n, finding);
+        self.prev = None;
+    }
+
+    /// One readable manifest: its links to the previous one, then its segments' checks in
+    /// order, then its own claims against what they add up to.
+    async fn manifest(&mut self, n: u64, mut mf: Finding, m: Manifest, sha: String, checks: &mut SegmentChecks, totals: &mut VerifyReport) {
+        let (start_frontier, start_hash) = self.link(n, &m, &mut mf);
+        if let Some(h) = &start_hash {
+            if &m.prev_row_hash != h {
+                mf.problems.push("prev_row_hash does not continue the previous manifest's chain".into());
+            }
+        }
+        let mut commit = CommitFold {
+            frontier: start_frontier,
+            complete: true,
+            commit_tree: Frontier::new(),
+            chain: parse_hash(&m.prev_row_hash),
+            expected_seq: m.tree_size.saturating_sub(m.rows),
+            rows: 0,
+        };
+        for seg in &m.segments {
+            let check = checks.next().await.expect("one check per segment").expect("segment checks do not panic");
+            self.segment(seg, check, &mut commit, totals);
+        }
+        judge_manifest(&m, &commit, &mut mf);
+        self.manifest_findings.insert(n, mf);
+        self.prev = Some((n, m, sha));
+    }
+
+    /// Where manifest `n` starts the stream's tree and chain, checking its links to the
+    /// previous manifest. A broken link blames the previous one, the object whose bytes no
+    /// longer match what its successor recorded.
+    fn link(&mut self, n: u64, m: &Manifest, mf: &mut Finding) -> (Option<Frontier>, Option<String>) {
+        match &self.prev {
+            Some((pn, pm, psha)) if *pn + 1 == n => {
+                let mut link = Vec::new();
+                if m.prev_manifest_sha256.as_deref() != Some(psha.as_str()) {
+                    link.push(format!("its SHA-256 differs from the one manifest {n} records (this manifest was replaced or changed, or manifest {n} was)"));
+                }
+                if m.prev_row_hash != pm.last_row_hash || m.first_seq.unwrap_or(m.tree_size) != pm.tree_size {
+                    link.push(format!("its last row or size differs from where manifest {n} continues the chain"));
+                }
+                let ok = link.is_empty();
+                if let Some(f) = self.manifest_findings.get_mut(pn) {
+                    f.problems.extend(link);
+                }
+                // When the link is broken, which side changed is unknowable here: judge
+                // this manifest on its own claims rather than blame it for its predecessor.
+                if ok { (pm.frontier().ok(), Some(pm.last_row_hash.clone())) } else { (None, None) }
+            }
+            _ if n == 1 => {
+                if m.prev_manifest_sha256.is_some() || m.first_seq.unwrap_or(m.tree_size) != 0 {
+                    mf.problems.push("is number 1 but links to an earlier manifest".into());
+                }
+                (Some(Frontier::new()), Some(hex::encode(genesis_hash(self.stream))))
+            }
+            // The previous manifest is missing or unreadable (already reported): carry on
+            // from this manifest's own claims.
+            _ => (None, None),
+        }
+    }
+
+    /// One segment's check folded into its commit: its place in the chain, its rows in the
+    /// commit's and the stream's trees.
+    fn segment(&mut self, seg: &SegmentRef, check: std::result::Result<SegmentCheck, Unreadable>, commit: &mut CommitFold, totals: &mut VerifyReport) {
+        self.referenced.insert(seg.path.clone());
+        let mut sf = Finding { kind: ObjectKind::Segment, path: seg.path.clone(), problems: vec![] };
+        match check {
+            Err(unreadable) => {
+                if matches!(unreadable, Unreadable::Missing) {
+                    self.missing_by_sha.insert(seg.sha256.clone(), self.segment_findings.len());
+                }
+                sf.problems.push(unreadable.to_string());
+                // Rows cannot be recomputed; continue the chain from the claims.
+                commit.complete = false;
+                commit.chain = None;
+                commit.frontier = None;
+            }
+            Ok(mut c) => {
+                totals.raw_bytes += c.raw_bytes;
+                totals.file_bytes += c.file_bytes;
+                sf.problems.append(&mut c.problems);
+                // The manifest cannot be judged against rows that are themselves wrong;
+                // the segment carries the blame.
+                if !sf.problems.is_empty() {
+                    commit.complete = false;
+                }
+                if seg.first_seq != commit.expected_seq {
+                    sf.problems.push(format!("starts at seq {} but the previous segment ends at {}", seg.first_seq, commit.expected_seq.wrapping_sub(1)));
+                }
+                if let (Some(link), Some(first)) = (commit.chain, c.first_prev) {
+                    if link != first {
+                        sf.problems.push(format!("first row's prev_hash does not link to the row before it (seq {})", seg.first_seq.wrapping_sub(1)));
+                    }
+                }
+                let part = &c.commit_part;
+                if part.end() - part.start() == seg.rows && commit.commit_tree.size() == part.start() {
+                    c.commit_part.append_to(&mut commit.commit_tree);
+                } else {
+                    commit.complete = false;
+                }
+                for part in &c.stream_parts {
+                    match commit.frontier.as_mut() {
+                        Some(f) if f.size() == part.start() && commit.complete => {
+                            part.append_to(f);
+                            if self.splits.binary_search(&f.size()).is_ok() {
+                                self.checkpoint_roots.insert(f.size(), f.root());
+                            }
+                        }
+                        _ => commit.frontier = None,
+                    }
+                }
+                commit.chain = c.last_row.or(commit.chain);
+            }
+        }
+        commit.expected_seq = seg.last_seq.wrapping_add(1);
+        commit.rows += seg.rows;
+        self.segment_findings.push(sf);
+    }
+
+    /// The findings (segments, then manifests, then strays in the manifest folder), the
+    /// referenced segment paths, and the missing segments by SHA-256.
+    fn finish(self, strays: Vec<String>) -> (Vec<Finding>, HashSet<String>, HashMap<String, usize>) {
+        let mut findings = self.segment_findings;
+        findings.extend(self.manifest_findings.into_values());
+        findings.extend(strays.into_iter().map(|path| Finding {
+            kind: ObjectKind::Manifest,
+            path,
+            problems: vec!["unexpected object in the manifest folder (not a manifest name)".into()],
+        }));
+        (findings, self.referenced, self.missing_by_sha)
+    }
+}
+
+/// A manifest's claims against what its segments add up to.
+fn judge_manifest(m: &Manifest, commit: &CommitFold, mf: &mut Finding) {
+    if commit.rows != m.rows {
+        mf.problems.push(format!("claims {} rows but its segments hold {}", m.rows, commit.rows));
+    }
+    if commit.complete && hex::encode(commit.commit_tree.root()) != m.merkle_root {
+        mf.problems.push("merkle_root does not match its rows".into());
+    }
+    if let (true, Some(f)) = (commit.complete, &commit.frontier) {
+        if f.size() != m.tree_size || hex::encode(f.root()) != m.tree_root {
+            mf.problems.push("tree_root or tree_size does not match the rows it adds to the previous tree".into());
+        }
+    }
+    match m.frontier() {
+        Ok(claimed) if hex::encode(claimed.root()) == m.tree_root => {}
+        Ok(_) => mf.problems.push("tree_frontier does not hash to tree_root".into()),
+        Err(e) => mf.problems.push(corrupt_reason(e)),
+    }
+    if let (true, Some(h)) = (commit.complete, commit.chain) {
+        if hex::encode(h) != m.last_row_hash {
+            mf.problems.push("last_row_hash is not the hash of its last row".into());
+        }
+    }
+}
+
+/// A checkpoint against the stream's tree root at its size.
+fn checkpoint_finding(c: &Checkpoint, rows: u64, roots: &HashMap<u64, Hash>) -> Finding {
+    let mut f = Finding { kind: ObjectKind::Checkpoint, path: c.source.clone(), problems: vec![] };
+    if c.size > rows {
+        f.problems.push(format!("checkpoint covers {} rows but the ledger holds {rows}: the newest data was removed (truncated)", c.size));
+    } else {
+        match roots.get(&c.size) {
+            Some(root) if *root == c.root => {}
+            Some(_) => f.problems.push(format!("tree root at size {} differs from the checkpoint: rows up to there were changed", c.size)),
+            None => f.problems.push(format!("tree root at size {} cannot be recomputed because earlier objects are INVALID", c.size)),
+        }
+    }
+    f
 }
 
 fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, commit_offset: u64, splits: &[u64]) -> SegmentCheck {
