@@ -113,7 +113,9 @@ impl Config {
         match flags.engine.or(self.engine).unwrap_or(EngineKind::Local) {
             EngineKind::Local => Ok(keytrail_query::Engine::Local),
             EngineKind::Ballista => {
-                let url = scheduler.context("--engine ballista needs the scheduler: add --scheduler df://HOST:PORT (or scheduler = \"df://HOST:PORT\" in the configuration)")?;
+                let url = scheduler.context(
+                    "--engine ballista needs the scheduler: add --scheduler df://HOST:PORT (or scheduler = \"df://HOST:PORT\" in the configuration)",
+                )?;
                 Ok(keytrail_query::Engine::Ballista(keytrail_cluster::SchedulerAddress::parse(url)?))
             }
         }
@@ -127,12 +129,8 @@ impl Config {
     /// How `sql` and `evaluate` open a session: the engine (flags win), the query memory
     /// (the flag, else `query_memory_mb`, else the default) and the environments.
     pub fn session_options(&self, flags: &crate::cli::EngineArgs, memory_mb: Option<usize>) -> anyhow::Result<keytrail_query::SessionOptions> {
-        Ok(keytrail_query::SessionOptions {
-            engine: self.engine(flags)?,
-            environments: self.environments(),
-            ..keytrail_query::SessionOptions::default()
-        }
-        .with_memory_mb(memory_mb.or(self.query_memory_mb)))
+        Ok(keytrail_query::SessionOptions { engine: self.engine(flags)?, environments: self.environments(), ..keytrail_query::SessionOptions::default() }
+            .with_memory_mb(memory_mb.or(self.query_memory_mb)))
     }
 
     /// The controls: keytrail's, with the organisation's own from `dir` (else
@@ -147,10 +145,8 @@ impl Config {
     /// or parameter, or a value of another type than the default's, is an error.
     pub fn apply_control_parameters(&self, catalog: &mut [keytrail_query::controls::Control]) -> anyhow::Result<()> {
         for (id, overrides) in &self.controls {
-            let control = catalog
-                .iter_mut()
-                .find(|c| &c.id == id)
-                .with_context(|| format!("[controls.{id}]: no control has this id (see `keytrail controls`)"))?;
+            let control =
+                catalog.iter_mut().find(|c| &c.id == id).with_context(|| format!("[controls.{id}]: no control has this id (see `keytrail controls`)"))?;
             for (name, value) in overrides {
                 let default = control.parameters.get(name).with_context(|| {
                     let known: Vec<&str> = control.parameters.keys().map(String::as_str).collect();
@@ -262,7 +258,11 @@ mod tests {
     fn unknown_keys_and_relative_paths() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("keytrail.toml");
-        std::fs::write(&path, "ca_file = \"ca.pem\"\n[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_secret_file = \"/abs/secret\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "ca_file = \"ca.pem\"\n[log_analytics]\nworkspace_id = \"72f988bf-86f1-41af-91ab-2d7cd011db47\"\nclient_secret_file = \"/abs/secret\"\n",
+        )
+        .unwrap();
         let config = Config::load(&path).unwrap();
         assert_eq!(config.ca_file.unwrap(), dir.path().join("ca.pem"));
         let la = config.log_analytics.unwrap();

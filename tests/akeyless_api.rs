@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keytrail, keytrail_env, manifests, string_column, Workspace};
+use common::{Workspace, keytrail, keytrail_env, manifests, string_column};
 use datafusion::arrow::array::{Array, AsArray};
 use keytrail_emulator::faults::Fault;
 use keytrail_emulator::{Emulator, EmulatorConfig};
@@ -45,12 +45,7 @@ fn a_snapshot_pages_through_every_list_and_retries_throttling() {
     let account = h.emulator.config().akeyless.clone();
     h.emulator.faults().extend([Fault::Throttle { retry_after_secs: None }, Fault::Pass, Fault::ServerError { status: 503 }]);
     let run = keytrail(&h.ws.ledger(), &["collect", "--config", h.config.to_str().unwrap(), "--source", "akeyless-api"]).expect(0);
-    let line = format!(
-        "snapshot of {} items, {} roles, {} auth methods (2 retries)",
-        account.items.len(),
-        account.roles.len(),
-        account.auth_methods.len()
-    );
+    let line = format!("snapshot of {} items, {} roles, {} auth methods (2 retries)", account.items.len(), account.roles.len(), account.auth_methods.len());
     assert!(run.stdout.contains(&line), "{}", run.stdout);
 
     let names = string_column(&h.ws.ledger(), "akeyless_items", "item_name");

@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{keytrail, keytrail_env, manifests, string_column, Workspace};
+use common::{Workspace, keytrail, keytrail_env, manifests, string_column};
 use datafusion::arrow::array::{Array, AsArray};
 use keytrail_emulator::sample_month;
 

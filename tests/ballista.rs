@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{command, keytrail, Workspace};
+use common::{Workspace, command, keytrail};
 
 /// A scheduler and two executors, killed on drop. Their logs are files in `dir`.
 struct Cluster {
@@ -34,8 +34,20 @@ impl Cluster {
         for n in 0..2 {
             let (flight, grpc) = (free_port(), free_port());
             let args = [
-                "cluster", "executor", "--scheduler", &scheduler, "--bind", &format!("127.0.0.1:{flight}"),
-                "--grpc-port", &grpc.to_string(), "--external-host", "127.0.0.1", "--concurrent-tasks", "2", "--memory-mb", "512",
+                "cluster",
+                "executor",
+                "--scheduler",
+                &scheduler,
+                "--bind",
+                &format!("127.0.0.1:{flight}"),
+                "--grpc-port",
+                &grpc.to_string(),
+                "--external-host",
+                "127.0.0.1",
+                "--concurrent-tasks",
+                "2",
+                "--memory-mb",
+                "512",
             ];
             cluster.spawn(&format!("executor-{n}"), &args, env, flight);
         }

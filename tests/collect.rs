@@ -7,10 +7,10 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use common::{keytrail, manifests, Run, Workspace};
+use common::{Run, Workspace, keytrail, manifests};
 use keytrail_emulator::dataset::Dataset;
 use keytrail_emulator::faults::Fault;
-use keytrail_emulator::{sample_month, Emulator, EmulatorConfig, SAMPLE_TABLES};
+use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES, sample_month};
 
 const SINCE: &str = "2026-11-01T00:00:00Z";
 const UNTIL: &str = "2026-12-01T00:00:00Z";
@@ -291,11 +291,14 @@ fn a_second_collect_running_at_the_same_time_commits_nothing_twice() {
     // The first collection commits day 1 (every day has rows); its query for day 2 goes unanswered until it times out.
     h.emulator.faults().extend([Fault::Pass, Fault::Hang]);
     let config = h.config.to_str().unwrap().to_string();
-    let first = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let first = common::command(
+        h.ws.ledger().to_str().unwrap(),
+        &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while h.emulator.faults().pending() > 0 || manifests(&h.ws.ledger(), "container_log_v2").is_empty() {
         assert!(std::time::Instant::now() < deadline, "the first collection never reached the hung query");
@@ -320,11 +323,14 @@ fn killed_mid_run_it_resumes_without_loss_or_duplicates() {
     // Three days are answered and committed one by one; the fourth query never is.
     h.emulator.faults().extend([Fault::Pass, Fault::Pass, Fault::Pass, Fault::Hang]);
     let config = h.config.to_str().unwrap().to_string();
-    let mut child = common::command(h.ws.ledger().to_str().unwrap(), &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = common::command(
+        h.ws.ledger().to_str().unwrap(),
+        &["collect", "--config", &config, "--source", "log-analytics", "--since", SINCE, "--until", UNTIL, "--commit-rows", "1"],
+    )
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null())
+    .spawn()
+    .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while h.emulator.faults().pending() > 0 || manifests(&h.ws.ledger(), "container_log_v2").len() < 3 {
         assert!(std::time::Instant::now() < deadline, "the collector never reached the hung query");
@@ -348,10 +354,9 @@ fn workload_identity_and_managed_identity_get_tokens_and_tokens_are_refreshed_be
     let h = Harness::with(&["KubeEvents"], "window_minutes = 43200\n", |c| c.token_lifetime_secs = 301);
     let token_file = h.ws.path().join("sa-token");
     std::fs::write(&token_file, &h.emulator.config().identity.federated_token).unwrap();
-    let config = std::fs::read_to_string(&h.config).unwrap().replace(
-        "auth = \"client_secret\"",
-        &format!("auth = \"workload_identity\"\nfederated_token_file = \"{}\"", token_file.display()),
-    );
+    let config = std::fs::read_to_string(&h.config)
+        .unwrap()
+        .replace("auth = \"client_secret\"", &format!("auth = \"workload_identity\"\nfederated_token_file = \"{}\"", token_file.display()));
     std::fs::write(&h.config, config).unwrap();
     h.emulator.faults().push(Fault::Throttle { retry_after_secs: Some(2) });
     h.collect(&[]).expect(0);
@@ -363,10 +368,7 @@ fn workload_identity_and_managed_identity_get_tokens_and_tokens_are_refreshed_be
     let config = std::fs::read_to_string(&h.config).unwrap().replace("auth = \"workload_identity\"", "auth = \"managed_identity\"");
     std::fs::write(&h.config, config.replace("client_id = ", "# client_id = ")).unwrap();
     let before = h.stat("tokens_issued");
-    let env = [
-        ("IDENTITY_ENDPOINT", format!("{}/msi/token", h.emulator.url())),
-        ("IDENTITY_HEADER", h.emulator.config().identity.identity_header.clone()),
-    ];
+    let env = [("IDENTITY_ENDPOINT", format!("{}/msi/token", h.emulator.url())), ("IDENTITY_HEADER", h.emulator.config().identity.identity_header.clone())];
     std::fs::remove_dir_all(h.ws.ledger()).unwrap();
     h.collect_env(&[], &env).expect(0);
     assert!(h.stat("tokens_issued") > before);
@@ -398,9 +400,8 @@ fn the_emulator_command_serves_the_sample_and_takes_faults_over_http() {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     let _context = runtime.enter();
     let http = keytrail_collectors::http::client(Some(&out.join("ca.pem")), std::time::Duration::from_secs(10)).unwrap();
-    let queued = runtime
-        .block_on(http.post(format!("{url}/_emulator/faults")).json(&serde_json::json!([{"kind": "server_error", "status": 503}])).send())
-        .unwrap();
+    let queued =
+        runtime.block_on(http.post(format!("{url}/_emulator/faults")).json(&serde_json::json!([{"kind": "server_error", "status": 503}])).send()).unwrap();
     assert_eq!(queued.status().as_u16(), 204);
 
     let run = keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "log-analytics", "--until", UNTIL]).expect(6);

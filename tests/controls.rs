@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use keytrail_emulator::sample_month;
 use serde_json::Value;
 
@@ -61,7 +61,11 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     assert!(cross["counts"]["ok"].as_u64().unwrap() > 100, "production reads by production identities are ok");
     assert_eq!(cross["counts"]["unknown"], Value::Null, "the console admin is declared production: {cross}");
     let why = reason(cross, "/k8s/aks-dev (p-devk8s01) read /prod/payments/stripe-api-key");
-    assert!(why.contains("of [environments.dev]: its SecretStores are in aks-dev") && why.contains("production item /prod/payments/stripe-api-key of [environments.prod]"), "{why}");
+    assert!(
+        why.contains("of [environments.dev]: its SecretStores are in aks-dev")
+            && why.contains("production item /prod/payments/stripe-api-key of [environments.prod]"),
+        "{why}"
+    );
 
     let human = verdict(&report, "human-k8s-secret-read");
     let alice = month["AKSAudit"].iter().filter(|r| r["User"]["username"] == "alice@contoso.com" && r["ObjectRef"]["resource"] == "secrets").count();
@@ -85,7 +89,11 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     assert_eq!(alarms(verdict(&report, "role-shared-across-clusters")), vec!["eso-reader"]);
 
     let rotation = alarms(verdict(&report, "rotation-overdue"));
-    assert_eq!(rotation, ["/prod/legacy/ldap-bind", "/prod/legacy/ldap-bind rotator", "/prod/payments/stripe-api-key"], "weekly-rotated and recently changed secrets are on time");
+    assert_eq!(
+        rotation,
+        ["/prod/legacy/ldap-bind", "/prod/legacy/ldap-bind rotator", "/prod/payments/stripe-api-key"],
+        "weekly-rotated and recently changed secrets are on time"
+    );
     let overdue = verdict(&report, "rotation-overdue");
     assert!(reason(overdue, "/prod/legacy/ldap-bind").starts_with("rotated secret, last rotated 2026-07-15T03:00:04Z, more than 90 days"), "{overdue}");
     assert!(reason(overdue, "/prod/legacy/ldap-bind rotator").contains("LDAP Result Code 49"), "{overdue}");
@@ -100,7 +108,11 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
     let stores = alarms(verdict(&report, "eso-store-provider"));
     assert_eq!(stores, ["aks-dev/SecretStore/orders/akeyless-legacy", "aks-prod/SecretStore/payments/aws-secrets"]);
     assert_eq!(alarms(verdict(&report, "eso-refresh-interval")), ["aks-prod/identity/signing-key"], "24h in production; dev is not judged");
-    assert_eq!(alarms(verdict(&report, "k8s-secrets-wildcard-grant")), ["aks-prod/RoleBinding/orders/orders-api-secrets"], "cluster-admin for system:masters is ok");
+    assert_eq!(
+        alarms(verdict(&report, "k8s-secrets-wildcard-grant")),
+        ["aks-prod/RoleBinding/orders/orders-api-secrets"],
+        "cluster-admin for system:masters is ok"
+    );
     let latency = verdict(&report, "rotation-sync-latency");
     let late = alarms(latency);
     assert_eq!(late.len(), 1, "{late:?}");
@@ -118,7 +130,10 @@ fn the_planted_violations_are_found_and_the_rest_is_ok() {
         ["aks_audit aks-prod from 2026-11-14T01:00:00Z", "kube_pod_inventory aks-prod from 2026-11-14T01:00:00Z"]
     );
     let silent = verdict(&report, "silent-sources");
-    assert!(reason(silent, "aks_audit aks-prod from 2026-11-14T01:00:00Z").starts_with("no rows for 7 hours, from 2026-11-14T01:00:00Z to 2026-11-14T08:00:00Z"), "{silent}");
+    assert!(
+        reason(silent, "aks_audit aks-prod from 2026-11-14T01:00:00Z").starts_with("no rows for 7 hours, from 2026-11-14T01:00:00Z to 2026-11-14T08:00:00Z"),
+        "{silent}"
+    );
     assert!(reason(silent, "kube_pod_inventory aks-prod from 2026-11-14T01:00:00Z").starts_with("no rows for 6 hours"), "{silent}");
 
     // Per requirement of a framework: the worst verdict of the controls that cover it.
@@ -143,7 +158,8 @@ fn a_period_without_evidence_is_never_a_pass() {
     let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-09", "--format", "json", "--config", &config]).expect(0);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     let report = report["controls"].as_array().unwrap();
-    for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage", "silent-sources"] {
+    for id in ["cross-env-secret-read", "human-k8s-secret-read", "auth-failure-burst", "privileged-change-without-mfa", "collection-coverage", "silent-sources"]
+    {
         assert_eq!(verdict(report, id)["status"], "insufficient_evidence", "{id}");
     }
     // Configuration evidence is the snapshot nearest the period's end, whenever it was taken.
@@ -164,7 +180,8 @@ fn configuration_is_judged_by_the_snapshot_nearest_the_period_end() {
     keytrail(&ws.ledger(), &["collect", "--config", config, "--source", "akeyless-api", "--source", "kubernetes"]).expect(0);
     assert_eq!(common::manifests(&ws.ledger(), "akeyless_roles").len(), 2, "two Akeyless snapshots");
 
-    let configuration = ["role-shared-across-clusters", "rotation-overdue", "eso-sync-health", "eso-store-provider", "eso-refresh-interval", "k8s-secrets-wildcard-grant"];
+    let configuration =
+        ["role-shared-across-clusters", "rotation-overdue", "eso-sync-health", "eso-store-provider", "eso-refresh-interval", "k8s-secrets-wildcard-grant"];
     let november = evaluate(&ws, &[]);
     for id in configuration {
         assert_eq!(verdict(&november, id)["status"], "alarm", "{id}: November's snapshot, taken first, is nearer its end");
@@ -189,7 +206,7 @@ fn configuration_is_judged_by_the_snapshot_nearest_the_period_end() {
 /// mapped to it by the snapshot taken nearest each rotation, so the late sync stays found.
 #[test]
 fn rotations_are_mapped_to_external_secrets_by_the_snapshot_nearest_them() {
-    use keytrail_emulator::{dataset::Dataset, Emulator, EmulatorConfig};
+    use keytrail_emulator::{Emulator, EmulatorConfig, dataset::Dataset};
     let ws = sample_ledger();
     let late = alarms(verdict(&evaluate(&ws, &[]), "rotation-sync-latency"));
     assert_eq!(late.len(), 1, "{late:?}");
@@ -204,7 +221,11 @@ fn rotations_are_mapped_to_external_secrets_by_the_snapshot_nearest_them() {
     let later = runtime.block_on(Emulator::start(config)).unwrap();
     let client = later.write_client_files(&ws.path().join("later"), &[], "").unwrap();
     keytrail(&ws.ledger(), &["collect", "--config", client.to_str().unwrap(), "--source", "kubernetes"]).expect(0);
-    let run = keytrail(&ws.ledger(), &["sql", "SELECT count(DISTINCT snapshot_time) AS n FROM eso_externalsecrets WHERE cluster_name = 'aks-prod'", "--format", "csv"]).expect(0);
+    let run = keytrail(
+        &ws.ledger(),
+        &["sql", "SELECT count(DISTINCT snapshot_time) AS n FROM eso_externalsecrets WHERE cluster_name = 'aks-prod'", "--format", "csv"],
+    )
+    .expect(0);
     assert_eq!(run.stdout, "n\n2\n", "a second snapshot of aks-prod");
 
     assert_eq!(alarms(verdict(&evaluate(&ws, &[]), "rotation-sync-latency")), late);
@@ -255,7 +276,11 @@ fn clean_activity_is_ok() {
     let ws = Workspace::new();
     let file = ws.path().join("akeyless-log/2026/11/02/akeyless-audit_2026-11-02T00:00.log");
     std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-    let line = |i: u32| format!(r#"{{"timestamp":"2026-11-02T10:{i:02}:00Z","access_id":"p-prodk8s01","action":"get_secret_value","item_name":"/prod/db","status":200,"client_sub_claims":{{"cluster":"aks-prod"}}}}"#);
+    let line = |i: u32| {
+        format!(
+            r#"{{"timestamp":"2026-11-02T10:{i:02}:00Z","access_id":"p-prodk8s01","action":"get_secret_value","item_name":"/prod/db","status":200,"client_sub_claims":{{"cluster":"aks-prod"}}}}"#
+        )
+    };
     std::fs::write(&file, (0..5).map(|i| line(i) + "\n").collect::<String>()).unwrap();
     keytrail(&ws.ledger(), &["ingest", "--format", "akeyless", file.to_str().unwrap()]).expect(0);
     let report = evaluate(&ws, &[]);
@@ -307,7 +332,9 @@ fn exceptions_apply_to_every_control_until_they_expire() {
     let mut cases = Vec::new();
     let exception = |control: &str, resource: &str, expires: &str| {
         let quoted = serde_json::to_string(resource).unwrap();
-        format!("[[exception]]\ncontrol = \"{control}\"\nresource = {quoted}\nowner = \"owner@contoso.example\"\njustification = \"test\"\nexpires = {expires}\n\n")
+        format!(
+            "[[exception]]\ncontrol = \"{control}\"\nresource = {quoted}\nowner = \"owner@contoso.example\"\njustification = \"test\"\nexpires = {expires}\n\n"
+        )
     };
     for control in &report {
         let id = control["control"].as_str().unwrap();

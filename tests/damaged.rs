@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use serde_json::Value;
 
 /// The sample month's AKS audit log and Akeyless records, and its first `aks_audit` segment.
@@ -177,7 +177,8 @@ fn a_second_pack_of_a_period_never_replaces_the_first_unasked() {
     assert!(run.stdout.contains("keytrail-evidence-2026-11.2"), "{}", run.stdout);
     assert_eq!(std::fs::read(out.join("keytrail-evidence-2026-11/manifest.json")).unwrap(), first, "the first pack is untouched");
     assert!(out.join("keytrail-evidence-2026-11.2.tar.gz").is_file());
-    keytrail(&ws.ledger(), &["verify-pack", out.join("keytrail-evidence-2026-11.2.tar.gz").to_str().unwrap(), "--public-key", public.to_str().unwrap()]).expect(0);
+    keytrail(&ws.ledger(), &["verify-pack", out.join("keytrail-evidence-2026-11.2.tar.gz").to_str().unwrap(), "--public-key", public.to_str().unwrap()])
+        .expect(0);
 
     // --replace refuses a folder with files its pack did not write, and deletes nothing.
     std::fs::write(out.join("keytrail-evidence-2026-11/auditor-notes.txt"), b"keep").unwrap();

@@ -108,7 +108,10 @@ fn every_overlay_renders_and_grants_nothing_on_secrets() {
             let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
             assert_eq!(pod["securityContext"]["runAsNonRoot"], Value::Bool(true), "{overlay}: {job:?}");
             assert_eq!(pod["serviceAccountName"], "keytrail");
-            assert!(pod["volumes"].as_sequence().unwrap().iter().all(|v| v["secret"].is_null() || v["secret"]["secretName"] == "keytrail-signing-key"), "only the signing key is mounted");
+            assert!(
+                pod["volumes"].as_sequence().unwrap().iter().all(|v| v["secret"].is_null() || v["secret"]["secretName"] == "keytrail-signing-key"),
+                "only the signing key is mounted"
+            );
         }
         for (source, object) in &objects {
             let problems = rbac_problems(object);

@@ -50,7 +50,7 @@ fn bad_input_is_counted_and_kept_byte_for_byte() {
         br#"{"timestamp": "2026-11-01T00:00:01Z", "action": "#.to_vec(), // malformed JSON
         b"{\"timestamp\":\"2026-11-01T00:00:02Z\",\"user\":\"\xc3\x28\"}".to_vec(), // invalid UTF-8
         good[1].clone().into_bytes(),
-        huge.clone().into_bytes(),                                    // a 10 MB line
+        huge.clone().into_bytes(),                           // a 10 MB line
         br#"{"action":"list_items","status":200}"#.to_vec(), // no time field
         good[2].clone().into_bytes(),
     ];
@@ -109,11 +109,8 @@ fn a_writer_killed_before_its_manifest_leaves_a_valid_ledger() {
     ingest(&ws, STREAM, "first.jsonl", &audit_records(0, 100), 1000).expect(0);
 
     let file = ws.write_lines("second.jsonl", audit_records(100, 50));
-    let crashed = keytrail_env(
-        &ws.ledger(),
-        &["ingest", "--stream", STREAM, file.to_str().unwrap()],
-        &[("KEYTRAIL_FAILPOINT", "before-manifest-commit".into())],
-    );
+    let crashed =
+        keytrail_env(&ws.ledger(), &["ingest", "--stream", STREAM, file.to_str().unwrap()], &[("KEYTRAIL_FAILPOINT", "before-manifest-commit".into())]);
     assert_eq!(crashed.code, 86, "the failpoint exits the process: {}", crashed.stderr);
     assert_eq!(manifest_paths(&ws.ledger(), STREAM).len(), 1, "no manifest for the crashed commit");
 
@@ -139,14 +136,11 @@ fn concurrent_writers_commit_every_batch_exactly_once() {
     let children: Vec<_> = (0..writers)
         .map(|w| {
             let file = ws.write_lines(&format!("w{w}.jsonl"), audit_records(w * per_writer, per_writer));
-            command(
-                ws.ledger().to_str().unwrap(),
-                &["ingest", "--stream", STREAM, "--batch-records", "20", file.to_str().unwrap()],
-            )
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
+            command(ws.ledger().to_str().unwrap(), &["ingest", "--stream", STREAM, "--batch-records", "20", file.to_str().unwrap()])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
         })
         .collect();
     for c in children {
@@ -179,11 +173,7 @@ fn concurrent_writers_commit_every_batch_exactly_once() {
 #[test]
 fn stdin_is_an_input() {
     let ws = Workspace::new();
-    let mut child = command(ws.ledger().to_str().unwrap(), &["ingest", "--stream", STREAM, "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = command(ws.ledger().to_str().unwrap(), &["ingest", "--stream", STREAM, "-"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
     {
         use std::io::Write;
         let mut stdin = child.stdin.take().unwrap();

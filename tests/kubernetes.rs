@@ -87,17 +87,13 @@ fn every_cluster_is_collected_page_by_page_and_a_second_run_adds_nothing() {
     assert!(messages.iter().any(|m| m.contains("UnauthorizedAccess")));
     assert!(messages.iter().any(|m| m.contains("authentication failed")));
 
-    let before: Vec<usize> = ["eso_events", "eso_externalsecrets", "eso_secretstores", "eso_pushsecrets", "k8s_rbac"]
-        .iter()
-        .map(|s| manifests(&h.ws.ledger(), s).len())
-        .collect();
+    let before: Vec<usize> =
+        ["eso_events", "eso_externalsecrets", "eso_secretstores", "eso_pushsecrets", "k8s_rbac"].iter().map(|s| manifests(&h.ws.ledger(), s).len()).collect();
     let again = h.collect().expect(0);
     assert_eq!(again.stdout.matches(" 0 new observations").count(), 2, "{}", again.stdout);
     assert!(again.stdout.contains("not written again"), "{}", again.stdout);
-    let after: Vec<usize> = ["eso_events", "eso_externalsecrets", "eso_secretstores", "eso_pushsecrets", "k8s_rbac"]
-        .iter()
-        .map(|s| manifests(&h.ws.ledger(), s).len())
-        .collect();
+    let after: Vec<usize> =
+        ["eso_events", "eso_externalsecrets", "eso_secretstores", "eso_pushsecrets", "k8s_rbac"].iter().map(|s| manifests(&h.ws.ledger(), s).len()).collect();
     assert_eq!(before, after, "a re-run commits nothing");
     keytrail(&h.ws.ledger(), &["verify"]).expect(0);
 }
@@ -199,7 +195,11 @@ fn a_refused_token_names_the_cluster_and_what_to_do_and_never_the_token() {
     assert_eq!(string_column(&h.ws.ledger(), "collection_gaps", "table_name"), ["kubernetes aks-dev"]);
     let view = keytrail(&h.ws.ledger(), &["sql", "SELECT source, table_name, stream FROM coverage_gaps", "--format", "json"]).expect(0);
     let gaps: Value = serde_json::from_str(&view.stdout).unwrap();
-    assert_eq!(gaps, serde_json::json!([{"source": "kubernetes", "table_name": "kubernetes aks-dev", "stream": "eso_events"}]), "the pack's coverage section reads this view");
+    assert_eq!(
+        gaps,
+        serde_json::json!([{"source": "kubernetes", "table_name": "kubernetes aks-dev", "stream": "eso_events"}]),
+        "the pack's coverage section reads this view"
+    );
     let reason = string_column(&h.ws.ledger(), "collection_gaps", "reason");
     assert!(reason[0].contains("401") && !reason[0].contains(wrong), "{reason:?}");
 }
@@ -219,10 +219,7 @@ fn an_exec_credential_plugin_supplies_the_token() {
     let kubeconfig = h.ws.path().join("client/kubeconfig");
     let text = std::fs::read_to_string(&kubeconfig).unwrap().replace(
         "    token: emulator-kubernetes-token\n",
-        &format!(
-            "    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n",
-            plugin.display()
-        ),
+        &format!("    exec:\n      apiVersion: client.authentication.k8s.io/v1\n      command: {}\n      interactiveMode: Never\n", plugin.display()),
     );
     assert!(text.contains("exec:"), "{text}");
     std::fs::write(&kubeconfig, text).unwrap();

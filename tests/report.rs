@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
+use datafusion::arrow::array::{Array, AsArray};
 use keytrail_emulator::faults::Fault;
 use serde_json::Value;
-use datafusion::arrow::array::{Array, AsArray};
 
 /// The sample month collected once for every test here, with one window left uncollected
 /// and an exceptions file that excepts one alarm and holds one expired exception.
@@ -42,8 +42,19 @@ fn sample() -> &'static Sample {
 fn report(out: &Path, extra: &[&str]) -> PathBuf {
     let s = sample();
     let mut args = vec![
-        "report", "--period", "2026-11", "--out", out.to_str().unwrap(), "--key", s.key.to_str().unwrap(),
-        "--exceptions", s.exceptions.to_str().unwrap(), "--organisation", "Contoso <Payments>", "--cluster", "aks-prod-weu",
+        "report",
+        "--period",
+        "2026-11",
+        "--out",
+        out.to_str().unwrap(),
+        "--key",
+        s.key.to_str().unwrap(),
+        "--exceptions",
+        s.exceptions.to_str().unwrap(),
+        "--organisation",
+        "Contoso <Payments>",
+        "--cluster",
+        "aks-prod-weu",
     ];
     args.extend_from_slice(extra);
     let run = keytrail(&s.ws.ledger(), &args).expect(0);
@@ -84,7 +95,17 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
             assert!(all.contains_key(&format!("evidence/{id}.{ext}")), "no evidence/{id}.{ext}");
         }
     }
-    for name in ["index.html", "controls.json", "integrity.json", "manifest.json", "manifest.sig", "oscal/assessment-results.json", "queries/views/secret_access.sql", "queries/cross-env-secret-read.sql", "checkpoints/akeyless_audit.note"] {
+    for name in [
+        "index.html",
+        "controls.json",
+        "integrity.json",
+        "manifest.json",
+        "manifest.sig",
+        "oscal/assessment-results.json",
+        "queries/views/secret_access.sql",
+        "queries/cross-env-secret-read.sql",
+        "checkpoints/akeyless_audit.note",
+    ] {
         assert!(all.contains_key(name), "the pack has no {name}: {:?}", all.keys().collect::<Vec<_>>());
     }
     assert!(out.path().join("keytrail-evidence-2026-11.tar.gz").is_file());
@@ -126,7 +147,9 @@ fn the_pack_holds_every_part_escapes_log_values_and_guards_csv() {
     assert!(!rotation_csv.lines().any(|l| l.starts_with("=") || l.starts_with("\"=")));
 
     // The page names every framework, the coverage gap and both exception lists.
-    for text in ["SOC 2", "HIPAA", "800-53", "27001", "Uncollected windows", "platform-team@contoso.example", "identity-team@contoso.example", "Signed checkpoints"] {
+    for text in
+        ["SOC 2", "HIPAA", "800-53", "27001", "Uncollected windows", "platform-team@contoso.example", "identity-team@contoso.example", "Signed checkpoints"]
+    {
         assert!(html.contains(text), "index.html lacks {text}");
     }
     let gaps = String::from_utf8_lossy(&all["data/collection-gaps.csv"]);
@@ -276,13 +299,9 @@ print(json.dumps({
     assert_eq!(loaded["methods"], serde_json::json!(["TEST"]));
     assert_eq!(loaded["states"], serde_json::json!(["not-satisfied", "satisfied"]));
     assert_eq!(loaded["hashed"], 2 * n_controls + 1, "CSV and Parquet of every control, and the catalog");
-    let automated: u64 = controls["frameworks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|f| f["requirements"].as_array().unwrap())
-        .filter(|r| r["outcome"] != "manual")
-        .count() as u64;
+    let automated: u64 =
+        controls["frameworks"].as_array().unwrap().iter().flat_map(|f| f["requirements"].as_array().unwrap()).filter(|r| r["outcome"] != "manual").count()
+            as u64;
     assert_eq!(loaded["findings"], automated);
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use keytrail_emulator::dataset::Dataset;
 use keytrail_emulator::faults::Fault;
 use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES};
@@ -100,7 +100,11 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
 
     // `report --config` takes the same settings; flags win.
     let elsewhere = ws.path().join("elsewhere");
-    keytrail(&ws.ledger(), &["report", "--config", config.to_str().unwrap(), "--period", "2026-11", "--out", elsewhere.to_str().unwrap(), "--cluster", "aks-x"]).expect(0);
+    keytrail(
+        &ws.ledger(),
+        &["report", "--config", config.to_str().unwrap(), "--period", "2026-11", "--out", elsewhere.to_str().unwrap(), "--cluster", "aks-x"],
+    )
+    .expect(0);
     let again = elsewhere.join("keytrail-evidence-2026-11");
     let html = std::fs::read_to_string(again.join("index.html")).unwrap();
     assert!(html.contains("Job test") && html.contains("aks-x"), "organisation from the configuration, cluster from the flag");
@@ -120,7 +124,13 @@ fn run_exits_3_when_a_window_is_missing_and_4_when_the_ledger_was_tampered() {
     assert!(run.stdout.contains(fourth.to_str().unwrap()), "{}", run.stdout);
     assert!(std::fs::read(pack.join("manifest.json")).unwrap() == first_pack, "the first pack is untouched");
     let integrity: Value = serde_json::from_slice(&std::fs::read(fourth.join("integrity.json")).unwrap()).unwrap();
-    assert!(integrity["streams"].as_array().unwrap().iter().any(|s| s["findings"].as_array().unwrap().iter().any(|f| !f["problems"].as_array().unwrap().is_empty())));
+    assert!(
+        integrity["streams"].as_array().unwrap().iter().any(|s| s["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| !f["problems"].as_array().unwrap().is_empty()))
+    );
     drop(emulator);
 }
 
@@ -192,7 +202,11 @@ fn config_check_rejects_what_the_jobs_reject() {
     assert!(!ws.ledger().exists() || std::fs::read_dir(ws.ledger()).unwrap().next().is_none(), "nothing was written");
 
     // An exception for a control that does not exist would except nothing, silently.
-    std::fs::write(ws.path().join("exceptions.toml"), "[[exception]]\ncontrol = \"rotation-overdo\"\nresource = \"*\"\nowner = \"sec\"\njustification = \"x\"\nexpires = 2027-01-01\n").unwrap();
+    std::fs::write(
+        ws.path().join("exceptions.toml"),
+        "[[exception]]\ncontrol = \"rotation-overdo\"\nresource = \"*\"\nowner = \"sec\"\njustification = \"x\"\nexpires = 2027-01-01\n",
+    )
+    .unwrap();
     std::fs::write(&config, format!("signing_key = \"{}\"\nexceptions = \"exceptions.toml\"\n", key.display())).unwrap();
     let run = keytrail(&ws.ledger(), &["config", "check", "--config", config.to_str().unwrap()]).expect(2);
     assert!(run.stdout.contains("names control \"rotation-overdo\", which does not exist"), "{}", run.stdout);

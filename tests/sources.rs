@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{keytrail, manifests, Workspace};
+use common::{Workspace, keytrail, manifests};
 use keytrail_emulator::{Emulator, EmulatorConfig, KubernetesApi};
 use serde_json::Value;
 

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use keytrail_emulator::sample_month;
 
 /// A ledger holding the sample month's forwarded Akeyless records; returns their count.
@@ -42,7 +42,8 @@ fn queries_see_every_committed_row_and_nothing_else() {
     let tables = keytrail(&ws.ledger(), &["sql", "SHOW TABLES", "--format", "csv"]).expect(0);
     assert!(tables.stdout.contains("akeyless_audit"), "{}", tables.stdout);
 
-    let ndjson = keytrail(&ws.ledger(), &["sql", "SELECT action, count(*) AS n FROM akeyless_audit GROUP BY action ORDER BY action", "--format", "ndjson"]).expect(0);
+    let ndjson =
+        keytrail(&ws.ledger(), &["sql", "SELECT action, count(*) AS n FROM akeyless_audit GROUP BY action ORDER BY action", "--format", "ndjson"]).expect(0);
     let total: u64 = ndjson.stdout.lines().map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["n"].as_u64().unwrap()).sum();
     assert_eq!(total, n as u64);
 
@@ -111,10 +112,7 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
         })
         .count() as u64;
     let is_read = |e: &serde_json::Value| e["objectRef"]["resource"] == "secrets" && ["get", "list", "watch"].contains(&e["verb"].as_str().unwrap());
-    let kubernetes = month["AKSAudit"]
-        .iter()
-        .filter(|r| is_read(&serde_json::json!({"objectRef": r["ObjectRef"], "verb": r["Verb"]})))
-        .count() as u64
+    let kubernetes = month["AKSAudit"].iter().filter(|r| is_read(&serde_json::json!({"objectRef": r["ObjectRef"], "verb": r["Verb"]}))).count() as u64
         + month["AzureDiagnostics"].iter().filter(|r| is_read(&serde_json::from_str(r["log_s"].as_str().unwrap()).unwrap())).count() as u64;
 
     let run = keytrail(&ws.ledger(), &["sql", "SELECT source, count(*) AS n FROM secret_access GROUP BY source ORDER BY source", "--format", "json"]).expect(0);
@@ -169,7 +167,9 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     assert!(burst.stdout.contains("\"n\":40"), "{}", burst.stdout);
 
     // Coverage per stream and day adds up to the stream's rows; streams not collected are empty.
-    let coverage = keytrail(&ws.ledger(), &["sql", "SELECT stream, sum(rows) AS n, count(*) AS days FROM coverage GROUP BY stream ORDER BY stream", "--format", "json"]).expect(0);
+    let coverage =
+        keytrail(&ws.ledger(), &["sql", "SELECT stream, sum(rows) AS n, count(*) AS days FROM coverage GROUP BY stream ORDER BY stream", "--format", "json"])
+            .expect(0);
     let per_stream: serde_json::Value = serde_json::from_str(&coverage.stdout).unwrap();
     let aks = per_stream.as_array().unwrap().iter().find(|r| r["stream"] == "aks_audit").unwrap();
     assert_eq!(aks["n"].as_u64().unwrap(), common::manifests(&ws.ledger(), "aks_audit").iter().map(|m| m["rows"].as_u64().unwrap()).sum::<u64>());

@@ -105,9 +105,8 @@ fn a_modified_row() {
     let batches = read_parquet(&path);
     let all = concat_batches(&batches[0].schema(), &batches).unwrap();
     let raw = all.column_by_name("raw").unwrap().as_any().downcast_ref::<StringArray>().unwrap();
-    let changed: StringArray = (0..raw.len())
-        .map(|i| Some(if i == 7 { raw.value(i).replace("get_secret_value", "list_items") } else { raw.value(i).to_string() }))
-        .collect();
+    let changed: StringArray =
+        (0..raw.len()).map(|i| Some(if i == 7 { raw.value(i).replace("get_secret_value", "list_items") } else { raw.value(i).to_string() })).collect();
     let mut columns = all.columns().to_vec();
     columns[all.schema().index_of("raw").unwrap()] = Arc::new(changed);
     write_parquet(&path, &[RecordBatch::try_new(all.schema(), columns).unwrap()]);
@@ -165,7 +164,7 @@ fn a_replaced_manifest() {
 #[test]
 fn a_self_consistent_forged_segment_is_caught_by_the_manifest_chain() {
     use keytrail_ledger::merkle::Frontier;
-    use keytrail_ledger::record::{row_hash, RowView};
+    use keytrail_ledger::record::{RowView, row_hash};
 
     let ws = ledger_of_five_commits();
     let manifest_rel = &manifest_paths(&ws.ledger(), STREAM)[1];
@@ -193,8 +192,7 @@ fn a_self_consistent_forged_segment_is_caught_by_the_manifest_chain() {
     // Re-chain every row after changing one, exactly as docs/LEDGER.md specifies.
     let mut new_raw = Vec::new();
     let (mut prevs, mut hashes) = (Vec::new(), Vec::new());
-    let first: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(ws.ledger().join(&manifest_paths(&ws.ledger(), STREAM)[0])).unwrap()).unwrap();
+    let first: serde_json::Value = serde_json::from_slice(&std::fs::read(ws.ledger().join(&manifest_paths(&ws.ledger(), STREAM)[0])).unwrap()).unwrap();
     let nodes = first["tree_frontier"].as_array().unwrap().iter().map(|h| hex_decode(h.as_str().unwrap())).collect();
     let mut frontier = Frontier::from_parts(first["tree_size"].as_u64().unwrap(), nodes).unwrap();
     let mut commit_tree = Frontier::new();

@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use serde_json::Value;
 
 const FRAMEWORKS: &str = "[frameworks]\nsoc2 = [\"CC6.1\"]\n";
@@ -47,7 +47,12 @@ fn an_organisation_s_controls_are_listed_evaluated_and_packed_with_their_origin(
     let dir = ws.path().join("our-controls");
     write_control(&dir, "prod-item-reads", "Production items are read only where expected", PROD_READS);
     // The same id as a built-in: replaces it.
-    write_control(&dir, "auth-failure-burst", "Our own burst rule", "SELECT 'all' AS resource, 'ok' AS status, 'ours' AS reason\nFROM akeyless_audit LIMIT 1\n");
+    write_control(
+        &dir,
+        "auth-failure-burst",
+        "Our own burst rule",
+        "SELECT 'all' AS resource, 'ok' AS status, 'ours' AS reason\nFROM akeyless_audit LIMIT 1\n",
+    );
 
     let listed = keytrail(&ws.ledger(), &["controls", "--controls", dir.to_str().unwrap()]).expect(0).stdout;
     assert!(listed.contains(&format!("from {}", dir.join("prod-item-reads.toml").display())), "{listed}");
@@ -78,7 +83,8 @@ fn an_organisation_s_controls_are_listed_evaluated_and_packed_with_their_origin(
     assert!(!text.contains(dir.to_str().unwrap()), "where the folder lives stays out of the pack");
     let html = std::fs::read_to_string(pack.join("index.html")).unwrap();
     assert!(html.contains("Production items are read only where expected") && html.contains("Our own burst rule"));
-    keytrail(&ws.ledger(), &["verify-pack", out.join("keytrail-evidence-2026-11.tar.gz").to_str().unwrap(), "--public-key", public.to_str().unwrap()]).expect(0);
+    keytrail(&ws.ledger(), &["verify-pack", out.join("keytrail-evidence-2026-11.tar.gz").to_str().unwrap(), "--public-key", public.to_str().unwrap()])
+        .expect(0);
 }
 
 #[test]

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{keytrail, Workspace};
+use common::{Workspace, keytrail};
 use keytrail_emulator::vendor_month;
 use serde_json::Value;
 
@@ -29,11 +29,7 @@ fn collect() -> Month {
     let text = std::fs::read_to_string(&client).unwrap();
     let config = ws.path().join("client").join("fabrikam.toml");
     let forwarded = ws.path().join("forwarded");
-    std::fs::write(
-        &config,
-        format!("{text}\n[akeyless_logs]\nlocations = [\"{}\"]\n\n{}", forwarded.display(), vendor_month::ORGANISATION),
-    )
-    .unwrap();
+    std::fs::write(&config, format!("{text}\n[akeyless_logs]\nlocations = [\"{}\"]\n\n{}", forwarded.display(), vendor_month::ORGANISATION)).unwrap();
     keytrail(&ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--since", "2026-10-01", "--until", "2026-11-02"]).expect(0);
     Month { ws, config }
 }
@@ -134,7 +130,10 @@ fn every_control_finds_the_planted_problems_and_no_look_alike() {
     assert_eq!(resources(rbac, "alarm"), ["aks-weu-prod-01/RoleBinding/reports/reporting-secrets"]);
     let info = resources(rbac, "info");
     assert!(info.contains(&"aks-weu-prod-01/ClusterRoleBinding/aks-cluster-admin-binding-aad".to_string()), "{info:?}");
-    assert!(info.iter().all(|r| r.contains("/ClusterRoleBinding/aks-cluster-admin-binding-aad") || r.contains("/ClusterRoleBinding/cluster-admin")), "{info:?}");
+    assert!(
+        info.iter().all(|r| r.contains("/ClusterRoleBinding/aks-cluster-admin-binding-aad") || r.contains("/ClusterRoleBinding/cluster-admin")),
+        "{info:?}"
+    );
 
     // Silence: the production audit log off for a day, an hour the file sink missed; the
     // ESO outage with the audit log going on is not silence.

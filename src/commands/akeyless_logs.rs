@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use anyhow::Context;
-use keytrail_collectors::akeyless_files::{read_input, FilesOptions, FilesReport};
+use keytrail_collectors::akeyless_files::{FilesOptions, FilesReport, read_input};
 use keytrail_ledger::Ledger;
 
 /// Reads each input (a file, a folder or a URL) and prints a line per input; the first

@@ -21,14 +21,7 @@ pub(crate) async fn collect(ledger_flag: Option<&str>, args: CollectArgs, out: &
     let sources = selected(&config, &args)?;
     let ledger = super::open(config.ledger_url(ledger_flag), OpenMode::ReadWrite).await?;
     let run_id = super::run_id();
-    let run = Run {
-        ledger: &ledger,
-        run_id: &run_id,
-        ca_file: config.ca_file.as_deref(),
-        since: args.since,
-        until: args.until,
-        commit_rows: args.commit_rows,
-    };
+    let run = Run { ledger: &ledger, run_id: &run_id, ca_file: config.ca_file.as_deref(), since: args.since, until: args.until, commit_rows: args.commit_rows };
     let (mut not_collected, mut rejected) = (0, 0);
     let mut summary = Vec::new();
     for source in sources {

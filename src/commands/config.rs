@@ -21,7 +21,9 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
     }
 
     match &config.signing_key {
-        None => problems.push("signing_key is not set: `keytrail run` needs it to sign checkpoints and packs (create one with `keytrail keygen --out FILE`)".into()),
+        None => {
+            problems.push("signing_key is not set: `keytrail run` needs it to sign checkpoints and packs (create one with `keytrail keygen --out FILE`)".into())
+        }
         Some(key) if key.exists() => {
             if let Err(e) = Signer::from_file(key) {
                 problems.push(format!("signing_key: {e}"));

@@ -68,7 +68,11 @@ pub async fn run(args: DemoArgs, out: &mut impl Write) -> anyhow::Result<ExitCod
              {ORGANISATION}",
             dir = dir.display(),
             ledger = dir.join("ledger").display(),
-            sources = sources.replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"").replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"").replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\"").replace("kubeconfig = \"kubeconfig\"", "kubeconfig = \"emulator/kubeconfig\""),
+            sources = sources
+                .replace("ca_file = \"ca.pem\"", "ca_file = \"emulator/ca.pem\"")
+                .replace("_file = \"client-secret\"", "_file = \"emulator/client-secret\"")
+                .replace("_file = \"akeyless-access-key\"", "_file = \"emulator/akeyless-access-key\"")
+                .replace("kubeconfig = \"kubeconfig\"", "kubeconfig = \"emulator/kubeconfig\""),
         ),
     )?;
     writeln!(out, "keytrail demo: emulator on {}, configuration {}", emulator.url(), config.display())?;

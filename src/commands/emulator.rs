@@ -2,7 +2,7 @@ use std::io::Write;
 
 use anyhow::Context;
 use keytrail_emulator::dataset::{Dataset, Synthetic, Table};
-use keytrail_emulator::{sample_month, Emulator, EmulatorConfig, SAMPLE_TABLES};
+use keytrail_emulator::{Emulator, EmulatorConfig, SAMPLE_TABLES, sample_month};
 
 use crate::cli::EmulatorArgs;
 use crate::exit::ExitCode;

@@ -2,7 +2,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use keytrail_collectors::jsonl::{JsonLinesOptions, JsonLinesReader, DEFAULT_TIME_FIELDS};
+use keytrail_collectors::jsonl::{DEFAULT_TIME_FIELDS, JsonLinesOptions, JsonLinesReader};
 use keytrail_ledger::{Batch, Ledger, StreamSchema};
 
 use crate::cli::{IngestArgs, InputFormat};
@@ -29,14 +29,8 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
         );
     }
     let schema = StreamSchema::new(stream, vec![])?;
-    let time_fields =
-        if args.time_fields.is_empty() { DEFAULT_TIME_FIELDS.iter().map(|s| s.to_string()).collect() } else { args.time_fields };
-    let opts = JsonLinesOptions {
-        time_fields,
-        max_record_bytes: args.max_record_bytes,
-        batch_lines: args.batch_records.max(1),
-        ..Default::default()
-    };
+    let time_fields = if args.time_fields.is_empty() { DEFAULT_TIME_FIELDS.iter().map(|s| s.to_string()).collect() } else { args.time_fields };
+    let opts = JsonLinesOptions { time_fields, max_record_bytes: args.max_record_bytes, batch_lines: args.batch_records.max(1), ..Default::default() };
     let (mut all_appended, mut all_rejected) = (0u64, 0u64);
     // Names this run in every cursor: a later run of the same file is a new read, never
     // mistaken for a retry of this one.
@@ -47,11 +41,7 @@ pub async fn run(ledger: &Ledger, args: IngestArgs, out: &mut impl Write) -> any
         while let Some(batch) = batches.recv().await {
             let batch = batch.with_context(|| format!("reading {}", input_name(file)))?;
             let outcome = ledger.append(&schema, batch).await.with_context(|| {
-                format!(
-                    "appending {} to stream {} ({appended} records of this file were committed before the failure)",
-                    file.display(),
-                    schema.name()
-                )
+                format!("appending {} to stream {} ({appended} records of this file were committed before the failure)", file.display(), schema.name())
             })?;
             if let Some(c) = &outcome.rejected {
                 tracing::info!(input = %input_name(file), stream = %c.stream, manifest = c.number, rows = c.rows, "committed rejected records");

@@ -29,10 +29,8 @@ pub async fn prove(ledger: &Ledger, args: ProveArgs, out: &mut impl Write) -> an
 
 pub fn verify(args: VerifyProofArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.proof).with_context(|| format!("reading proof {}", args.proof.display()))?;
-    let proof: InclusionProof =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a keytrail proof", args.proof.display()))?;
-    let note = std::fs::read_to_string(&args.checkpoint)
-        .with_context(|| format!("reading checkpoint {}", args.checkpoint.display()))?;
+    let proof: InclusionProof = serde_json::from_str(&text).with_context(|| format!("{} is not a keytrail proof", args.proof.display()))?;
+    let note = std::fs::read_to_string(&args.checkpoint).with_context(|| format!("reading checkpoint {}", args.checkpoint.display()))?;
     let verifier = Verifier::from_file(&args.public_key).context("reading the public key")?;
     match proof.verify(&note, &verifier, &args.checkpoint.display().to_string()) {
         Ok(cp) => {

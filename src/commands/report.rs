@@ -141,7 +141,14 @@ pub fn verify(args: VerifyPackArgs, out: &mut impl Write) -> anyhow::Result<Exit
         writeln!(out, "INVALID {problem}")?;
     }
     if check.is_valid() {
-        writeln!(out, "Pack {} for {} is valid: signature and {} files match (fingerprint {}).", args.pack.display(), check.period, check.files, check.fingerprint)?;
+        writeln!(
+            out,
+            "Pack {} for {} is valid: signature and {} files match (fingerprint {}).",
+            args.pack.display(),
+            check.period,
+            check.files,
+            check.fingerprint
+        )?;
         Ok(ExitCode::Success)
     } else {
         writeln!(out, "Pack {} is INVALID: {} problems.", args.pack.display(), check.problems.len())?;

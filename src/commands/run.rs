@@ -92,7 +92,10 @@ pub(crate) async fn execute(job: Job<'_>, out: &mut impl Write) -> anyhow::Resul
     let (code, outcome) = if !summary.ledger_valid {
         (ExitCode::IntegrityFailure, "the ledger failed verification: see the pack's integrity section and run `keytrail verify`")
     } else if collected == ExitCode::Incomplete {
-        (ExitCode::SourcesIncomplete, "some source windows, clusters or snapshots could not be collected: listed in the pack's coverage section; the next run retries them")
+        (
+            ExitCode::SourcesIncomplete,
+            "some source windows, clusters or snapshots could not be collected: listed in the pack's coverage section; the next run retries them",
+        )
     } else {
         (ExitCode::Success, "complete")
     };

@@ -47,7 +47,11 @@ pub async fn run(ledger_flag: Option<&str>, args: SqlArgs, out: &mut impl Write)
         _ => statements(&query)?,
     };
     if statements.len() > 1 && format != SqlFormat::Table {
-        anyhow::bail!("{} statements given: --format {} writes one result; give one statement (several run in order with --format table)", statements.len(), format.name());
+        anyhow::bail!(
+            "{} statements given: --format {} writes one result; give one statement (several run in order with --format table)",
+            statements.len(),
+            format.name()
+        );
     }
     let mut sink = match file.take() {
         Some(f) => Output::File(f),

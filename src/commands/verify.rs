@@ -2,7 +2,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use keytrail_ledger::{Ledger, VerifyOptions, VerifyReport, Verifier};
+use keytrail_ledger::{Ledger, Verifier, VerifyOptions, VerifyReport};
 
 use crate::cli::{ReportFormat, VerifyArgs};
 use crate::exit::ExitCode;
@@ -39,7 +39,10 @@ pub async fn run(ledger: &Ledger, args: VerifyArgs, out: &mut impl Write) -> any
     }
     report.other.extend(bad_checkpoints);
     let against = match (given, verifier.is_some(), notes.is_empty()) {
-        (_, _, true) => "no checkpoint in the ledger or given: removal of the newest data cannot be detected (run keytrail checkpoint, and keep a copy elsewhere)".to_string(),
+        (_, _, true) => {
+            "no checkpoint in the ledger or given: removal of the newest data cannot be detected (run keytrail checkpoint, and keep a copy elsewhere)"
+                .to_string()
+        }
         (true, _, false) => format!("held against {} given checkpoints, signatures checked", notes.len()),
         (false, true, false) => format!("held against the ledger's newest checkpoint of {} streams, signatures checked", notes.len()),
         (false, false, false) => format!(
@@ -119,4 +122,3 @@ fn write_text(report: &VerifyReport, location: &str, against: &str, out: &mut im
     writeln!(out, "{}", if report.is_valid() { "Ledger is valid." } else { "Ledger is INVALID." })?;
     Ok(())
 }
-

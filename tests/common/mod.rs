@@ -9,7 +9,7 @@ use datafusion::arrow::array::RecordBatch;
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-pub use keytrail_test_support::{audit_records, Workspace};
+pub use keytrail_test_support::{Workspace, audit_records};
 
 /// The outcome of one `keytrail` run.
 pub struct Run {
@@ -81,18 +81,12 @@ pub fn ingest(ws: &Workspace, stream: &str, name: &str, records: &[String], batc
 
 /// Segment paths (relative to the ledger) of a stream, in manifest order.
 pub fn segments(ledger: &Path, stream: &str) -> Vec<String> {
-    manifests(ledger, stream)
-        .iter()
-        .flat_map(|m| m["segments"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap().to_string()))
-        .collect()
+    manifests(ledger, stream).iter().flat_map(|m| m["segments"].as_array().unwrap().iter().map(|s| s["path"].as_str().unwrap().to_string())).collect()
 }
 
 /// Parsed manifests of a stream, in number order.
 pub fn manifests(ledger: &Path, stream: &str) -> Vec<serde_json::Value> {
-    manifest_paths(ledger, stream)
-        .iter()
-        .map(|p| serde_json::from_slice(&std::fs::read(ledger.join(p)).unwrap()).unwrap())
-        .collect()
+    manifest_paths(ledger, stream).iter().map(|p| serde_json::from_slice(&std::fs::read(ledger.join(p)).unwrap()).unwrap()).collect()
 }
 
 /// Manifest paths (relative to the ledger) of a stream, sorted; none before its first
@@ -169,7 +163,7 @@ pub fn collect_sample(ws: &Workspace, tables: &[&str], extra_args: &[&str]) {
 /// Like [`collect_sample`], with `faults` queued on the emulator first and at most two
 /// attempts per window, so that two failures in a row leave a recorded gap.
 pub fn collect_sample_with_faults(ws: &Workspace, tables: &[&str], extra_args: &[&str], faults: &[keytrail_emulator::faults::Fault]) -> Run {
-    use keytrail_emulator::{dataset::Dataset, Emulator, EmulatorConfig};
+    use keytrail_emulator::{Emulator, EmulatorConfig, dataset::Dataset};
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let emulator = runtime.block_on(Emulator::start(EmulatorConfig::new(Dataset::sample_month()))).unwrap();
     emulator.faults().extend(faults.iter().cloned());
@@ -195,8 +189,7 @@ pub fn write_forwarded_sample(dir: &Path) -> usize {
 /// Every object under `prefix` in a cloud store, sorted.
 pub async fn list_objects(store: &impl object_store::ObjectStore, prefix: &str) -> Vec<String> {
     use futures::TryStreamExt;
-    let mut names: Vec<String> =
-        store.list(Some(&object_store::path::Path::from(prefix))).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
+    let mut names: Vec<String> = store.list(Some(&object_store::path::Path::from(prefix))).map_ok(|m| m.location.to_string()).try_collect().await.unwrap();
     names.sort();
     names
 }

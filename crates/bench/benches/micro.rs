@@ -20,7 +20,14 @@ fn row_hashing(c: &mut Criterion) {
         Value::StrList(vec!["10.1.22.33".into()]),
         Value::Null,
     ];
-    let row = RowView { seq: 42, event_time: 1_793_611_203_123_456, ingest_time: 1_793_611_260_000_000, raw: RECORD.as_bytes(), names: &names, typed: &encode_values(&values) };
+    let row = RowView {
+        seq: 42,
+        event_time: 1_793_611_203_123_456,
+        ingest_time: 1_793_611_260_000_000,
+        raw: RECORD.as_bytes(),
+        names: &names,
+        typed: &encode_values(&values),
+    };
     let mut group = c.benchmark_group("row");
     group.throughput(Throughput::Elements(1));
     group.bench_function("canonical bytes", |b| {

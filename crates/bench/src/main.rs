@@ -63,7 +63,7 @@ enum Cmd {
     },
 }
 
-use keytrail_emulator::synthetic_akeyless::{record, Rng, APPS, ENVS, KINDS};
+use keytrail_emulator::synthetic_akeyless::{APPS, ENVS, KINDS, Rng, record};
 
 fn generate(records: u64, seed: u64, start: chrono::DateTime<chrono::Utc>) -> anyhow::Result<()> {
     let out = std::io::stdout().lock();
@@ -125,13 +125,19 @@ fn generate_kubernetes(events: u64, clusters: u64, seed: u64, start: chrono::Dat
         for empty in ["secretstores", "pushsecrets", "roles", "rolebindings"] {
             write_json(&dir.join(format!("{empty}.json")), &json!([]))?;
         }
-        write_json(&dir.join("clusterroles.json"), &json!([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+        write_json(
+            &dir.join("clusterroles.json"),
+            &json!([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": "external-secrets-controller", "uid": uid(&mut rng)},
-            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "update", "delete"]}]}]))?;
-        write_json(&dir.join("clusterrolebindings.json"), &json!([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch", "create", "update", "delete"]}]}]),
+        )?;
+        write_json(
+            &dir.join("clusterrolebindings.json"),
+            &json!([{"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
             "metadata": {"name": "external-secrets-controller", "uid": uid(&mut rng)},
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "external-secrets-controller"},
-            "subjects": [{"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}]}]))?;
+            "subjects": [{"kind": "ServiceAccount", "name": "external-secrets", "namespace": "external-secrets"}]}]),
+        )?;
 
         // Events, streamed: one array element at a time.
         let mut file = BufWriter::with_capacity(1 << 20, std::fs::File::create(dir.join("events.json"))?);

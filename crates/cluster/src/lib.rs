@@ -17,7 +17,7 @@ use std::sync::Arc;
 use ballista_core::extension::{SessionConfigExt, SessionStateExt};
 use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_core::utils::default_config_producer;
-use ballista_executor::executor_process::{start_executor_process, ExecutorProcessConfig};
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 use ballista_scheduler::cluster::BallistaCluster;
 use ballista_scheduler::config::SchedulerConfig;
 use ballista_scheduler::scheduler_process::start_server;
@@ -107,11 +107,7 @@ pub fn client_state(scheduler: &SchedulerAddress, config: SessionConfig, runtime
     // joins, whose comparator in DataFusion 55 rejects the UTC timestamps the
     // rotation and sync views join on: keytrail joins by hash, as in-process.
     let config = config.upgrade_for_ballista().set_bool(ADAPTIVE_PLANNER, false).set_bool(PREFER_HASH_JOIN, true);
-    let state = SessionStateBuilder::new()
-        .with_default_features()
-        .with_config(config)
-        .with_runtime_env(with_ledger_stores(runtime)?)
-        .build();
+    let state = SessionStateBuilder::new().with_default_features().with_config(config).with_runtime_env(with_ledger_stores(runtime)?).build();
     Ok(state.upgrade_for_ballista(scheduler.grpc_url())?)
 }
 
@@ -124,13 +120,9 @@ fn scheduler_session(config: SessionConfig) -> datafusion::error::Result<Session
 
 /// Runs a scheduler on `bind` until the process is stopped.
 pub async fn run_scheduler(bind: SocketAddr) -> Result<(), ClusterError> {
-    let config = SchedulerConfig {
-        bind_host: bind.ip().to_string(),
-        bind_port: bind.port(),
-        ..SchedulerConfig::default()
-    }
-    .with_override_config_producer(Arc::new(default_config_producer))
-    .with_override_session_builder(Arc::new(scheduler_session));
+    let config = SchedulerConfig { bind_host: bind.ip().to_string(), bind_port: bind.port(), ..SchedulerConfig::default() }
+        .with_override_config_producer(Arc::new(default_config_producer))
+        .with_override_session_builder(Arc::new(scheduler_session));
     let cluster = BallistaCluster::new_from_config(&config).await.map_err(|e| ClusterError::Ballista(e.to_string()))?;
     start_server(cluster, bind, Arc::new(config)).await.map_err(|e| ClusterError::Ballista(e.to_string()))
 }

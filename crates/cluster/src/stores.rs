@@ -19,9 +19,10 @@ pub struct LedgerStores {
 
 impl LedgerStores {
     fn build(url: &Url) -> Result<Arc<dyn ObjectStore>> {
-        let name = url.host_str().filter(|h| !h.is_empty()).ok_or_else(|| {
-            DataFusionError::Configuration(format!("object store URL {url} names no container or bucket"))
-        })?;
+        let name = url
+            .host_str()
+            .filter(|h| !h.is_empty())
+            .ok_or_else(|| DataFusionError::Configuration(format!("object store URL {url} names no container or bucket")))?;
         let store: Arc<dyn ObjectStore> = match url.scheme() {
             "az" | "azure" => Arc::new(object_store::azure::MicrosoftAzureBuilder::from_env().with_container_name(name).build()?),
             "s3" | "s3a" => Arc::new(object_store::aws::AmazonS3Builder::from_env().with_bucket_name(name).build()?),

@@ -57,26 +57,15 @@ pub fn columns() -> Vec<Column> {
 /// [`columns`], and returns the record's own `timestamp` (microseconds) if it has one.
 /// `time_generated` and `source` describe how it arrived. On error nothing has been
 /// written to `out`: every check that can fail comes before the first value.
-pub fn parse(
-    text: &str,
-    item_path_fields: &[String],
-    time_generated: Option<i64>,
-    source: &str,
-    out: &mut impl ValueSink,
-) -> Result<Option<i64>, String> {
+pub fn parse(text: &str, item_path_fields: &[String], time_generated: Option<i64>, source: &str, out: &mut impl ValueSink) -> Result<Option<i64>, String> {
     let record: Node = serde_json::from_str(text).map_err(|e| format!("Akeyless record is not valid JSON: {e}"))?;
     if !matches!(record, Node::Object(_)) {
         return Err("Akeyless record is not a JSON object".into());
     }
-    let [time, account_id, access_id, action, item_type, status, duration, remote_addr, component, severity, parameters, claims] =
-        members(&record, &TOP_LEVEL);
+    let [time, account_id, access_id, action, item_type, status, duration, remote_addr, component, severity, parameters, claims] = members(&record, &TOP_LEVEL);
     let timestamp = time.map(|v| v.time().map_err(|e| format!("Akeyless field timestamp: {e}"))).transpose()?;
-    let status = status
-        .map(|v| v.int().ok_or_else(|| format!("Akeyless field status: expected an HTTP status code, found {}", v.json())))
-        .transpose()?;
-    let item_path = item_path_fields
-        .iter()
-        .find_map(|f| f.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !matches!(v, Node::Null)));
+    let status = status.map(|v| v.int().ok_or_else(|| format!("Akeyless field status: expected an HTTP status code, found {}", v.json()))).transpose()?;
+    let item_path = item_path_fields.iter().find_map(|f| f.split('.').try_fold(&record, |v, key| v.get(key)).filter(|v| !matches!(v, Node::Null)));
     let [access_type, product, operation, user_agent, unique_id] = parameters.map_or([None; 5], |p| members(p, &PARAMETERS));
     let [email, k8s_namespace, k8s_service_account] = claims.map_or([None; 3], |c| members(c, &CLAIMS));
 

@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use futures::TryStreamExt;
 use keytrail_ledger::{Batch, Ledger, Records, Rejected, StreamSchema};
-use object_store::{ObjectStore, ObjectStoreExt};
 use object_store::path::Path;
+use object_store::{ObjectStore, ObjectStoreExt};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value as Json, json};
 use sha2::{Digest, Sha256};
@@ -24,7 +24,7 @@ use crate::akeyless;
 use crate::committer::Committer;
 
 mod source;
-pub use source::{read_input, AkeylessLogsConfig};
+pub use source::{AkeylessLogsConfig, read_input};
 
 /// This source's key in the `akeyless_audit` cursor.
 pub const SOURCE: &str = "akeyless_logs";
@@ -147,11 +147,8 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
         Some(Json::Object(c)) => c.clone(),
         _ => serde_json::Map::new(),
     };
-    let mut marks: BTreeMap<String, FileMark> = cursor
-        .get(SOURCE)
-        .and_then(|s| s.get(location))
-        .and_then(|l| serde_json::from_value(l.clone()).ok())
-        .unwrap_or_default();
+    let mut marks: BTreeMap<String, FileMark> =
+        cursor.get(SOURCE).and_then(|s| s.get(location)).and_then(|l| serde_json::from_value(l.clone()).ok()).unwrap_or_default();
 
     let mut files: Vec<_> = store
         .list(None)
@@ -189,10 +186,7 @@ pub async fn ingest(ledger: &Ledger, store: Arc<dyn ObjectStore>, location: &str
                 let all = store.get(&meta.location).await.map_err(storage)?.bytes().await.map_err(storage)?;
                 pending.rejected.push(Rejected {
                     raw: all.to_vec(),
-                    reason: format!(
-                        "forwarded file changed after {} of its bytes were ingested (now {size} bytes); kept whole here, not re-ingested",
-                        m.bytes
-                    ),
+                    reason: format!("forwarded file changed after {} of its bytes were ingested (now {size} bytes); kept whole here, not re-ingested", m.bytes),
                     origin: format!("{location}/{key}"),
                     event_time: None,
                 });

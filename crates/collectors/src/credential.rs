@@ -12,9 +12,9 @@ pub(crate) fn read(section: &str, name: &str, what: &str, env: Option<&str>, fil
             .ok()
             .filter(|v| !v.is_empty())
             .ok_or_else(|| format!("{section}.{name}_env names {var}, which is not set: export the {what} in it")),
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map(|s| s.trim().to_string())
-            .map_err(|e| format!("cannot read {section}.{name}_file {}: {e}", path.display())),
+        (None, Some(path)) => {
+            std::fs::read_to_string(path).map(|s| s.trim().to_string()).map_err(|e| format!("cannot read {section}.{name}_file {}: {e}", path.display()))
+        }
         (None, None) => Err(format!("{section} needs {name}_env or {name}_file (never the {what} itself)")),
     }
 }

@@ -89,7 +89,14 @@ fn range_record(at: &GapSource<'_>, (from, to): (i64, i64), reason: Option<&str>
 /// Appends the range from `last_collected` (when the source was last collected, if ever)
 /// to now: what a source that could not be collected this run leaves unseen. Never empty:
 /// a source never collected is a gap of its own at this instant.
-pub(crate) async fn append_gap_since(ledger: &Ledger, at: &GapSource<'_>, last_collected: Option<i64>, reason: &str, run_id: &str, origin: &str) -> Result<(), LedgerError> {
+pub(crate) async fn append_gap_since(
+    ledger: &Ledger,
+    at: &GapSource<'_>,
+    last_collected: Option<i64>,
+    reason: &str,
+    run_id: &str,
+    origin: &str,
+) -> Result<(), LedgerError> {
     let now = chrono::Utc::now().timestamp_micros();
     let from = last_collected.unwrap_or(now).min(now);
     append_gap(ledger, at, (from, now.max(from + 1)), reason, run_id, origin).await

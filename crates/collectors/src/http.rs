@@ -35,15 +35,12 @@ pub fn client(ca_file: Option<&Path>, timeout: Duration) -> Result<reqwest::Clie
     // reqwest is built without a bundled crypto provider (so aws-lc is not compiled);
     // ring is installed as the process default. A second call finds it installed.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let mut builder = reqwest::Client::builder()
-        .timeout(timeout)
-        .connect_timeout(Duration::from_secs(30))
-        .user_agent(concat!("keytrail/", env!("CARGO_PKG_VERSION")));
+    let mut builder =
+        reqwest::Client::builder().timeout(timeout).connect_timeout(Duration::from_secs(30)).user_agent(concat!("keytrail/", env!("CARGO_PKG_VERSION")));
     if let Some(path) = ca_file {
         let shown = path.display().to_string();
         let pem = std::fs::read(path).map_err(|source| HttpSetupError::ReadCa { path: shown.clone(), source })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem)
-            .map_err(|e| HttpSetupError::BadCa { path: shown.clone(), reason: e.to_string() })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| HttpSetupError::BadCa { path: shown.clone(), reason: e.to_string() })?;
         if certs.is_empty() {
             return Err(HttpSetupError::BadCa { path: shown, reason: "no BEGIN CERTIFICATE block".into() });
         }

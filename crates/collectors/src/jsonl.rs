@@ -89,12 +89,9 @@ impl<R: BufRead> JsonLinesReader<R> {
             bytes += n;
             match event_time(line, &self.opts) {
                 Ok(event_time) => batch.records.start_row().finish(event_time, line),
-                Err(reason) => batch.rejected.push(Rejected {
-                    raw: line.to_vec(),
-                    reason,
-                    origin: format!("{}:{}", self.source, self.line_no),
-                    event_time: None,
-                }),
+                Err(reason) => {
+                    batch.rejected.push(Rejected { raw: line.to_vec(), reason, origin: format!("{}:{}", self.source, self.line_no), event_time: None })
+                }
             }
         }
         if lines == 0 {

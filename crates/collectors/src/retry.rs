@@ -96,11 +96,7 @@ where
                 }
                 let wait = after.map_or_else(|| policy.backoff(made), |a| a.min(MAX_RETRY_AFTER));
                 // At the default log level: a long silence looks like a hang.
-                tracing::warn!(
-                    "{what}: {reason}; retrying in {:.1} s (attempt {made} of {})",
-                    wait.as_secs_f64(),
-                    policy.max_attempts
-                );
+                tracing::warn!("{what}: {reason}; retrying in {:.1} s (attempt {made} of {})", wait.as_secs_f64(), policy.max_attempts);
                 tokio::time::sleep(wait).await;
             }
         }
@@ -123,11 +119,7 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 /// A transport error as people need it: reqwest's own text omits the cause ("error
 /// sending request"), the chain says why.
 pub fn describe(error: &reqwest::Error) -> String {
-    if error.is_timeout() {
-        "no reply before the timeout".into()
-    } else {
-        error_text(error)
-    }
+    if error.is_timeout() { "no reply before the timeout".into() } else { error_text(error) }
 }
 
 /// An error and its causes, each said once.

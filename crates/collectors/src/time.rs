@@ -60,11 +60,7 @@ fn from_epoch_number(n: f64) -> Result<i64, String> {
 }
 
 fn in_range(micros: i64, shown: &str) -> Result<i64, String> {
-    if (MIN_MICROS..MAX_MICROS).contains(&micros) {
-        Ok(micros)
-    } else {
-        Err(format!("time {shown} is outside 1970–2199"))
-    }
+    if (MIN_MICROS..MAX_MICROS).contains(&micros) { Ok(micros) } else { Err(format!("time {shown} is outside 1970–2199")) }
 }
 
 fn kind(v: &serde_json::Value) -> &'static str {

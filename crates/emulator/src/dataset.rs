@@ -100,14 +100,9 @@ pub fn schema(table: &str) -> Option<&'static [(&'static str, ColumnType)]> {
             ("StageReceivedTime", Datetime),
             ("_ResourceId", String),
         ],
-        "AzureDiagnostics" => &[
-            ("TimeGenerated", Datetime),
-            ("Category", String),
-            ("Resource", String),
-            ("ResourceId", String),
-            ("log_s", String),
-            ("pod_s", String),
-        ],
+        "AzureDiagnostics" => {
+            &[("TimeGenerated", Datetime), ("Category", String), ("Resource", String), ("ResourceId", String), ("log_s", String), ("pod_s", String)]
+        }
         "AkeylessAudit_CL" => &[("TimeGenerated", Datetime), ("msg_s", String), ("Computer", String)],
         _ => return None,
     })
@@ -191,8 +186,8 @@ impl Dataset {
             let text = std::fs::read_to_string(&path).map_err(|e| EmulatorError::Data(format!("reading {}: {e}", path.display())))?;
             let mut rows = Vec::new();
             for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-                let object: Map<String, Value> = serde_json::from_str(line)
-                    .map_err(|e| EmulatorError::Data(format!("{}:{}: not a JSON object: {e}", path.display(), i + 1)))?;
+                let object: Map<String, Value> =
+                    serde_json::from_str(line).map_err(|e| EmulatorError::Data(format!("{}:{}: not a JSON object: {e}", path.display(), i + 1)))?;
                 rows.push(object);
             }
             dataset.insert_objects(&table, rows).map_err(|e| EmulatorError::Data(format!("{}: {e}", path.display())))?;
@@ -324,7 +319,9 @@ pub fn synthetic_audit_row(i: u64, time: i64) -> Row {
         Value::String(r#"{"metadata":{},"code":200}"#.into()),
         Value::String(ts.clone()),
         Value::String(ts),
-        Value::String("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod".into()),
+        Value::String(
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-prod/providers/Microsoft.ContainerService/managedClusters/aks-prod".into(),
+        ),
     ];
     Row { time, values }
 }

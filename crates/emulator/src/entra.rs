@@ -66,8 +66,7 @@ pub(crate) async fn token(
     }
     let lifetime = state.config.token_lifetime_secs;
     let access_token = issue(&state, lifetime);
-    Json(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token}))
-        .into_response()
+    Json(json!({"token_type": "Bearer", "expires_in": lifetime, "ext_expires_in": lifetime, "access_token": access_token})).into_response()
 }
 
 pub(crate) async fn managed_identity_token(
@@ -78,8 +77,7 @@ pub(crate) async fn managed_identity_token(
     let header = headers.get("x-identity-header").and_then(|v| v.to_str().ok());
     if header != Some(state.config.identity.identity_header.as_str()) {
         Stats::add(&state.stats.token_failures, 1);
-        return (StatusCode::UNAUTHORIZED, Json(json!({"statusCode": 401, "message": "Unauthorized: X-IDENTITY-HEADER is missing or wrong"})))
-            .into_response();
+        return (StatusCode::UNAUTHORIZED, Json(json!({"statusCode": 401, "message": "Unauthorized: X-IDENTITY-HEADER is missing or wrong"}))).into_response();
     }
     let Some(resource) = params.get("resource") else {
         Stats::add(&state.stats.token_failures, 1);
@@ -88,8 +86,7 @@ pub(crate) async fn managed_identity_token(
     let lifetime = state.config.token_lifetime_secs;
     let expires_on = chrono::Utc::now().timestamp() + lifetime as i64;
     let access_token = issue(&state, lifetime);
-    Json(json!({"access_token": access_token, "expires_on": expires_on.to_string(), "resource": resource, "token_type": "Bearer"}))
-        .into_response()
+    Json(json!({"access_token": access_token, "expires_on": expires_on.to_string(), "resource": resource, "token_type": "Bearer"})).into_response()
 }
 
 fn issue(state: &State, lifetime_secs: u64) -> String {

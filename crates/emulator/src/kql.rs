@@ -125,13 +125,8 @@ fn parse_string(s: &str) -> Result<String, String> {
 }
 
 fn parse_datetime(s: &str) -> Result<i64, String> {
-    let inner = s
-        .strip_prefix("datetime(")
-        .and_then(|r| r.strip_suffix(')'))
-        .ok_or_else(|| format!("expected datetime(...), found '{s}'"))?;
-    chrono::DateTime::parse_from_rfc3339(inner.trim().trim_matches('"'))
-        .map(|t| t.timestamp_micros())
-        .map_err(|e| format!("bad datetime '{inner}': {e}"))
+    let inner = s.strip_prefix("datetime(").and_then(|r| r.strip_suffix(')')).ok_or_else(|| format!("expected datetime(...), found '{s}'"))?;
+    chrono::DateTime::parse_from_rfc3339(inner.trim().trim_matches('"')).map(|t| t.timestamp_micros()).map_err(|e| format!("bad datetime '{inner}': {e}"))
 }
 
 /// `Col`, `Col.a.b`, `tostring(Col.a)`, `tostring(parse_json(Col).a.b)`.

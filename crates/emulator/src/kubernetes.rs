@@ -62,9 +62,11 @@ pub(crate) async fn serve(
     let path = path.trim_end_matches('/');
     match path {
         "version" => return Json(version()).into_response(),
-        "api" => return Json(json!({"kind": "APIVersions", "versions": ["v1"],
+        "api" => {
+            return Json(json!({"kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:443"}]}))
-        .into_response(),
+            .into_response();
+        }
         "apis" => return Json(groups()).into_response(),
         _ => {}
     }
@@ -77,7 +79,12 @@ pub(crate) async fn serve(
     Stats::add(&state.stats.queries, 1);
     if *plural == "secrets" {
         Stats::add(&state.stats.secret_requests, 1);
-        return status(StatusCode::FORBIDDEN, "Forbidden", "secrets is forbidden: User cannot list resource \"secrets\" in API group \"\" at the cluster scope", None);
+        return status(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            "secrets is forbidden: User cannot list resource \"secrets\" in API group \"\" at the cluster scope",
+            None,
+        );
     }
     let continue_token = params.get("continue").filter(|c| !c.is_empty());
     let selector = match params.get("fieldSelector").map(|s| FieldSelector::parse(s)).transpose() {
@@ -181,8 +188,17 @@ impl FieldSelector {
             } else {
                 return Err(format!("invalid field selector term {term:?}"));
             };
-            if !["involvedObject.kind", "involvedObject.name", "involvedObject.namespace", "involvedObject.uid", "reason", "type", "metadata.namespace", "metadata.name"]
-                .contains(&field)
+            if ![
+                "involvedObject.kind",
+                "involvedObject.name",
+                "involvedObject.namespace",
+                "involvedObject.uid",
+                "reason",
+                "type",
+                "metadata.namespace",
+                "metadata.name",
+            ]
+            .contains(&field)
             {
                 return Err(format!("field label not supported: {field}"));
             }

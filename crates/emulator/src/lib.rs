@@ -317,9 +317,7 @@ impl Emulator {
                 (name.clone(), std::sync::atomic::AtomicU64::new(newest.unwrap_or(0).max(kubernetes::FIRST_REVISION)))
             })
             .collect();
-        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port))
-            .await
-            .map_err(|source| EmulatorError::Bind { port, source })?;
+        let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await.map_err(|source| EmulatorError::Bind { port, source })?;
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { port, source })?;
         let identity = tls::generate()?;
         let state = Arc::new(State {
@@ -397,7 +395,8 @@ impl Emulator {
         std::fs::write(dir.join("client-secret"), &identity.client_secret)?;
         std::fs::write(dir.join("akeyless-access-key"), &self.state.config.akeyless.access_key)?;
         self.write_kubeconfig(dir)?;
-        let clusters: String = self.state.config.kubernetes.clusters.keys().map(|c| format!("\n[[kubernetes.clusters]]\nname = \"{c}\"\ncontext = \"{c}\"\n")).collect();
+        let clusters: String =
+            self.state.config.kubernetes.clusters.keys().map(|c| format!("\n[[kubernetes.clusters]]\nname = \"{c}\"\ncontext = \"{c}\"\n")).collect();
         let tables = tables.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(", ");
         let toml = format!(
             "{CLIENT_CONFIG_MARK} {url}.\nca_file = \"ca.pem\"\n\n[akeyless_api]\nendpoint = \"{url}/akeyless\"\naccess_id = \"{access_id}\"\naccess_key_file = \"akeyless-access-key\"\n\n[kubernetes]\nkubeconfig = \"kubeconfig\"\n{clusters}\n[log_analytics]\nendpoint = \"{url}\"\nauthority_host = \"{url}\"\ntenant_id = \"{tenant}\"\nclient_id = \"{client}\"\nworkspace_id = \"{workspace}\"\nauth = \"client_secret\"\nclient_secret_file = \"client-secret\"\ntables = [{tables}]\n{extra}",
@@ -436,8 +435,7 @@ impl Emulator {
 }
 
 /// Every table the sample month has, in the order keytrail collects them.
-pub const SAMPLE_TABLES: &[&str] =
-    &["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin", "AzureDiagnostics", "AkeylessAudit_CL"];
+pub const SAMPLE_TABLES: &[&str] = &["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin", "AzureDiagnostics", "AkeylessAudit_CL"];
 
 fn router(state: Arc<State>) -> Router {
     Router::new()
@@ -467,7 +465,5 @@ async fn control_stats(axum::extract::State(state): axum::extract::State<Arc<Sta
 
 /// ISO 8601 UTC text of a microsecond timestamp, as the query API writes `datetime`s.
 pub fn format_time(micros: i64) -> String {
-    chrono::DateTime::from_timestamp_micros(micros)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+    chrono::DateTime::from_timestamp_micros(micros).unwrap_or_default().to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
 }

@@ -21,12 +21,7 @@ struct QueryBody {
     timespan: Option<String>,
 }
 
-pub(crate) async fn query(
-    AxumState(state): AxumState<Arc<State>>,
-    Path(workspace): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
+pub(crate) async fn query(AxumState(state): AxumState<Arc<State>>, Path(workspace): Path<String>, headers: HeaderMap, body: Bytes) -> Response {
     Stats::add(&state.stats.queries, 1);
     if !entra::authorized(&state, &headers) {
         Stats::add(&state.stats.unauthorized, 1);
@@ -44,11 +39,7 @@ pub(crate) async fn query(
         Err(e) => return error(StatusCode::BAD_REQUEST, "BadArgumentError", &format!("The request had some invalid properties: {e}")),
     };
     let Some(columns) = schema(&query.table).filter(|_| state.config.dataset.table(&query.table).is_some()) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "BadArgumentError",
-            &format!("Failed to resolve table or column expression named '{}'", query.table),
-        );
+        return error(StatusCode::BAD_REQUEST, "BadArgumentError", &format!("Failed to resolve table or column expression named '{}'", query.table));
     };
     if let Err(e) = query.check(columns) {
         return error(StatusCode::BAD_REQUEST, "BadArgumentError", &e);
@@ -65,8 +56,7 @@ pub(crate) async fn query(
     }
     match fault {
         Some(Fault::Throttle { retry_after_secs }) => {
-            let mut response =
-                error(StatusCode::TOO_MANY_REQUESTS, "ThrottledError", "Your request was throttled. Please retry after some time.");
+            let mut response = error(StatusCode::TOO_MANY_REQUESTS, "ThrottledError", "Your request was throttled. Please retry after some time.");
             if let Some(secs) = retry_after_secs {
                 response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
             }
@@ -140,9 +130,7 @@ pub(crate) async fn query(
 
 /// `start/end` in ISO 8601, read as the half-open interval `[start, end)`.
 fn parse_timespan(span: &str) -> Result<(i64, i64), String> {
-    let (start, end) = span
-        .split_once('/')
-        .ok_or_else(|| format!("timespan '{span}' is not 'start/end' (the emulator supports only that form)"))?;
+    let (start, end) = span.split_once('/').ok_or_else(|| format!("timespan '{span}' is not 'start/end' (the emulator supports only that form)"))?;
     let parse = |s: &str| {
         chrono::DateTime::parse_from_rfc3339(s.trim())
             .map(|t| t.timestamp_micros())

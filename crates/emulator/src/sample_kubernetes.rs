@@ -168,7 +168,8 @@ fn rbac(cluster: &str, env: &str, planted: bool, objects: &mut ClusterObjects) {
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
                "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "aad:developers"}]}),
     ];
-    let mut roles = vec![json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("payments"), "pod-reader", 5200),
+    let mut roles =
+        vec![json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("payments"), "pod-reader", 5200),
                                 "rules": [rule(&[""], &["pods", "pods/log"], &["get", "list"])]})];
     let mut bindings = vec![];
     if env == "prod" {
@@ -177,16 +178,20 @@ fn rbac(cluster: &str, env: &str, planted: bool, objects: &mut ClusterObjects) {
         cluster_bindings.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": meta(cluster, "ClusterRoleBinding", None, "eso-secrets-admin", 5103),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "eso-secrets-admin"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "aad:platform-admins"}]}));
-        roles.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("payments"), "secret-reader", 5201),
-            "rules": [rule(&[""], &["secrets"], &["get", "list"])]}));
+        roles.push(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("payments"), "secret-reader", 5201),
+            "rules": [rule(&[""], &["secrets"], &["get", "list"])]}),
+        );
         bindings.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(cluster, "RoleBinding", Some("payments"), "secret-reader-alice", 5300),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "secret-reader"},
             "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "alice@contoso.com"}]}));
     }
     if env == "prod" && planted {
         // An application allowed everything on its namespace's Secrets.
-        roles.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("orders"), "orders-api-secrets", 5202),
-            "rules": [rule(&[""], &["secrets"], &["*"])]}));
+        roles.push(
+            json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta(cluster, "Role", Some("orders"), "orders-api-secrets", 5202),
+            "rules": [rule(&[""], &["secrets"], &["*"])]}),
+        );
         bindings.push(json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding", "metadata": meta(cluster, "RoleBinding", Some("orders"), "orders-api-secrets", 5301),
             "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": "orders-api-secrets"},
             "subjects": [{"kind": "ServiceAccount", "name": "orders-api", "namespace": "orders"}]}));

@@ -91,7 +91,8 @@ pub enum Planted {
 /// `last_rotation_date` and the newest `item_versions` as `/list-items` reports them.
 fn rotated_item(name: &str, id: usize) -> Value {
     let rotations = ["2026-11-16T03:02:11Z", "2026-11-23T03:01:47Z", "2026-11-30T03:02:05Z"];
-    let versions: Vec<Value> = rotations.iter().enumerate().map(|(i, t)| json!({"version": 52 + i, "creation_date": t, "item_version_state": "Enabled"})).collect();
+    let versions: Vec<Value> =
+        rotations.iter().enumerate().map(|(i, t)| json!({"version": 52 + i, "creation_date": t, "item_version_state": "Enabled"})).collect();
     json!({"item_name": name, "item_id": id, "item_type": "ROTATED_SECRET", "item_state": "Enabled", "is_enabled": true,
         "auto_rotate": true, "rotation_interval": 7, "creation_date": "2025-01-10T09:00:00Z", "modification_date": rotations[2],
         "last_rotation_date": rotations[2], "next_rotation_date": "2026-12-07T03:00:00Z", "last_version": 54, "item_versions": versions,
@@ -116,13 +117,22 @@ fn auth_method(name: &str, access_id: &str, id: u64, access_info: Value) -> Valu
 /// when `password_admin`, an email/password login that reports no MFA type.
 fn auth_methods(password_admin: bool) -> Vec<Value> {
     let k8s = |cluster: &str, access_id: &str, id| {
-        auth_method(&format!("/k8s/{cluster}"), access_id, id, json!({"rules_type": "k8s", "access_expires": 0, "force_sub_claims": true,
-            "k8s_access_rules": {"bound_namespaces": ["external-secrets"], "bound_service_account_names": ["external-secrets"], "audience": ""}}))
+        auth_method(
+            &format!("/k8s/{cluster}"),
+            access_id,
+            id,
+            json!({"rules_type": "k8s", "access_expires": 0, "force_sub_claims": true,
+            "k8s_access_rules": {"bound_namespaces": ["external-secrets"], "bound_service_account_names": ["external-secrets"], "audience": ""}}),
+        )
     };
     let mut methods = vec![k8s("aks-prod", "p-prodk8s01", 101), k8s("aks-dev", "p-devk8s01", 102)];
     if password_admin {
-        methods.push(auth_method("/users/admin-password", "p-pwadmin01", 103,
-            json!({"access_expires": 0, "email_pass_access_rules": {"email": "ops-admin@contoso.com"}})));
+        methods.push(auth_method(
+            "/users/admin-password",
+            "p-pwadmin01",
+            103,
+            json!({"access_expires": 0, "email_pass_access_rules": {"email": "ops-admin@contoso.com"}}),
+        ));
     }
     methods.push(auth_method("/saml/contoso", "p-saml0bob01", 104, json!({"rules_type": "saml2", "access_expires": 0,
         "saml_access_rules": {"idp_metadata_url": "https://login.microsoftonline.com/72f988bf-86f1-41af-91ab-2d7cd011db47/federationmetadata/2007-06/federationmetadata.xml",
@@ -321,10 +331,13 @@ impl Generator {
         if hour.weekday() == chrono::Weekday::Mon && hour.hour() == 3 {
             for (ns, name, item) in c.secrets.iter().filter(|s| s.1 == "db-credentials") {
                 let t = self.jitter(hour, 300);
-                self.akeyless(t, json!({"access_id": "p-rotator01", "action": "rotate_item", "item_name": item, "item_type": "rotated-secret", "status": 200,
+                self.akeyless(
+                    t,
+                    json!({"access_id": "p-rotator01", "action": "rotate_item", "item_name": item, "item_type": "rotated-secret", "status": 200,
                     "remote_addr": "10.0.0.4", "component": "gateway", "severity": "info",
                     "request_parameters": {"access_type": "api_key", "operation": "rotate", "user_agent": "akeyless-gateway/4.21.0"},
-                    "client_sub_claims": {}}));
+                    "client_sub_claims": {}}),
+                );
                 // ESO picks up the new value at its next refresh: the Secret is updated. Once,
                 // ESO cannot reach Akeyless for hours and the Secret is updated late.
                 let late = self.planted == Planted::Yes && c.env == "prod" && *ns == "payments" && hour.day() == 16;
@@ -336,18 +349,24 @@ impl Generator {
         if hour.hour() == 12 {
             // A daily Akeyless login by each cluster's ESO identity.
             let t = self.jitter(hour, 600);
-            self.akeyless(t, json!({"access_id": c.access_id, "action": "Authentication", "status": 200, "remote_addr": c.egress_ip,
+            self.akeyless(
+                t,
+                json!({"access_id": c.access_id, "action": "Authentication", "status": 200, "remote_addr": c.egress_ip,
                 "component": "saas", "severity": "info", "request_parameters": {"access_type": "k8s", "user_agent": "external-secrets"},
-                "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}));
+                "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}),
+            );
         }
     }
 
     fn refresh(&mut self, c: &Cluster, t: DateTime<Utc>, ns: &str, name: &str, item: &str) {
         let remote_addr = format!("{}, 10.224.0.{}", c.egress_ip, 10 + self.rng.u8(0..40));
-        self.akeyless(t, json!({"access_id": c.access_id, "action": "get_secret_value", "item_name": item, "item_type": "static-secret",
+        self.akeyless(
+            t,
+            json!({"access_id": c.access_id, "action": "get_secret_value", "item_name": item, "item_type": "static-secret",
             "status": 200, "remote_addr": remote_addr, "component": "gateway", "severity": "info",
             "request_parameters": {"access_type": "k8s", "product": "gateway", "user_agent": "external-secrets"},
-            "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}));
+            "client_sub_claims": {"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}}),
+        );
         let t = t + Duration::milliseconds(self.rng.i64(80..400));
         self.kube_audit(c, t, "get", ESO_SA, ESO_AGENT, "secrets", ns, name, 200);
         let msg = json!({"level": "info", "ts": t.timestamp_millis() as f64 / 1000.0, "logger": "controllers.ExternalSecret",
@@ -371,12 +390,15 @@ impl Generator {
         for (ns, pod, container, kind, controller) in pods {
             let t = self.jitter(t, 30);
             let created = Utc.with_ymd_and_hms(2026, 10, 20, 9, 0, 0).unwrap();
-            self.push("KubePodInventory", json!({"TimeGenerated": ts(t), "ClusterName": c.name, "Name": pod, "Namespace": ns,
+            self.push(
+                "KubePodInventory",
+                json!({"TimeGenerated": ts(t), "ClusterName": c.name, "Name": pod, "Namespace": ns,
                 "PodUid": format!("{:08x}-{}-{}", pod.len() * 7919, c.env, ns), "PodStatus": "Running",
                 "PodCreationTimeStamp": ts(created), "PodStartTime": ts(created + Duration::seconds(4)), "PodRestartCount": 0,
                 "ContainerName": format!("{}/{container}", pod), "ContainerID": format!("{:x}", (pod.len() as u64).wrapping_mul(0x9e3779b97f4a7c15)),
                 "ContainerStatus": "running", "ContainerRestartCount": 0, "ControllerKind": kind, "ControllerName": controller,
-                "Computer": format!("aks-user-{}-vmss00000{}", c.env, pod.len() % 3), "ServiceName": container}));
+                "Computer": format!("aks-user-{}-vmss00000{}", c.env, pod.len() % 3), "ServiceName": container}),
+            );
         }
     }
 
@@ -395,7 +417,14 @@ impl Generator {
     #[allow(clippy::too_many_arguments)]
     fn kube_audit(&mut self, c: &Cluster, t: DateTime<Utc>, verb: &str, user: &str, agent: &str, resource: &str, ns: &str, name: &str, code: u16) {
         self.audit_seq += 1;
-        let audit_id = format!("{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}", self.rng.u32(..), self.rng.u16(..), self.audit_seq % 4096, self.rng.u16(..4096), self.rng.u64(..) >> 16);
+        let audit_id = format!(
+            "{:08x}-{:04x}-4{:03x}-a{:03x}-{:012x}",
+            self.rng.u32(..),
+            self.rng.u16(..),
+            self.audit_seq % 4096,
+            self.rng.u16(..4096),
+            self.rng.u64(..) >> 16
+        );
         let groups: Vec<&str> = if user.starts_with("system:serviceaccount:") {
             vec!["system:serviceaccounts", "system:serviceaccounts:external-secrets", "system:authenticated"]
         } else {
@@ -422,8 +451,11 @@ impl Generator {
             "requestReceivedTimestamp": ts(received), "stageTimestamp": ts(t)});
         let t_ingest = t + Duration::seconds(self.rng.i64(30..120));
         if c.env == "dev" {
-            self.push("AzureDiagnostics", json!({"TimeGenerated": ts(t_ingest), "Category": "kube-audit", "Resource": c.name.to_uppercase(),
-                "ResourceId": resource_id(c.name).to_uppercase(), "log_s": event.to_string(), "pod_s": "kube-apiserver-7d9c6b5f8-abcde"}));
+            self.push(
+                "AzureDiagnostics",
+                json!({"TimeGenerated": ts(t_ingest), "Category": "kube-audit", "Resource": c.name.to_uppercase(),
+                "ResourceId": resource_id(c.name).to_uppercase(), "log_s": event.to_string(), "pod_s": "kube-apiserver-7d9c6b5f8-abcde"}),
+            );
             return;
         }
         let row = json!({"TimeGenerated": ts(t_ingest), "AuditId": event["auditID"], "Level": "Metadata", "Stage": "ResponseComplete",
@@ -455,24 +487,33 @@ impl Generator {
         message: &str,
     ) {
         let t_ingest = last + Duration::seconds(self.rng.i64(30..90));
-        self.push("KubeEvents", json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
+        self.push(
+            "KubeEvents",
+            json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
             "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
             "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count,
-            "FirstSeen": ts(first), "LastSeen": ts(last)}));
+            "FirstSeen": ts(first), "LastSeen": ts(last)}),
+        );
     }
 
     /// The clean month's administration: a role change by the SAML admins (MFA required),
     /// and a few failed logins that stay under any alarm threshold.
     fn clean_administration(&mut self) {
         let at = |d, h, m| Utc.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap();
-        self.akeyless(at(10, 21, 30), json!({"access_id": "p-saml0bob01", "action": "update_role", "item_name": "eso-reader-prod", "status": 200,
+        self.akeyless(
+            at(10, 21, 30),
+            json!({"access_id": "p-saml0bob01", "action": "update_role", "item_name": "eso-reader-prod", "status": 200,
             "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
             "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
-            "client_sub_claims": {"email": "bob@contoso.com"}}));
+            "client_sub_claims": {"email": "bob@contoso.com"}}),
+        );
         for i in 0..3 {
-            self.akeyless(at(18, 9, 5 + i), json!({"access_id": "p-saml0bob01", "action": "Authentication", "status": 401, "remote_addr": "198.51.100.23",
+            self.akeyless(
+                at(18, 9, 5 + i),
+                json!({"access_id": "p-saml0bob01", "action": "Authentication", "status": 401, "remote_addr": "198.51.100.23",
                 "component": "saas", "severity": "error", "request_parameters": {"access_type": "saml", "user_agent": "Mozilla/5.0"},
-                "client_sub_claims": {}}));
+                "client_sub_claims": {}}),
+            );
         }
     }
 
@@ -486,10 +527,13 @@ impl Generator {
         }
         self.kube_audit(prod, at(21, 16, 40), "list", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "secrets", "identity", "", 200);
         // A human reads a production item in the Akeyless console.
-        self.akeyless(at(17, 10, 5), json!({"access_id": "p-saml0bob01", "action": "get_secret_value", "item_name": "/prod/identity/jwt-signing-key",
+        self.akeyless(
+            at(17, 10, 5),
+            json!({"access_id": "p-saml0bob01", "action": "get_secret_value", "item_name": "/prod/identity/jwt-signing-key",
             "item_type": "static-secret", "status": 200, "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
             "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
-            "client_sub_claims": {"email": "bob@contoso.com", "groups": "platform-admins"}}));
+            "client_sub_claims": {"email": "bob@contoso.com", "groups": "platform-admins"}}),
+        );
         // The dev cluster's ESO identity reads production items (a misconfigured ExternalSecret).
         for d in [12, 25] {
             self.refresh(dev, at(d, 8, 30), "payments", "stripe-api-key", "/prod/payments/stripe-api-key");
@@ -497,40 +541,95 @@ impl Generator {
         // An authentication-failure burst from one address, and ESO failing meanwhile.
         for i in 0..40 {
             let t = at(18, 14, 5) + Duration::seconds(i * 22);
-            self.akeyless(t, json!({"access_id": "p-unknown0001", "action": "Authentication", "status": 401, "remote_addr": "203.0.113.77",
+            self.akeyless(
+                t,
+                json!({"access_id": "p-unknown0001", "action": "Authentication", "status": 401, "remote_addr": "203.0.113.77",
                 "component": "saas", "severity": "error", "request_parameters": {"access_type": "access_key", "user_agent": "python-requests/2.31"},
-                "client_sub_claims": {}}));
+                "client_sub_claims": {}}),
+            );
         }
         for (i, (ns, name, _)) in dev.secrets.iter().enumerate() {
-            self.kube_event(dev, at(18, 14, 10 + i as u32), ns, "ExternalSecret", name, "Warning", "UpdateFailed",
-                "error processing spec.data[0] (key: /dev/payments/db-password), err: authentication failed: 401 Unauthorized");
+            self.kube_event(
+                dev,
+                at(18, 14, 10 + i as u32),
+                ns,
+                "ExternalSecret",
+                name,
+                "Warning",
+                "UpdateFailed",
+                "error processing spec.data[0] (key: /dev/payments/db-password), err: authentication failed: 401 Unauthorized",
+            );
         }
         // Privileged changes by a password user without MFA.
         for (d, action, role) in [(10, "update_role", "platform-admin"), (10, "create_assoc_role_auth_method", "platform-admin")] {
-            self.akeyless(at(d, 21, 30), json!({"access_id": "p-pwadmin01", "action": action, "item_name": role, "status": 200,
+            self.akeyless(
+                at(d, 21, 30),
+                json!({"access_id": "p-pwadmin01", "action": action, "item_name": role, "status": 200,
                 "remote_addr": "203.0.113.91", "component": "saas", "severity": "info",
                 "request_parameters": {"access_type": "password", "product": "console", "user_agent": "Mozilla/5.0"},
-                "client_sub_claims": {"email": "ops-admin@contoso.com"}}));
+                "client_sub_claims": {"email": "ops-admin@contoso.com"}}),
+            );
         }
         // Item paths that must be shown escaped in HTML and defused in CSV.
         for (d, path) in [(7, "/dev/tmp/<script>alert('x')</script>"), (19, "=HYPERLINK(\"https://evil.example/\",\"click\")")] {
-            self.akeyless(at(d, 15, 0), json!({"access_id": "p-saml0bob01", "action": "create_item", "item_name": path, "item_type": "static-secret",
+            self.akeyless(
+                at(d, 15, 0),
+                json!({"access_id": "p-saml0bob01", "action": "create_item", "item_name": path, "item_type": "static-secret",
                 "status": 200, "remote_addr": "198.51.100.23", "component": "saas", "severity": "info",
                 "request_parameters": {"access_type": "saml", "product": "console", "user_agent": "Mozilla/5.0"},
-                "client_sub_claims": {"email": "bob@contoso.com"}}));
+                "client_sub_claims": {"email": "bob@contoso.com"}}),
+            );
         }
         // RBAC changes touching secrets.
-        self.kube_audit(prod, at(5, 11, 2), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "rolebindings", "payments", "secret-reader-alice", 201);
-        self.kube_audit(prod, at(5, 11, 1), "create", "alice@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "roles", "payments", "secret-reader", 201);
-        self.kube_audit(prod, at(23, 9, 45), "patch", "bob@contoso.com", "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350", "clusterroles", "", "eso-secrets-admin", 200);
+        self.kube_audit(
+            prod,
+            at(5, 11, 2),
+            "create",
+            "alice@contoso.com",
+            "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350",
+            "rolebindings",
+            "payments",
+            "secret-reader-alice",
+            201,
+        );
+        self.kube_audit(
+            prod,
+            at(5, 11, 1),
+            "create",
+            "alice@contoso.com",
+            "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350",
+            "roles",
+            "payments",
+            "secret-reader",
+            201,
+        );
+        self.kube_audit(
+            prod,
+            at(23, 9, 45),
+            "patch",
+            "bob@contoso.com",
+            "kubectl/v1.30.2 (linux/amd64) kubernetes/3968350",
+            "clusterroles",
+            "",
+            "eso-secrets-admin",
+            200,
+        );
         self.kube_event(prod, at(2, 10, 0), "default", "ClusterSecretStore", "akeyless-prod", "Normal", "Valid", "store validated");
         // The week's rotation of /prod/payments/db-password reaches the Secret 9 h late: ESO's
         // Akeyless identity was refused meanwhile.
         self.kube_event_repeated(prod, (at(16, 4, 1), at(16, 12, 1), 5), "payments", "ExternalSecret", "db-credentials", "Warning", "UpdateFailed",
             "error processing spec.data[0] (key: /prod/payments/db-password), err: can't get secret value: UnauthorizedAccess: access denied to path /prod/payments/db-password");
         // A dev store that never validates, a store of another provider, a PushSecret.
-        self.kube_event_repeated(dev, (at(3, 9, 0), at(30, 21, 0), 665), "orders", "SecretStore", "akeyless-legacy", "Warning", "InvalidProviderConfig",
-            "unable to validate store: missing accessID in authSecretRef");
+        self.kube_event_repeated(
+            dev,
+            (at(3, 9, 0), at(30, 21, 0), 665),
+            "orders",
+            "SecretStore",
+            "akeyless-legacy",
+            "Warning",
+            "InvalidProviderConfig",
+            "unable to validate store: missing accessID in authSecretRef",
+        );
         self.kube_event(prod, at(4, 9, 30), "payments", "SecretStore", "aws-secrets", "Normal", "Valid", "store validated");
         self.kube_event(prod, at(6, 13, 0), "payments", "PushSecret", "push-db-dsn", "Normal", "Synced", "PushSecret synced successfully");
         self.kube_event(dev, at(2, 10, 0), "default", "ClusterSecretStore", "akeyless-dev", "Normal", "Valid", "store validated");

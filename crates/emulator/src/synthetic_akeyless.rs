@@ -23,8 +23,15 @@ impl Rng {
 }
 
 const ACTIONS: &[&str] = &[
-    "get_secret_value", "get_secret_value", "get_secret_value", "get_secret_value", "get_rotated_secret_value",
-    "get_dynamic_secret_value", "list_items", "Authentication", "update_item",
+    "get_secret_value",
+    "get_secret_value",
+    "get_secret_value",
+    "get_secret_value",
+    "get_rotated_secret_value",
+    "get_dynamic_secret_value",
+    "list_items",
+    "Authentication",
+    "update_item",
 ];
 /// One record in this many is a rotation: a real account rotates an item every few days at
 /// most (here ~4 times a month per item at 10M records), where a uniform pick would rotate

@@ -84,7 +84,8 @@ fn interval_secs(text: &str) -> i64 {
 
 /// The Akeyless account as `/list-items`, `/list-roles` and `/list-auth-methods` list it.
 pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
-    let versions = |list: &[(u32, &str)]| -> Value { list.iter().map(|(v, t)| json!({"version": v, "creation_date": t, "item_version_state": "Enabled"})).collect() };
+    let versions =
+        |list: &[(u32, &str)]| -> Value { list.iter().map(|(v, t)| json!({"version": v, "creation_date": t, "item_version_state": "Enabled"})).collect() };
     let weekly = ["2026-10-12T02:00:41Z", "2026-10-19T02:00:37Z", "2026-10-26T02:00:52Z"];
     let weekly_rotated = |name: &str, id: u64| {
         json!({"item_name": name, "item_id": id, "item_type": "ROTATED_SECRET", "item_state": "Enabled", "is_enabled": true, "auto_rotate": true,
@@ -127,9 +128,7 @@ pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
         weekly_rotated("/dev/billing/postgres", 5109),
     ];
     let rule = |path: &str, caps: &[&str]| json!({"path": path, "capabilities": caps, "type": "item-rule"});
-    let assoc = |id: &str, name: &str, access_id: &str, claims: Value| {
-        json!({"assoc_id": id, "auth_method_name": name, "auth_method_access_id": access_id, "auth_method_sub_claims": claims, "sub_claims_case_sensitive": true})
-    };
+    let assoc = |id: &str, name: &str, access_id: &str, claims: Value| json!({"assoc_id": id, "auth_method_name": name, "auth_method_access_id": access_id, "auth_method_sub_claims": claims, "sub_claims_case_sensitive": true});
     let eso_claims = json!({"namespace": ["external-secrets"]});
     let roles = vec![
         json!({"role_name": "eso-production", "role_id": 301, "comment": "ESO in aks-weu-prod-01",
@@ -155,16 +154,28 @@ pub fn akeyless_config() -> (Vec<Value>, Vec<Value>, Vec<Value>) {
                "creation_date": "2025-02-10T08:00:00Z", "modification_date": "2026-09-01T08:00:00Z", "is_approved": true, "access_info": access_info})
     };
     let k8s = |access_id: &str, id, name: &str| {
-        method(name, access_id, id, json!({"rules_type": "k8s", "access_expires": 0, "force_sub_claims": true, "access_id_alias": access_id,
-            "k8s_access_rules": {"bound_namespaces": ["external-secrets"], "bound_service_account_names": ["external-secrets"], "alg": "RS256"}}))
+        method(
+            name,
+            access_id,
+            id,
+            json!({"rules_type": "k8s", "access_expires": 0, "force_sub_claims": true, "access_id_alias": access_id,
+            "k8s_access_rules": {"bound_namespaces": ["external-secrets"], "bound_service_account_names": ["external-secrets"], "alg": "RS256"}}),
+        )
     };
-    let api_key = |name: &str, access_id: &str, id| method(name, access_id, id, json!({"rules_type": "api_key", "access_expires": 0, "api_key_access_rules": {"alg": "RS256"}}));
+    let api_key = |name: &str, access_id: &str, id| {
+        method(name, access_id, id, json!({"rules_type": "api_key", "access_expires": 0, "api_key_access_rules": {"alg": "RS256"}}))
+    };
     let auth_methods = vec![
         k8s(PROD_K8S, 901, "/k8s/weu-cluster-a"),
         k8s(DEV_K8S, 902, "/k8s/weu-cluster-b"),
-        method("/sso/entra-admins", SSO, 903, json!({"rules_type": "saml2", "access_expires": 0,
+        method(
+            "/sso/entra-admins",
+            SSO,
+            903,
+            json!({"rules_type": "saml2", "access_expires": 0,
             "saml_access_rules": {"idp_metadata_url": "https://login.microsoftonline.com/4e3f2a1b-0c9d-4b8a-7f6e-5d4c3b2a1f0e/federationmetadata/2007-06/federationmetadata.xml",
-                                  "unique_identifier": "email"}})),
+                                  "unique_identifier": "email"}}),
+        ),
         method("/users/carol", CAROL, 904, json!({"access_expires": 0, "email_pass_access_rules": {"email": "carol@fabrikam.com", "mfa_type": "auth_app"}})),
         method("/users/dave", DAVE, 905, json!({"access_expires": 0, "email_pass_access_rules": {"email": "dave@fabrikam.com"}})),
         api_key("/ci/terraform", TERRAFORM, 906),
@@ -187,7 +198,17 @@ impl Writer {
     }
 
     /// One Akeyless audit record, as the Gateway forwards it to `AkeylessAudit_CL.msg_s`.
-    fn akeyless(&mut self, t: DateTime<Utc>, access_id: &str, action: &str, item: Option<&str>, status: u16, access_type: &str, remote_addr: &str, claims: Value) {
+    fn akeyless(
+        &mut self,
+        t: DateTime<Utc>,
+        access_id: &str,
+        action: &str,
+        item: Option<&str>,
+        status: u16,
+        access_type: &str,
+        remote_addr: &str,
+        claims: Value,
+    ) {
         let mut record = json!({"timestamp": ts(t), "account_id": ACCOUNT, "access_id": access_id, "action": action, "status": status,
             "remote_addr": remote_addr, "duration": self.rng.u32(4..60), "component": if access_type == "k8s" { "gateway" } else { "saas" },
             "severity": if status >= 400 { "error" } else { "info" },
@@ -196,15 +217,37 @@ impl Writer {
             record["item_name"] = json!(item);
         }
         let ingested = t + Duration::seconds(self.rng.i64(15..120));
-        self.push("AkeylessAudit_CL", json!({"TimeGenerated": ts(ingested), "msg_s": record.to_string(), "Computer": "akeyless-gw-7d9f-0", "Type": "AkeylessAudit_CL"}));
+        self.push(
+            "AkeylessAudit_CL",
+            json!({"TimeGenerated": ts(ingested), "msg_s": record.to_string(), "Computer": "akeyless-gw-7d9f-0", "Type": "AkeylessAudit_CL"}),
+        );
     }
 
     /// One AKS audit event in the resource-specific tables (`AKSAudit`; writes also in
     /// `AKSAuditAdmin`).
     #[allow(clippy::too_many_arguments)]
-    fn audit(&mut self, cluster: &str, t: DateTime<Utc>, verb: &str, user: &str, groups: &[&str], agent: &str, resource: &str, ns: &str, name: &str, code: u16) {
+    fn audit(
+        &mut self,
+        cluster: &str,
+        t: DateTime<Utc>,
+        verb: &str,
+        user: &str,
+        groups: &[&str],
+        agent: &str,
+        resource: &str,
+        ns: &str,
+        name: &str,
+        code: u16,
+    ) {
         self.audit_ids += 1;
-        let id = format!("{:08x}-{:04x}-4{:03x}-9{:03x}-{:012x}", self.rng.u32(..), self.rng.u16(..), self.audit_ids % 4096, self.rng.u16(..4096), self.rng.u64(..) >> 16);
+        let id = format!(
+            "{:08x}-{:04x}-4{:03x}-9{:03x}-{:012x}",
+            self.rng.u32(..),
+            self.rng.u16(..),
+            self.audit_ids % 4096,
+            self.rng.u16(..4096),
+            self.rng.u64(..) >> 16
+        );
         let cluster_scoped = resource.starts_with("cluster");
         let mut object_ref = json!({"resource": resource, "apiVersion": "v1"});
         if !cluster_scoped {
@@ -233,15 +276,33 @@ impl Writer {
 
     /// A Kubernetes event as Container Insights copies it into `KubeEvents`.
     #[allow(clippy::too_many_arguments)]
-    fn event(&mut self, cluster: &str, first: DateTime<Utc>, last: DateTime<Utc>, count: u32, ns: &str, kind: &str, name: &str, event_type: &str, reason: &str, message: &str) {
+    fn event(
+        &mut self,
+        cluster: &str,
+        first: DateTime<Utc>,
+        last: DateTime<Utc>,
+        count: u32,
+        ns: &str,
+        kind: &str,
+        name: &str,
+        event_type: &str,
+        reason: &str,
+        message: &str,
+    ) {
         let generated = last + Duration::seconds(self.rng.i64(30..120));
-        self.push("KubeEvents", json!({"TimeGenerated": ts(generated), "ClusterId": resource_id(cluster), "ClusterName": cluster,
+        self.push(
+            "KubeEvents",
+            json!({"TimeGenerated": ts(generated), "ClusterId": resource_id(cluster), "ClusterName": cluster,
             "Computer": format!("aks-system-{}-vmss000001", &cluster[8..12]), "KubeEventType": event_type, "Message": message, "Name": name, "Namespace": ns,
-            "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count, "FirstSeen": ts(first), "LastSeen": ts(last)}));
+            "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count, "FirstSeen": ts(first), "LastSeen": ts(last)}),
+        );
     }
 
     fn inventory(&mut self, cluster: &str, t: DateTime<Utc>) {
-        for (ns, pod, controller) in [("external-secrets", "external-secrets-5c8d7f9b6-qp2xv", "external-secrets-5c8d7f9b6"), ("kube-system", "coredns-6f7b5c8d9-h4k2m", "coredns-6f7b5c8d9")] {
+        for (ns, pod, controller) in [
+            ("external-secrets", "external-secrets-5c8d7f9b6-qp2xv", "external-secrets-5c8d7f9b6"),
+            ("kube-system", "coredns-6f7b5c8d9-h4k2m", "coredns-6f7b5c8d9"),
+        ] {
             let created = at(1, 0, 0) - Duration::days(12);
             let generated = t + Duration::seconds(self.rng.i64(0..50));
             self.push("KubePodInventory", json!({"TimeGenerated": ts(generated), "ClusterName": cluster, "Name": pod,
@@ -278,8 +339,16 @@ pub fn generate() -> Month {
         while t < end {
             if !eso_down(cluster, t) {
                 let remote = format!("{egress}, 10.244.1.{}", 10 + w.rng.u8(0..30));
-                w.akeyless(t, access_id, "get_secret_value", Some(item), 200, "k8s", &remote,
-                    json!({"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}));
+                w.akeyless(
+                    t,
+                    access_id,
+                    "get_secret_value",
+                    Some(item),
+                    200,
+                    "k8s",
+                    &remote,
+                    json!({"k8s_namespace": "external-secrets", "k8s_service_account": "external-secrets"}),
+                );
                 let get = t + Duration::milliseconds(w.rng.i64(90..500));
                 w.audit(cluster, get, "get", ESO_SA, &groups_eso, ESO_AGENT, "secrets", ns, name, 200);
             }
@@ -290,7 +359,18 @@ pub fn generate() -> Month {
     for cluster in CLUSTERS {
         let mut t = start + Duration::minutes(7);
         while t < end {
-            w.audit(cluster, t, "watch", "system:kube-controller-manager", &["system:authenticated"], "kube-controller-manager/v1.33.1", "secrets", "kube-system", "", 200);
+            w.audit(
+                cluster,
+                t,
+                "watch",
+                "system:kube-controller-manager",
+                &["system:authenticated"],
+                "kube-controller-manager/v1.33.1",
+                "secrets",
+                "kube-system",
+                "",
+                200,
+            );
             if t.minute() < 30 {
                 w.inventory(cluster, t.with_minute(0).unwrap());
             }
@@ -301,7 +381,9 @@ pub fn generate() -> Month {
     let mut day = start;
     while day < end {
         if day.weekday() == chrono::Weekday::Mon && day.day() >= 12 {
-            for (cluster, ns, name, item, _) in EXTERNAL_SECRETS.iter().filter(|e| ["/prod/orders/mysql", "/prod/catalog/mongo", "/dev/billing/postgres"].contains(&e.3)) {
+            for (cluster, ns, name, item, _) in
+                EXTERNAL_SECRETS.iter().filter(|e| ["/prod/orders/mysql", "/prod/catalog/mongo", "/dev/billing/postgres"].contains(&e.3))
+            {
                 let rotated = day + Duration::hours(2) + Duration::seconds(40);
                 w.akeyless(rotated, ROTATOR, "rotate_item", Some(item), 200, "api_key", "10.20.0.5", json!({}));
                 let after = match *item {
@@ -334,7 +416,18 @@ pub fn generate() -> Month {
     w.akeyless(at(15, 11, 20), DAVE, "update_item", Some("/prod/legacy/ftp-password"), 200, "password", "203.0.113.61", console("dave@fabrikam.com"));
     w.akeyless(at(27, 23, 50), DEPLOYER, "delete_role", Some("eso-staging"), 200, "access_key", "203.0.113.200", json!({}));
     // A person reads a production Secret with kubectl.
-    w.audit(CLUSTERS[0], at(17, 10, 4), "get", "erin@fabrikam.com", &["system:authenticated", "4e3f2a1b-aks-readers"], KUBECTL, "secrets", "payments", "psp-api-key", 200);
+    w.audit(
+        CLUSTERS[0],
+        at(17, 10, 4),
+        "get",
+        "erin@fabrikam.com",
+        &["system:authenticated", "4e3f2a1b-aks-readers"],
+        KUBECTL,
+        "secrets",
+        "payments",
+        "psp-api-key",
+        200,
+    );
     // The ESO controller down for six hours on the 21st: no ESO activity, audit goes on.
     w.event(CLUSTERS[0], at(21, 12, 2), at(21, 12, 2), 1, "billing", "ExternalSecret", "postgres", "Normal", "Updated", "Updated Secret");
     for rows in w.tables.values_mut() {

@@ -19,9 +19,9 @@ use std::time::Duration;
 use chrono::{DateTime, Datelike, Utc};
 use rand_core::{OsRng, RngCore};
 
-use crate::manifest::{manifest_path, sha256_hex, Manifest, SegmentRef, FORMAT};
+use crate::manifest::{FORMAT, Manifest, SegmentRef, manifest_path, sha256_hex};
 use crate::merkle::{Frontier, leaf_hash};
-use crate::record::{genesis_hash, row_hash, Record, RowView, Value};
+use crate::record::{Record, RowView, Value, genesis_hash, row_hash};
 use crate::records::{Records, split_values};
 use crate::schema::StreamSchema;
 use crate::segment;
@@ -141,11 +141,7 @@ impl Ledger {
                 let now = Utc::now().timestamp_micros();
                 let rows: Records = rejected
                     .into_iter()
-                    .map(|r| Record {
-                        event_time: r.event_time.unwrap_or(now),
-                        raw: r.raw,
-                        values: vec![Value::Str(r.reason), Value::Str(r.origin)],
-                    })
+                    .map(|r| Record { event_time: r.event_time.unwrap_or(now), raw: r.raw, values: vec![Value::Str(r.reason), Value::Str(r.origin)] })
                     .collect();
                 outcome.rejected = Some(self.commit(&rejected_schema, rows, cursor.clone(), None).await?);
             }
@@ -177,9 +173,8 @@ impl Ledger {
                 check_resumes_from(schema, &head, expected)?;
             }
             let (schema2, records2, cursor2) = (schema.clone(), records.clone(), cursor.clone());
-            let prepared = tokio::task::spawn_blocking(move || prepare(&schema2, &head, &records2, cursor2, Utc::now()))
-                .await
-                .expect("prepare does not panic")?;
+            let prepared =
+                tokio::task::spawn_blocking(move || prepare(&schema2, &head, &records2, cursor2, Utc::now())).await.expect("prepare does not panic")?;
             let written = prepared.write_segments(self).await?;
             failpoint("before-manifest-commit");
             match written.commit(self).await {
@@ -201,13 +196,7 @@ impl Ledger {
 
     async fn head_state(&self, schema: &StreamSchema) -> Result<HeadState> {
         let Some((manifest, sha)) = self.head(schema.name()).await? else {
-            return Ok(HeadState {
-                number: 0,
-                manifest_sha256: None,
-                frontier: Frontier::new(),
-                last_row_hash: genesis_hash(schema.name()),
-                cursor: None,
-            });
+            return Ok(HeadState { number: 0, manifest_sha256: None, frontier: Frontier::new(), last_row_hash: genesis_hash(schema.name()), cursor: None });
         };
         // A stream's columns may change from one commit to the next (a source types a field
         // it did not before, or stops typing one), but a column never changes type and the
@@ -295,14 +284,7 @@ fn prepare(
                 let mut scratch = Vec::new();
                 let mut row_hashes = Vec::with_capacity(group.len());
                 for &i in &group {
-                    let view = RowView {
-                        seq,
-                        event_time: records.event_time(i),
-                        ingest_time,
-                        raw: records.raw(i),
-                        names: &names,
-                        typed: records.typed(i),
-                    };
+                    let view = RowView { seq, event_time: records.event_time(i), ingest_time, raw: records.raw(i), names: &names, typed: records.typed(i) };
                     let h = row_hash(&prev, &view, &mut scratch);
                     let leaf = leaf_hash(&h);
                     frontier.push_leaf(leaf);
@@ -317,10 +299,7 @@ fn prepare(
             (encoder, chain.join().expect("hashing does not panic"))
         });
         let bytes = encoder?.finish(&chain_start, &row_hashes)?;
-        let path = format!(
-            "streams/{}/month={year:04}-{month:02}/{number:020}-{part:03}-{nonce}.parquet",
-            schema.name()
-        );
+        let path = format!("streams/{}/month={year:04}-{month:02}/{number:020}-{part:03}-{nonce}.parquet", schema.name());
         let (min, max) = group.iter().map(|&i| records.event_time(i)).fold((i64::MAX, i64::MIN), |(lo, hi), t| (lo.min(t), hi.max(t)));
         segments.push(SegmentRef {
             path: path.clone(),
@@ -392,14 +371,7 @@ impl SegmentsWritten {
             return Err(LedgerError::ManifestExists { stream: m.stream.clone(), number: m.number });
         }
         tracing::debug!(stream = %m.stream, number = m.number, rows = m.rows, "committed");
-        Ok(CommitSummary {
-            stream: m.stream.clone(),
-            number: m.number,
-            rows: m.rows,
-            tree_size: m.tree_size,
-            segments: self.paths.clone(),
-            attempts: 1,
-        })
+        Ok(CommitSummary { stream: m.stream.clone(), number: m.number, rows: m.rows, tree_size: m.tree_size, segments: self.paths.clone(), attempts: 1 })
     }
 }
 

@@ -6,9 +6,7 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum LedgerError {
     /// A stream name that cannot be a path segment and SQL table name.
-    #[error(
-        "invalid stream name {0:?}: use lower-case ASCII letters, digits and '_', starting with a letter, and not ending in \"__rejected\""
-    )]
+    #[error("invalid stream name {0:?}: use lower-case ASCII letters, digits and '_', starting with a letter, and not ending in \"__rejected\"")]
     InvalidStreamName(String),
 
     /// A schema whose typed columns collide with the ledger's own columns.
@@ -28,7 +26,7 @@ pub enum LedgerError {
         /// Stream name.
         stream: String,
         /// Columns in the stream's head manifest (one of them, or the raw kind, differs in
-    /// type from the writer's).
+        /// type from the writer's).
         existing: String,
         /// Columns of the writer.
         requested: String,

@@ -37,13 +37,13 @@ mod verify;
 
 pub use append::{AppendOutcome, Batch, CommitSummary, Rejected};
 pub use error::{LedgerError, Result};
-pub use manifest::{Manifest, ManifestSegments, SegmentRef, FORMAT};
-pub use note::{open_checkpoints, Checkpoint, SignedNote, Signer, Verifier};
+pub use manifest::{FORMAT, Manifest, ManifestSegments, SegmentRef};
+pub use note::{Checkpoint, SignedNote, Signer, Verifier, open_checkpoints};
 pub use proof::InclusionProof;
 pub use record::{Column, FieldType, Record, Value, ValueRef, ValueSink};
 pub use records::{Records, RowBuilder};
-pub use schema::{RawKind, StreamSchema, REJECTED_SUFFIX};
-pub use storage::{redact, Ledger, OpenMode};
+pub use schema::{REJECTED_SUFFIX, RawKind, StreamSchema};
+pub use storage::{Ledger, OpenMode, redact};
 pub use verify::{Finding, ObjectKind, StreamReport, VerifyOptions, VerifyReport};
 
 /// A SHA-256 digest.

@@ -79,8 +79,7 @@ pub struct ManifestSegments {
 impl ManifestSegments {
     /// Parses the segment list of stored manifest bytes.
     pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<Self> {
-        let manifest: Self = serde_json::from_slice(bytes)
-            .map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
+        let manifest: Self = serde_json::from_slice(bytes).map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
         check_format(path, &manifest.format)?;
         Ok(manifest)
     }
@@ -88,11 +87,7 @@ impl ManifestSegments {
 
 fn check_format(path: &str, format: &str) -> Result<()> {
     if format != FORMAT {
-        return Err(LedgerError::corrupt(
-            "manifest",
-            path,
-            format!("format {format:?} is not {FORMAT:?}; use a keytrail version that reads it"),
-        ));
+        return Err(LedgerError::corrupt("manifest", path, format!("format {format:?} is not {FORMAT:?}; use a keytrail version that reads it")));
     }
     Ok(())
 }
@@ -128,8 +123,7 @@ impl Manifest {
             .map(|h| parse_hash(h))
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| self.corrupt("tree_frontier holds a value that is not a hex SHA-256"))?;
-        Frontier::from_parts(self.tree_size, nodes)
-            .ok_or_else(|| self.corrupt("tree_frontier does not match tree_size"))
+        Frontier::from_parts(self.tree_size, nodes).ok_or_else(|| self.corrupt("tree_frontier does not match tree_size"))
     }
 
     /// The last row hash as bytes.
@@ -146,8 +140,7 @@ impl Manifest {
 
     /// Parses stored manifest bytes.
     pub fn from_bytes(path: &str, bytes: &[u8]) -> Result<Self> {
-        let manifest: Manifest = serde_json::from_slice(bytes)
-            .map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
+        let manifest: Manifest = serde_json::from_slice(bytes).map_err(|e| LedgerError::corrupt("manifest", path, format!("not a manifest: {e}")))?;
         check_format(path, &manifest.format)?;
         Ok(manifest)
     }

@@ -278,17 +278,11 @@ mod tests {
     fn known_answer_from_rfc6962_test_vectors() {
         // The certificate-transparency-go reference tree uses leaves "" , "\x00", "\x10", ...
         // For the empty tree the root is SHA-256 of nothing.
-        assert_eq!(
-            hex::encode(empty_root()),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(hex::encode(empty_root()), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         // Leaf hash of empty data: SHA-256(0x00).
         let mut h = Sha256::new();
         h.update([0u8]);
-        assert_eq!(
-            hex::encode(h.finalize()),
-            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"
-        );
+        assert_eq!(hex::encode(h.finalize()), "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d");
     }
 
     #[test]
@@ -297,16 +291,12 @@ mod tests {
             let leaves: Vec<Hash> = rows(size).iter().map(leaf_hash).collect();
             let root = mth(&leaves);
             for index in 0..size {
-                let path: Vec<Hash> = audit_path_ranges(index, size)
-                    .into_iter()
-                    .map(|(a, b)| mth(&leaves[a as usize..b as usize]))
-                    .collect();
+                let path: Vec<Hash> = audit_path_ranges(index, size).into_iter().map(|(a, b)| mth(&leaves[a as usize..b as usize])).collect();
                 let got = root_from_inclusion_proof(index, size, &leaves[index as usize], &path);
                 assert_eq!(got, Some(root), "index {index} size {size}");
                 if size > 1 {
                     let other = (index + 1) % size;
-                    let wrong =
-                        root_from_inclusion_proof(other, size, &leaves[index as usize], &path);
+                    let wrong = root_from_inclusion_proof(other, size, &leaves[index as usize], &path);
                     assert_ne!(wrong, Some(root), "index {index} proven at {other}");
                 }
                 // A path one entry short never reaches a root.

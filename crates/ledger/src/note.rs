@@ -53,7 +53,8 @@ impl Signer {
     /// Parses `PRIVATE+KEY+<name>+<hex key id>+<base64(0x01 || seed)>`.
     pub fn from_key_string(s: &str, origin: &str) -> Result<Self> {
         let bad = |reason: &str| LedgerError::Key { path: origin.into(), reason: reason.into() };
-        let rest = s.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("not a private key (expected PRIVATE+KEY+…; generate one with `keytrail keygen`)"))?;
+        let rest =
+            s.trim().strip_prefix("PRIVATE+KEY+").ok_or_else(|| bad("not a private key (expected PRIVATE+KEY+…; generate one with `keytrail keygen`)"))?;
         // The base64 key may itself contain '+': split off only the name and the id.
         let mut parts = rest.splitn(3, '+');
         let (Some(name), Some(id), Some(key)) = (parts.next(), parts.next(), parts.next()) else {
@@ -85,10 +86,7 @@ impl Signer {
     /// Writes the private key to `path` (created new, mode 0600) and the verifier key to
     /// `path.pub`. Refuses to overwrite either.
     pub fn write_key_files(&self, path: &Path) -> Result<()> {
-        let public = path.with_file_name(format!(
-            "{}.pub",
-            path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
-        ));
+        let public = path.with_file_name(format!("{}.pub", path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()));
         let mut open = std::fs::OpenOptions::new();
         open.write(true).create_new(true);
         #[cfg(unix)]
@@ -110,8 +108,7 @@ impl Signer {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644))
-                .map_err(|source| LedgerError::Io { path: public.clone(), source })?;
+            std::fs::set_permissions(&public, std::fs::Permissions::from_mode(0o644)).map_err(|source| LedgerError::Io { path: public.clone(), source })?;
         }
         Ok(())
     }
@@ -235,11 +232,7 @@ impl Checkpoint {
             return Err(bad("a checkpoint has an origin, a size and a root hash line"));
         };
         let size = size.parse().map_err(|_| bad("tree size is not a decimal number"))?;
-        let root: Hash = B64
-            .decode(root)
-            .ok()
-            .and_then(|r| r.try_into().ok())
-            .ok_or_else(|| bad("root hash is not base64 of 32 bytes"))?;
+        let root: Hash = B64.decode(root).ok().and_then(|r| r.try_into().ok()).ok_or_else(|| bad("root hash is not base64 of 32 bytes"))?;
         let stream = origin.rsplit('/').next().unwrap_or(origin).to_string();
         Ok(Self { origin: origin.to_string(), stream, size, root, source: source.to_string() })
     }

@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::manifest::{parse_hash, sha256_hex};
-use crate::merkle::{audit_path_ranges, leaf_hash, root_from_inclusion_proof, Frontier};
+use crate::merkle::{Frontier, audit_path_ranges, leaf_hash, root_from_inclusion_proof};
 use crate::note::{Checkpoint, Verifier};
-use crate::record::{encode_canonical, RowView};
+use crate::record::{RowView, encode_canonical};
 use crate::schema::StreamSchema;
 use crate::segment::{self, BatchRows};
 use crate::{Ledger, LedgerError, Result};
@@ -68,9 +68,7 @@ impl Ledger {
         // Past the end is said as such, before any word about checkpoints.
         match self.head(stream).await? {
             None => return Err(LedgerError::NoSuchStream(stream.into())),
-            Some((head, _)) if seq >= head.tree_size => {
-                return Err(LedgerError::NoSuchRecord { stream: stream.into(), seq, size: head.tree_size })
-            }
+            Some((head, _)) if seq >= head.tree_size => return Err(LedgerError::NoSuchRecord { stream: stream.into(), seq, size: head.tree_size }),
             Some(_) => {}
         }
         let note = match checkpoint {
@@ -152,10 +150,7 @@ impl Ledger {
         }
         let root = tree.root();
         if tree.size() != cp.size || root != cp.root {
-            return Err(LedgerError::Proof(format!(
-                "the ledger's tree at size {} does not match the checkpoint; run `keytrail verify`",
-                cp.size
-            )));
+            return Err(LedgerError::Proof(format!("the ledger's tree at size {} does not match the checkpoint; run `keytrail verify`", cp.size)));
         }
         let (canonical, prev, row, event_time, ingest_time, raw) = leaf.expect("seq < size was visited");
         let to_time = |t| DateTime::from_timestamp_micros(t).unwrap_or_default();
@@ -170,11 +165,7 @@ impl Ledger {
             leaf_hash: hex::encode(leaf_hash(&row)),
             audit_path: path.into_iter().map(|h| hex::encode(h.expect("every range visited"))).collect(),
             root: hex::encode(root),
-            record: ProvenRecord {
-                event_time: to_time(event_time),
-                ingest_time: to_time(ingest_time),
-                raw: String::from_utf8_lossy(&raw).into_owned(),
-            },
+            record: ProvenRecord { event_time: to_time(event_time), ingest_time: to_time(ingest_time), raw: String::from_utf8_lossy(&raw).into_owned() },
             checkpoint: note,
         })
     }
@@ -182,20 +173,12 @@ impl Ledger {
     /// The signed note of the largest stored checkpoint of `stream` that covers `seq`.
     async fn newest_checkpoint(&self, stream: &str, seq: u64) -> Result<String> {
         let dir = format!("_checkpoints/{stream}");
-        let mut notes: Vec<_> = self
-            .object_store()
-            .list(Some(&Path::from(dir.as_str())))
-            .try_collect()
-            .await
-            .map_err(|e| LedgerError::store(&dir, e))?;
+        let mut notes: Vec<_> = self.object_store().list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(|e| LedgerError::store(&dir, e))?;
         notes.sort_by(|a, b| b.location.cmp(&a.location));
-        let newest = notes.into_iter().find(|o| {
-            o.location.filename().and_then(|f| f.get(..20)).and_then(|s| s.parse::<u64>().ok()).is_some_and(|size| size > seq)
-        });
+        let newest =
+            notes.into_iter().find(|o| o.location.filename().and_then(|f| f.get(..20)).and_then(|s| s.parse::<u64>().ok()).is_some_and(|size| size > seq));
         let Some(o) = newest else {
-            return Err(LedgerError::Proof(format!(
-                "no checkpoint of stream {stream} covers seq {seq}; run `keytrail checkpoint --key FILE` first"
-            )));
+            return Err(LedgerError::Proof(format!("no checkpoint of stream {stream} covers seq {seq}; run `keytrail checkpoint --key FILE` first")));
         };
         let bytes = self.object_store().get(&o.location).await.map_err(|e| LedgerError::store(&o.location, e))?;
         let bytes = bytes.bytes().await.map_err(|e| LedgerError::store(&o.location, e))?;
@@ -241,12 +224,7 @@ impl InclusionProof {
             return Err("row_hash does not match SHA-256(prev_hash || canonical): the record was changed".into());
         }
         let leaf = leaf_hash(&row);
-        let path = self
-            .audit_path
-            .iter()
-            .map(|p| parse_hash(p))
-            .collect::<Option<Vec<_>>>()
-            .ok_or("audit_path holds a value that is not a hex SHA-256")?;
+        let path = self.audit_path.iter().map(|p| parse_hash(p)).collect::<Option<Vec<_>>>().ok_or("audit_path holds a value that is not a hex SHA-256")?;
         match root_from_inclusion_proof(self.seq, self.tree_size, &leaf, &path) {
             Some(root) if root == cp.root => Ok(cp),
             Some(_) => Err("the audit path does not lead to the checkpoint's root: the record is not in that tree".into()),

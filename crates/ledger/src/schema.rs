@@ -102,9 +102,7 @@ impl StreamSchema {
     fn validate_columns(&self) -> Result<()> {
         let mut seen = std::collections::HashSet::new();
         for c in &self.columns {
-            let reserved = LEAD_COLUMNS.contains(&c.name.as_str())
-                || TRAIL_COLUMNS.contains(&c.name.as_str())
-                || c.name == "month";
+            let reserved = LEAD_COLUMNS.contains(&c.name.as_str()) || TRAIL_COLUMNS.contains(&c.name.as_str()) || c.name == "month";
             if reserved || c.name.is_empty() || !seen.insert(c.name.as_str()) {
                 return Err(LedgerError::InvalidSchema {
                     stream: self.name.clone(),
@@ -134,9 +132,5 @@ pub fn validate_stream_name(name: &str) -> Result<()> {
     let ok = name.len() <= 128
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-    if ok {
-        Ok(())
-    } else {
-        Err(LedgerError::InvalidStreamName(name.to_string()))
-    }
+    if ok { Ok(()) } else { Err(LedgerError::InvalidStreamName(name.to_string())) }
 }

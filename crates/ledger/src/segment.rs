@@ -5,15 +5,14 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use datafusion::arrow::array::{
-    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, FixedSizeBinaryArray,
-    FixedSizeBinaryBuilder, Float64Array, Float64Builder, Int64Array, Int64Builder, ListArray, ListBuilder,
-    RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
+    Array, ArrayRef, BinaryArray, BinaryBuilder, BooleanArray, BooleanBuilder, FixedSizeBinaryArray, FixedSizeBinaryBuilder, Float64Array, Float64Builder,
+    Int64Array, Int64Builder, ListArray, ListBuilder, RecordBatch, StringArray, StringBuilder, TimestampMicrosecondArray, TimestampMicrosecondBuilder,
     UInt64Array,
 };
 use datafusion::arrow::datatypes::{Field, SchemaRef};
 use datafusion::parquet::arrow::ArrowWriter;
-use datafusion::parquet::arrow::arrow_writer::{ArrowColumnWriter, compute_leaves};
 use datafusion::parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use datafusion::parquet::arrow::arrow_writer::{ArrowColumnWriter, compute_leaves};
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::errors::Result as ParquetResult;
 use datafusion::parquet::file::metadata::{KeyValue, SortingColumn};
@@ -21,7 +20,7 @@ use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties}
 use datafusion::parquet::file::writer::SerializedFileWriter;
 use datafusion::parquet::schema::types::ColumnPath;
 
-use crate::record::{FieldType, TAG_BOOL, TAG_NULL, TAG_FLOAT, TAG_INT, TAG_STR, TAG_STR_LIST, TAG_TIME, ValueRef};
+use crate::record::{FieldType, TAG_BOOL, TAG_FLOAT, TAG_INT, TAG_NULL, TAG_STR, TAG_STR_LIST, TAG_TIME, ValueRef};
 use crate::records::Records;
 use crate::schema::{RawKind, StreamSchema};
 use crate::{Hash, LedgerError, Result};
@@ -45,9 +44,7 @@ fn writer_properties(schema: &StreamSchema) -> WriterProperties {
     // Unique, incompressible-by-dictionary columns: dictionaries and min/max stats on them
     // only cost time and space.
     for col in ["raw", "prev_hash", "row_hash"] {
-        props = props
-            .set_column_dictionary_enabled(ColumnPath::from(col), false)
-            .set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
+        props = props.set_column_dictionary_enabled(ColumnPath::from(col), false).set_column_statistics_enabled(ColumnPath::from(col), EnabledStatistics::None);
     }
     // SHA-256 output does not compress: zstd would only spend time finding that out.
     for col in ["prev_hash", "row_hash"] {
@@ -143,23 +140,12 @@ fn hash_array<'a>(hashes: impl ExactSizeIterator<Item = &'a Hash>) -> ArrayRef {
 
 /// Every column but the hashes, for the `rows` of `records`; `index` is the first one's
 /// position in the segment (for error messages).
-fn data_columns(
-    schema: &StreamSchema,
-    records: &Records,
-    rows: &[usize],
-    first_seq: u64,
-    ingest_time: i64,
-    index: usize,
-) -> Result<Vec<ArrayRef>> {
+fn data_columns(schema: &StreamSchema, records: &Records, rows: &[usize], first_seq: u64, ingest_time: i64, index: usize) -> Result<Vec<ArrayRef>> {
     let n = rows.len();
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(4 + schema.columns().len());
     columns.push(Arc::new(UInt64Array::from_iter_values(first_seq..first_seq + n as u64)));
-    columns.push(Arc::new(
-        TimestampMicrosecondArray::from_iter_values(rows.iter().map(|&i| records.event_time(i))).with_timezone("UTC"),
-    ));
-    columns.push(Arc::new(
-        TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(ingest_time, n)).with_timezone("UTC"),
-    ));
+    columns.push(Arc::new(TimestampMicrosecondArray::from_iter_values(rows.iter().map(|&i| records.event_time(i))).with_timezone("UTC")));
+    columns.push(Arc::new(TimestampMicrosecondArray::from_iter_values(std::iter::repeat_n(ingest_time, n)).with_timezone("UTC")));
     let raw_bytes: usize = rows.iter().map(|&i| records.raw(i).len()).sum();
     columns.push(match schema.raw_kind() {
         RawKind::Text => {
@@ -291,19 +277,12 @@ impl TypedBuilder {
 /// Decodes a segment file into Arrow batches, checking that its schema is the one the
 /// manifest declares. Batches are decoded as they are consumed, so memory stays at one
 /// batch beyond the file bytes.
-pub(crate) fn decode(
-    bytes: Bytes,
-    schema: &StreamSchema,
-) -> Result<impl Iterator<Item = Result<RecordBatch, String>> + use<>, String> {
-    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes)
-        .map_err(|e| format!("not a readable Parquet file ({e})"))?
-        .with_batch_size(BATCH_ROWS);
+pub(crate) fn decode(bytes: Bytes, schema: &StreamSchema) -> Result<impl Iterator<Item = Result<RecordBatch, String>> + use<>, String> {
+    let builder = ParquetRecordBatchReaderBuilder::try_new(bytes).map_err(|e| format!("not a readable Parquet file ({e})"))?.with_batch_size(BATCH_ROWS);
     let expected = schema.arrow_schema();
     let found = builder.schema();
     let same = found.fields().len() == expected.fields().len()
-        && found.fields().iter().zip(expected.fields()).all(|(a, b)| {
-            a.name() == b.name() && a.data_type().equals_datatype(b.data_type())
-        });
+        && found.fields().iter().zip(expected.fields()).all(|(a, b)| a.name() == b.name() && a.data_type().equals_datatype(b.data_type()));
     if !same {
         let names = |s: &SchemaRef| s.fields().iter().map(|f| f.name().as_str()).collect::<Vec<_>>().join(",");
         return Err(format!("columns [{}] differ from the manifest's [{}]", names(found), names(&expected)));

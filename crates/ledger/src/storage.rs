@@ -26,7 +26,7 @@ use object_store::path::Path;
 use object_store::prefix::PrefixStore;
 use object_store::{ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload};
 
-use crate::manifest::{manifest_dir, manifest_path, parse_manifest_name, Manifest, ManifestSegments};
+use crate::manifest::{Manifest, ManifestSegments, manifest_dir, manifest_path, parse_manifest_name};
 use crate::{LedgerError, Result};
 
 /// Manifests fetched at once by readers that need every one of a stream.
@@ -89,18 +89,10 @@ impl Ledger {
             }
             Some(u) => {
                 let store: Arc<dyn ObjectStore> = match u.scheme() {
-                    "az" | "azure" | "abfs" | "abfss" | "https" => Arc::new(
-                        object_store::azure::MicrosoftAzureBuilder::from_env()
-                            .with_url(url)
-                            .build()
-                            .map_err(|e| invalid(e.to_string()))?,
-                    ),
-                    "s3" | "s3a" => Arc::new(
-                        object_store::aws::AmazonS3Builder::from_env()
-                            .with_url(url)
-                            .build()
-                            .map_err(|e| invalid(e.to_string()))?,
-                    ),
+                    "az" | "azure" | "abfs" | "abfss" | "https" => {
+                        Arc::new(object_store::azure::MicrosoftAzureBuilder::from_env().with_url(url).build().map_err(|e| invalid(e.to_string()))?)
+                    }
+                    "s3" | "s3a" => Arc::new(object_store::aws::AmazonS3Builder::from_env().with_url(url).build().map_err(|e| invalid(e.to_string()))?),
                     other => return Err(invalid(format!("unsupported scheme {other:?}; use a path, file://, az:// or s3://"))),
                 };
                 let prefix = cloud_prefix(&u);
@@ -110,8 +102,7 @@ impl Ledger {
                     _ => None,
                 };
                 let root = (store.clone(), folder(&prefix));
-                let store: Arc<dyn ObjectStore> =
-                    if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
+                let store: Arc<dyn ObjectStore> = if prefix.as_ref().is_empty() { store } else { Arc::new(PrefixStore::new(store, prefix)) };
                 Ok(Self { store, root, location: shown, shared_url })
             }
         }
@@ -172,16 +163,8 @@ impl Ledger {
 
     /// Names of all streams that have at least one manifest, sorted.
     pub async fn streams(&self) -> Result<Vec<String>> {
-        let listing = self
-            .store
-            .list_with_delimiter(Some(&Path::from("_manifests")))
-            .await
-            .map_err(|e| LedgerError::store("_manifests", e))?;
-        let mut names: Vec<String> = listing
-            .common_prefixes
-            .iter()
-            .filter_map(|p| p.filename().map(str::to_string))
-            .collect();
+        let listing = self.store.list_with_delimiter(Some(&Path::from("_manifests"))).await.map_err(|e| LedgerError::store("_manifests", e))?;
+        let mut names: Vec<String> = listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect();
         names.sort();
         Ok(names)
     }
@@ -190,12 +173,7 @@ impl Ledger {
     /// manifest folder whose name is not a manifest name.
     pub(crate) async fn manifest_numbers(&self, stream: &str) -> Result<(Vec<u64>, Vec<String>)> {
         let dir = manifest_dir(stream);
-        let objects: Vec<_> = self
-            .store
-            .list(Some(&Path::from(dir.as_str())))
-            .try_collect()
-            .await
-            .map_err(|e| LedgerError::store(&dir, e))?;
+        let objects: Vec<_> = self.store.list(Some(&Path::from(dir.as_str()))).try_collect().await.map_err(|e| LedgerError::store(&dir, e))?;
         let mut numbers = Vec::new();
         let mut strays = Vec::new();
         for meta in objects {
@@ -327,14 +305,11 @@ fn cloud_prefix(u: &url::Url) -> Path {
 
 #[cfg(test)]
 mod tests {
-    use super::{redact, Ledger, OpenMode};
+    use super::{Ledger, OpenMode, redact};
 
     #[test]
     fn urls_lose_their_secrets_when_shown() {
-        assert_eq!(
-            redact("https://acct.blob.core.windows.net/c/p?sv=2024&sig=SECRET"),
-            "https://acct.blob.core.windows.net/c/p?REDACTED"
-        );
+        assert_eq!(redact("https://acct.blob.core.windows.net/c/p?sv=2024&sig=SECRET"), "https://acct.blob.core.windows.net/c/p?REDACTED");
         assert_eq!(redact("s3://user:SECRET@bucket/p"), "s3://user:REDACTED@bucket/p");
         assert_eq!(redact("./evidence"), "./evidence");
         assert_eq!(redact("az://evidence/prod"), "az://evidence/prod");

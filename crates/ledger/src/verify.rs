@@ -21,11 +21,11 @@ use object_store::path::Path;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::manifest::{manifest_path, parse_hash, Manifest, SegmentRef};
-use crate::merkle::{leaf_hash, CompactRange, Frontier};
+use crate::manifest::{Manifest, SegmentRef, manifest_path, parse_hash};
+use crate::merkle::{CompactRange, Frontier, leaf_hash};
 use crate::note::Checkpoint;
-use crate::record::{genesis_hash, row_hash, RowView};
-use crate::schema::{StreamSchema, REJECTED_SUFFIX};
+use crate::record::{RowView, genesis_hash, row_hash};
+use crate::schema::{REJECTED_SUFFIX, StreamSchema};
 use crate::segment::{self, BatchRows};
 use crate::{Hash, Ledger, LedgerError, Result};
 
@@ -169,10 +169,7 @@ impl Ledger {
                 report.other.push(Finding {
                     kind: ObjectKind::Checkpoint,
                     path: c.source.clone(),
-                    problems: vec![format!(
-                        "stream {} has {} rows in this checkpoint but does not exist in the ledger (removed)",
-                        c.stream, c.size
-                    )],
+                    problems: vec![format!("stream {} has {} rows in this checkpoint but does not exist in the ledger (removed)", c.stream, c.size)],
                 });
             }
         }
@@ -204,24 +201,14 @@ impl Ledger {
     }
 
     async fn list_dirs(&self, prefix: &str) -> Result<Vec<String>> {
-        let listing = self
-            .object_store()
-            .list_with_delimiter(Some(&Path::from(prefix)))
-            .await
-            .map_err(|e| LedgerError::store(prefix, e))?;
+        let listing = self.object_store().list_with_delimiter(Some(&Path::from(prefix))).await.map_err(|e| LedgerError::store(prefix, e))?;
         Ok(listing.common_prefixes.iter().filter_map(|p| p.filename().map(str::to_string)).collect())
     }
 
     /// One stream, in named steps: its manifests, every segment checked on its own (in
     /// parallel), one ordered fold that checks the chain and the Merkle trees manifest by
     /// manifest and segment by segment, the files no manifest commits, the checkpoints.
-    async fn verify_stream(
-        &self,
-        stream: &str,
-        checkpoints: &[&Checkpoint],
-        parallelism: Option<usize>,
-        totals: &mut VerifyReport,
-    ) -> Result<StreamReport> {
+    async fn verify_stream(&self, stream: &str, checkpoints: &[&Checkpoint], parallelism: Option<usize>, totals: &mut VerifyReport) -> Result<StreamReport> {
         let (manifests, strays, last) = self.load_manifests(stream).await?;
         let mut splits: Vec<u64> = checkpoints.iter().map(|c| c.size).collect();
         splits.sort_unstable();
@@ -262,10 +249,7 @@ impl Ledger {
                 match self.get(&path).await.map(|bytes| (Manifest::from_bytes(&path, &bytes), bytes)) {
                     Ok((Ok(m), bytes)) => {
                         if m.stream != stream || m.number != n {
-                            finding.problems.push(format!(
-                                "names stream {} number {} but is stored as {stream} number {n} (moved)",
-                                m.stream, m.number
-                            ));
+                            finding.problems.push(format!("names stream {} number {} but is stored as {stream} number {n} (moved)", m.stream, m.number));
                         }
                         Some((m, crate::manifest::sha256_hex(&bytes)))
                     }
@@ -288,13 +272,7 @@ impl Ledger {
     /// (so checks go on while the fold runs), at most `parallelism` at once, yielded in
     /// manifest and segment order: exactly one per listed segment, so the fold stays
     /// aligned.
-    fn segment_checks(
-        &self,
-        stream: &str,
-        manifests: &BTreeMap<u64, LoadedManifest>,
-        splits: &[u64],
-        parallelism: Option<usize>,
-    ) -> SegmentChecks {
+    fn segment_checks(&self, stream: &str, manifests: &BTreeMap<u64, LoadedManifest>, splits: &[u64], parallelism: Option<usize>) -> SegmentChecks {
         let jobs: Vec<(SegmentRef, Option<StreamSchema>, u64)> = manifests
             .values()
             .filter_map(|(_, m)| m.as_ref().map(|(m, _)| m))
@@ -329,12 +307,7 @@ impl Ledger {
         findings: &mut Vec<Finding>,
     ) -> Result<()> {
         let prefix = format!("streams/{stream}");
-        let objects: Vec<_> = self
-            .object_store()
-            .list(Some(&Path::from(prefix.as_str())))
-            .try_collect()
-            .await
-            .map_err(|e| LedgerError::store(&prefix, e))?;
+        let objects: Vec<_> = self.object_store().list(Some(&Path::from(prefix.as_str()))).try_collect().await.map_err(|e| LedgerError::store(&prefix, e))?;
         let mut unreferenced: Vec<_> = objects.into_iter().filter(|o| !referenced.contains(o.location.as_ref())).collect();
         unreferenced.sort_by(|a, b| a.location.cmp(&b.location));
         for o in unreferenced {
@@ -353,22 +326,14 @@ impl Ledger {
 
     /// Reads one segment and checks everything that needs no other object. `Err` when the
     /// file is missing or cannot be fetched.
-    async fn check_segment(
-        &self,
-        seg: &SegmentRef,
-        schema: &StreamSchema,
-        commit_offset: u64,
-        splits: &[u64],
-    ) -> Result<SegmentCheck, Unreadable> {
+    async fn check_segment(&self, seg: &SegmentRef, schema: &StreamSchema, commit_offset: u64, splits: &[u64]) -> Result<SegmentCheck, Unreadable> {
         let bytes = match self.get(&seg.path).await {
             Ok(b) => b,
             Err(LedgerError::Store { source: object_store::Error::NotFound { .. }, .. }) => return Err(Unreadable::Missing),
             Err(e) => return Err(Unreadable::Fetch(e.to_string())),
         };
         let (seg, schema, splits) = (seg.clone(), schema.clone(), splits.to_vec());
-        tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema, commit_offset, &splits)))
-            .await
-            .expect("segment check does not panic")
+        tokio::task::spawn_blocking(move || Ok(check_segment_bytes(bytes, &seg, &schema, commit_offset, &splits))).await.expect("segment check does not panic")
     }
 }
 

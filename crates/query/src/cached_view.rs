@@ -37,22 +37,22 @@ use datafusion::catalog::{MemTable, Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode};
 use datafusion::common::{Column, DataFusionError, JoinType};
 use datafusion::config::ConfigOptions;
+use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
-use datafusion::datasource::empty::EmptyTable;
-use datafusion::datasource::{provider_as_source, TableType};
+use datafusion::datasource::{TableType, provider_as_source};
 use datafusion::error::Result;
-use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryReservation};
+use datafusion::execution::session_state::{SessionState, SessionStateBuilder};
 use datafusion::functions_aggregate::expr_fn::{count, max, min};
-use datafusion::logical_expr::{col, lit, Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown};
+use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableProviderFilterPushDown, col, lit};
 use datafusion::parquet::arrow::ArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::WriterProperties;
-use datafusion::physical_optimizer::join_selection::JoinSelection;
 use datafusion::physical_optimizer::PhysicalOptimizerRule;
+use datafusion::physical_optimizer::join_selection::JoinSelection;
 use datafusion::physical_plan::joins::{HashJoinExec, PartitionMode};
-use datafusion::physical_plan::{execute_stream, ExecutionPlan};
+use datafusion::physical_plan::{ExecutionPlan, execute_stream};
 use datafusion::scalar::ScalarValue;
 use futures::StreamExt;
 use tokio::sync::OnceCell;
@@ -136,7 +136,10 @@ fn parquet_table(files: Vec<ListingTableUrl>, schema: SchemaRef) -> Result<Arc<d
 fn building_on_looked_up(state: &dyn Session) -> Result<SessionState> {
     let state = state.as_any().downcast_ref::<SessionState>().ok_or_else(|| DataFusionError::Internal("a session that is not a SessionState".into()))?;
     let mut rules = state.physical_optimizers().to_vec();
-    let chosen = rules.iter().position(|rule| rule.name() == JoinSelection::new().name()).ok_or_else(|| DataFusionError::Internal("no join_selection rule to follow".into()))?;
+    let chosen = rules
+        .iter()
+        .position(|rule| rule.name() == JoinSelection::new().name())
+        .ok_or_else(|| DataFusionError::Internal("no join_selection rule to follow".into()))?;
     rules.insert(chosen + 1, Arc::new(BuildOnLookedUp));
     Ok(SessionStateBuilder::new_from_existing(state.clone()).with_physical_optimizer_rules(rules).build())
 }
@@ -202,7 +205,8 @@ impl CachedView {
     /// time.
     async fn slices(&self, state: &dyn Session, filters: &[Expr], slice_bytes: usize) -> Result<(Vec<(Expr, Option<(i64, i64)>)>, bool)> {
         let time = col(Column::from_name(&self.time_column));
-        let (data_type, range) = self.aggregate(state, &self.rows, filters, vec![min(time.clone()), max(time.clone()), count(time.clone()), count(lit(1))]).await?;
+        let (data_type, range) =
+            self.aggregate(state, &self.rows, filters, vec![min(time.clone()), max(time.clone()), count(time.clone()), count(lit(1))]).await?;
         let (first, last, timed, all) = (range[0], range[1], range[2].unwrap_or(0), range[3].unwrap_or(0));
         let at = |v: i64| -> Result<Expr> { Ok(lit(ScalarValue::Int64(Some(v)).cast_to(&data_type)?)) };
         let mut slices = Vec::new();
@@ -326,10 +330,8 @@ impl CachedView {
 
     fn open_file(&self, schema: &SchemaRef) -> Result<(tempfile::NamedTempFile, ArrowWriter<std::fs::File>)> {
         let file = tempfile::Builder::new().prefix(&format!("keytrail-{}-", self.name)).suffix(".parquet").tempfile()?;
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(FILE_ROW_GROUP_ROWS))
-            .build();
+        let properties =
+            WriterProperties::builder().set_compression(Compression::ZSTD(ZstdLevel::default())).set_max_row_group_row_count(Some(FILE_ROW_GROUP_ROWS)).build();
         let writer = ArrowWriter::try_new(file.reopen()?, schema.clone(), Some(properties))?;
         Ok((file, writer))
     }
@@ -368,13 +370,7 @@ impl TableProvider for CachedView {
             .collect())
     }
 
-    async fn scan(
-        &self,
-        state: &dyn Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[Expr],
-        limit: Option<usize>,
-    ) -> Result<Arc<dyn ExecutionPlan>> {
+    async fn scan(&self, state: &dyn Session, projection: Option<&Vec<usize>>, filters: &[Expr], limit: Option<usize>) -> Result<Arc<dyn ExecutionPlan>> {
         let entry = self.entries.lock().expect("no panic while holding the lock").entry(filters.to_vec()).or_default().clone();
         let kept = entry.get_or_try_init(|| self.compute(state, filters)).await?;
         kept.rows.scan(state, projection, &[], limit).await
@@ -465,7 +461,9 @@ mod tests {
         let ctx = SessionContext::new_with_config_rt(SessionConfig::new(), runtime);
         let folder = tempfile::tempdir().unwrap();
         let time = Field::new("time", DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())), true);
-        let times = |keys: &[i64]| -> Arc<dyn Array> { Arc::new(TimestampMicrosecondArray::from_iter_values(keys.iter().map(|k| k % 1000 * 1_000_000)).with_timezone("UTC")) };
+        let times = |keys: &[i64]| -> Arc<dyn Array> {
+            Arc::new(TimestampMicrosecondArray::from_iter_values(keys.iter().map(|k| k % 1000 * 1_000_000)).with_timezone("UTC"))
+        };
         let table = |name: &str, columns: Vec<Field>, batches: Vec<Vec<Arc<dyn Array>>>| {
             let schema = Arc::new(Schema::new(columns));
             let path = folder.path().join(format!("{name}.parquet"));
@@ -477,7 +475,13 @@ mod tests {
             let provider = parquet_table(vec![ListingTableUrl::parse(path.to_str().unwrap()).unwrap()], schema).unwrap();
             ctx.register_table(name, provider).unwrap();
         };
-        let rows = returned.chunks(10).map(|keys| vec![times(keys), Arc::new(Int64Array::from(keys.to_vec())) as _, Arc::new(StringArray::from_iter_values(keys.iter().map(|k| format!("{k:04096}")))) as _]);
+        let rows = returned.chunks(10).map(|keys| {
+            vec![
+                times(keys),
+                Arc::new(Int64Array::from(keys.to_vec())) as _,
+                Arc::new(StringArray::from_iter_values(keys.iter().map(|k| format!("{k:04096}")))) as _,
+            ]
+        });
         table("returned", vec![time.clone(), Field::new("key", DataType::Int64, false), Field::new("wide", DataType::Utf8, false)], rows.collect());
         table("keys", vec![time, Field::new("key", DataType::Int64, false)], vec![vec![times(looked_up), Arc::new(Int64Array::from(looked_up.to_vec()))]]);
         let plan = ctx

@@ -143,10 +143,7 @@ named!(Builtin { LedgerVerify => "ledger_verify" });
 
 macro_rules! control {
     ($id:literal) => {
-        (
-            include_str!(concat!("../../../queries/controls/", $id, ".toml")),
-            include_str!(concat!("../../../queries/controls/", $id, ".sql")),
-        )
+        (include_str!(concat!("../../../queries/controls/", $id, ".toml")), include_str!(concat!("../../../queries/controls/", $id, ".sql")))
     };
 }
 
@@ -317,11 +314,8 @@ impl Framework {
         self.requirements
             .iter()
             .map(|r| {
-                let controls: Vec<&str> = catalog
-                    .iter()
-                    .filter(|c| c.frameworks.get(&self.key).is_some_and(|ids| ids.contains(&r.id)))
-                    .map(|c| c.id.as_str())
-                    .collect();
+                let controls: Vec<&str> =
+                    catalog.iter().filter(|c| c.frameworks.get(&self.key).is_some_and(|ids| ids.contains(&r.id))).map(|c| c.id.as_str()).collect();
                 let judged: Vec<(VerdictStatus, bool)> = verdicts
                     .iter()
                     .filter(|v| controls.contains(&v.control.as_str()))
@@ -630,7 +624,9 @@ impl LedgerSession {
                 bind(" WHERE event_time >= $period_start AND event_time < $period_end", period, &BTreeMap::new())
             };
             let rows = match self.query_internal(&format!("SELECT count(*) AS n FROM {table}{filter}")).await {
-                Ok(batches) => batches.first().filter(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0)),
+                Ok(batches) => {
+                    batches.first().filter(|b| b.num_rows() > 0).map_or(0, |b| b.column(0).as_primitive::<datafusion::arrow::datatypes::Int64Type>().value(0))
+                }
                 Err(QueryError::DamagedEvidence(damage)) => return damaged(control, damage, sql),
                 Err(e) => return failed(control, VerdictStatus::Error, format!("evidence table {table}: {e}"), sql),
             };
@@ -757,12 +753,7 @@ pub fn findings_batch(findings: &[Finding]) -> RecordBatch {
         Field::new("reason", DataType::Utf8, false),
         Field::new("exception", DataType::Utf8, true),
     ]);
-    let columns = vec![
-        text(|f| Some(&f.resource)),
-        text(|f| Some(f.status.as_str())),
-        text(|f| Some(&f.reason)),
-        text(|f| f.exception.as_deref()),
-    ];
+    let columns = vec![text(|f| Some(&f.resource)), text(|f| Some(f.status.as_str())), text(|f| Some(&f.reason)), text(|f| f.exception.as_deref())];
     RecordBatch::try_new(Arc::new(schema), columns).expect("columns match the schema")
 }
 
@@ -772,7 +763,11 @@ fn integrity_evaluation(control: Control, integrity: &Result<VerifyReport, Strin
         Ok(report) if report.streams.is_empty() => {
             let detail = "the ledger holds no stream: there is nothing to verify".to_string();
             sink.rows(&findings_batch(&[])).map_err(|e| QueryError::Evidence(format!("{}: {e}", control.id)))?;
-            return Ok(Evaluation { verdict: Verdict::without_findings(&control.id, VerdictStatus::InsufficientEvidence, detail), control, sql: String::new() });
+            return Ok(Evaluation {
+                verdict: Verdict::without_findings(&control.id, VerdictStatus::InsufficientEvidence, detail),
+                control,
+                sql: String::new(),
+            });
         }
         Ok(report) => report
             .streams

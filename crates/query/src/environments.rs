@@ -76,7 +76,13 @@ mod tests {
     fn patterns_become_literal_like_patterns() {
         assert_eq!(like("/prod/*"), "/prod/%");
         assert_eq!(like("a_b%c\\*"), "a\\_b\\%c\\\\%");
-        let sql = rules_sql(&[Environment { name: "prod".into(), production: true, clusters: vec!["aks-prod*".into()], item_paths: vec!["/it's/*".into()], ..Default::default() }]);
+        let sql = rules_sql(&[Environment {
+            name: "prod".into(),
+            production: true,
+            clusters: vec!["aks-prod*".into()],
+            item_paths: vec!["/it's/*".into()],
+            ..Default::default()
+        }]);
         assert!(sql.contains("('prod', true, 'cluster', 'aks-prod%')") && sql.contains("'/it''s/%'"), "{sql}");
         assert!(rules_sql(&[]).ends_with("WHERE false"));
     }

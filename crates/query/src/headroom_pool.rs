@@ -10,7 +10,7 @@
 
 use std::sync::Mutex;
 
-use datafusion::common::{resources_datafusion_err, Result};
+use datafusion::common::{Result, resources_datafusion_err};
 use datafusion::execution::memory_pool::{MemoryConsumer, MemoryLimit, MemoryPool, MemoryReservation};
 
 #[derive(Debug, Default)]

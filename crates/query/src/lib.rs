@@ -11,18 +11,18 @@
 //! part of the ledger), and never let SQL write, define or configure anything.
 
 mod cached_view;
-mod headroom_pool;
 pub mod controls;
 pub mod environments;
+mod headroom_pool;
 pub mod outcome;
 
 use std::sync::Arc;
 
 use datafusion::arrow::array::RecordBatch;
-use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::catalog::view::ViewTable;
-use datafusion::datasource::empty::EmptyTable;
 use datafusion::datasource::TableProvider;
+use datafusion::datasource::empty::EmptyTable;
+use datafusion::datasource::listing::ListingTableUrl;
 use datafusion::execution::context::SQLOptions;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SessionConfig, SessionContext};
@@ -273,7 +273,9 @@ impl LedgerSession {
             let files = manifests
                 .iter()
                 .flat_map(|m| &m.segments)
-                .map(|s| Ok((ListingTableUrl::parse(format!("{files_at}{}", s.path))?, s.event_time_min.timestamp_micros(), s.event_time_max.timestamp_micros())))
+                .map(|s| {
+                    Ok((ListingTableUrl::parse(format!("{files_at}{}", s.path))?, s.event_time_min.timestamp_micros(), s.event_time_max.timestamp_micros()))
+                })
                 .collect::<Result<_, datafusion::error::DataFusionError>>()?;
             let segments = cached_view::SegmentsByTime { table: stream.clone(), schema, files };
             register(&ctx, &stream, segments.meeting(i64::MIN, i64::MAX)?, period)?;

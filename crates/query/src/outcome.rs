@@ -93,17 +93,18 @@ impl VerdictStatus {
     /// else ok.
     pub fn of_findings(mut statuses: impl Iterator<Item = FindingStatus>) -> Self {
         let mut verdict = VerdictStatus::Ok;
-        statuses.try_for_each(|s| {
-            let this = match s {
-                FindingStatus::Alarm => VerdictStatus::Alarm,
-                FindingStatus::Error => VerdictStatus::Error,
-                FindingStatus::Unknown => VerdictStatus::InsufficientEvidence,
-                FindingStatus::Ok | FindingStatus::Info | FindingStatus::Skip | FindingStatus::Excepted => VerdictStatus::Ok,
-            };
-            verdict = verdict.max(this);
-            if verdict == VerdictStatus::Alarm { Err(()) } else { Ok(()) }
-        })
-        .ok();
+        statuses
+            .try_for_each(|s| {
+                let this = match s {
+                    FindingStatus::Alarm => VerdictStatus::Alarm,
+                    FindingStatus::Error => VerdictStatus::Error,
+                    FindingStatus::Unknown => VerdictStatus::InsufficientEvidence,
+                    FindingStatus::Ok | FindingStatus::Info | FindingStatus::Skip | FindingStatus::Excepted => VerdictStatus::Ok,
+                };
+                verdict = verdict.max(this);
+                if verdict == VerdictStatus::Alarm { Err(()) } else { Ok(()) }
+            })
+            .ok();
         verdict
     }
 }

@@ -85,10 +85,7 @@ pub(crate) fn daily_bars(label: &str, days: &[String], counts: &[DailyCount]) ->
 }
 
 fn axis(max: i64, plot: u32) -> Vec<Text> {
-    vec![
-        Text { x: LEFT - 6, y: TOP + 4, anchor: "end", text: max.to_string() },
-        Text { x: LEFT - 6, y: TOP + plot, anchor: "end", text: "0".into() },
-    ]
+    vec![Text { x: LEFT - 6, y: TOP + 4, anchor: "end", text: max.to_string() }, Text { x: LEFT - 6, y: TOP + plot, anchor: "end", text: "0".into() }]
 }
 
 /// One row per stream, one cell per day: `ok` (rows, no gap), `gap` (a recorded gap) or

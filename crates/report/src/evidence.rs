@@ -214,7 +214,16 @@ mod tests {
 
     #[test]
     fn formulas_are_defused_and_nested_values_become_text() {
-        let text: ArrayRef = Arc::new(StringArray::from(vec![Some("=HYPERLINK(\"http://x\")"), Some("+1"), Some("-2"), Some("@a"), Some("\tb"), Some("\rc"), Some("plain"), None]));
+        let text: ArrayRef = Arc::new(StringArray::from(vec![
+            Some("=HYPERLINK(\"http://x\")"),
+            Some("+1"),
+            Some("-2"),
+            Some("@a"),
+            Some("\tb"),
+            Some("\rc"),
+            Some("plain"),
+            None,
+        ]));
         let list: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>((0..8).map(|i| Some(vec![Some(i)]))));
         let number: ArrayRef = Arc::new(Int64Array::from((0..8).map(|i| -i).collect::<Vec<_>>()));
         let batch = RecordBatch::try_from_iter(vec![("t", text), ("l", list), ("n", number)]).unwrap();

@@ -107,10 +107,7 @@ pub(crate) async fn gather(ledger: &Ledger, signer: &Signer, options: &ReportOpt
         ),
     )
     .await?;
-    let sync_latencies = LATENCY_BUCKETS
-        .iter()
-        .map(|b| ((*b).to_string(), latencies.iter().find(|(l, _)| l == b).map_or(0, |(_, n)| *n)))
-        .collect();
+    let sync_latencies = LATENCY_BUCKETS.iter().map(|b| ((*b).to_string(), latencies.iter().find(|(l, _)| l == b).map_or(0, |(_, n)| *n))).collect();
     let sync_failures = pairs(
         &session,
         &format!(
@@ -165,7 +162,5 @@ async fn rows(session: &LedgerSession, sql: &str) -> Result<Vec<RecordBatch>, Re
 
 fn daily_counts(batches: Vec<RecordBatch>) -> Vec<DailyCount> {
     let (_, rows) = cells(&batches, usize::MAX, usize::MAX);
-    rows.into_iter()
-        .map(|r| DailyCount { day: r[0].clone(), series: r[1].clone(), count: r[2].parse().unwrap_or(0) })
-        .collect()
+    rows.into_iter().map(|r| DailyCount { day: r[0].clone(), series: r[1].clone(), count: r[2].parse().unwrap_or(0) }).collect()
 }

@@ -186,7 +186,12 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
                         controls: r
                             .evaluations
                             .iter()
-                            .map(|e| ControlRef { id: e.control.id.clone(), title: e.control.title.clone(), status: e.verdict.status.as_str().to_string(), summary: summary(e) })
+                            .map(|e| ControlRef {
+                                id: e.control.id.clone(),
+                                title: e.control.title.clone(),
+                                status: e.verdict.status.as_str().to_string(),
+                                summary: summary(e),
+                            })
                             .collect(),
                     })
                     .collect(),
@@ -467,10 +472,7 @@ mod tests {
         };
         let outcomes = outcomes(&frameworks, &facts.evaluations);
         let statuses: Vec<Status> = outcomes[0].requirements.iter().map(|r| r.status).collect();
-        assert_eq!(
-            statuses,
-            vec![Status::Satisfied, Status::NotSatisfied, Status::InsufficientEvidence, Status::Excepted, Status::Error, Status::Manual]
-        );
+        assert_eq!(statuses, vec![Status::Satisfied, Status::NotSatisfied, Status::InsufficientEvidence, Status::Excepted, Status::Error, Status::Manual]);
         let html = render(&options, &facts, &outcomes, "f").unwrap();
         for badge in ["satisfied", "not_satisfied", "insufficient_evidence", "excepted", "manual", "ok", "alarm", "error"] {
             assert!(html.contains(&format!("class=\"badge {badge}\"")), "no {badge} badge");

@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Utc};
 use keytrail_ledger::{Ledger, Signer, StreamSchema};
-use keytrail_query::controls::{Control, Exception, Framework};
 use keytrail_query::SessionOptions;
+use keytrail_query::controls::{Control, Exception, Framework};
 
 pub use evidence::defuse_formulas;
 pub use pack::{PackCheck, verify_pack};

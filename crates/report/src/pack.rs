@@ -228,10 +228,9 @@ fn destination(out: &Path, name: &str, replace: bool) -> Result<(PathBuf, PathBu
 /// folder that is not a pack or that holds files keytrail did not write.
 fn remove_written_pack(dir: &Path) -> Result<(), ReportError> {
     let manifest_path = dir.join("manifest.json");
-    let manifest: PackManifest = std::fs::read(&manifest_path)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| ReportError::ReplaceRefused { dir: dir.to_path_buf(), reason: "it holds no readable manifest.json, so it is not a keytrail pack".into() })?;
+    let manifest: PackManifest = std::fs::read(&manifest_path).ok().and_then(|bytes| serde_json::from_slice(&bytes).ok()).ok_or_else(|| {
+        ReportError::ReplaceRefused { dir: dir.to_path_buf(), reason: "it holds no readable manifest.json, so it is not a keytrail pack".into() }
+    })?;
     let written: std::collections::HashSet<String> =
         manifest.files.iter().map(|f| f.path.clone()).chain(["manifest.json".to_string(), "manifest.sig".to_string()]).collect();
     let others: Vec<String> = list_files(dir)?.into_iter().filter(|f| !written.contains(f)).collect();
@@ -333,8 +332,7 @@ pub fn verify_pack(path: &Path, verifier: &Verifier) -> Result<PackCheck, Report
         }
     }
     let manifest_bytes = special.remove("manifest.json").ok_or_else(|| not_a_pack("no manifest.json: not a keytrail evidence pack".into()))?;
-    let manifest: PackManifest =
-        serde_json::from_slice(&manifest_bytes).map_err(|e| not_a_pack(format!("manifest.json is not a {FORMAT} manifest: {e}")))?;
+    let manifest: PackManifest = serde_json::from_slice(&manifest_bytes).map_err(|e| not_a_pack(format!("manifest.json is not a {FORMAT} manifest: {e}")))?;
     let mut problems = Vec::new();
     match special.remove("manifest.sig") {
         None => problems.push("manifest.sig is missing: the pack is not signed".to_string()),
@@ -350,10 +348,8 @@ pub fn verify_pack(path: &Path, verifier: &Verifier) -> Result<PackCheck, Report
     for entry in &manifest.files {
         match found.remove(&entry.path) {
             None => problems.push(format!("missing: {}", entry.path)),
-            Some((size, sha256)) if size != entry.size || sha256 != entry.sha256 => problems.push(format!(
-                "changed: {} ({size} bytes, sha256 {sha256}; the manifest says {} bytes, sha256 {})",
-                entry.path, entry.size, entry.sha256
-            )),
+            Some((size, sha256)) if size != entry.size || sha256 != entry.sha256 => problems
+                .push(format!("changed: {} ({size} bytes, sha256 {sha256}; the manifest says {} bytes, sha256 {})", entry.path, entry.size, entry.sha256)),
             Some(_) => {}
         }
     }

@@ -24,9 +24,7 @@ impl Azurite {
     /// Starts Azurite. Looks for `azurite-blob` in `$AZURITE_BLOB`, the workspace's
     /// `node_modules/.bin`, then `PATH`; panics with how to install it when absent.
     pub fn start() -> Self {
-        let bin = find_binary().unwrap_or_else(|| {
-            panic!("azurite-blob not found: run `npm install` in the repository (see README) or set AZURITE_BLOB")
-        });
+        let bin = find_binary().unwrap_or_else(|| panic!("azurite-blob not found: run `npm install` in the repository (see README) or set AZURITE_BLOB"));
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(bin)
             .args(["--blobHost", "127.0.0.1", "--blobPort", &port.to_string()])
@@ -47,11 +45,7 @@ impl Azurite {
 
     /// Environment that points `object_store`'s Azure backend at this Azurite.
     pub fn env(&self) -> Vec<(&'static str, String)> {
-        vec![
-            ("AZURE_STORAGE_USE_EMULATOR", "true".into()),
-            ("AZURITE_BLOB_STORAGE_URL", self.url()),
-            ("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT.into()),
-        ]
+        vec![("AZURE_STORAGE_USE_EMULATOR", "true".into()), ("AZURITE_BLOB_STORAGE_URL", self.url()), ("AZURE_STORAGE_ACCOUNT_NAME", ACCOUNT.into())]
     }
 
     /// A client for one container, with the development account's key.
@@ -70,9 +64,7 @@ impl Azurite {
     pub fn create_container(&self, name: &str) {
         let date = chrono::Utc::now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
         let version = "2021-08-06";
-        let string_to_sign = format!(
-            "PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{ACCOUNT}/{ACCOUNT}/{name}\nrestype:container"
-        );
+        let string_to_sign = format!("PUT\n\n\n\n\n\n\n\n\n\n\n\nx-ms-date:{date}\nx-ms-version:{version}\n/{ACCOUNT}/{ACCOUNT}/{name}\nrestype:container");
         let mut mac = Hmac::<Sha256>::new_from_slice(&B64.decode(ACCOUNT_KEY).unwrap()).unwrap();
         mac.update(string_to_sign.as_bytes());
         let signature = B64.encode(mac.finalize().into_bytes());

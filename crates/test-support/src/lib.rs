@@ -11,7 +11,7 @@ mod moto;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-pub use azurite::{Azurite, ACCOUNT as AZURITE_ACCOUNT, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY};
+pub use azurite::{ACCOUNT as AZURITE_ACCOUNT, ACCOUNT_KEY as AZURITE_ACCOUNT_KEY, Azurite};
 pub use moto::{S3Server, SECRET_ACCESS_KEY as S3_SECRET_ACCESS_KEY};
 
 /// A test tool's executable: the path in `env`, else `in_workspace` (relative to the

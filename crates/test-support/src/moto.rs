@@ -24,7 +24,8 @@ impl S3Server {
     /// `scripts/test` makes (`target/moto-venv`), then `PATH`; panics with how to install it
     /// when absent.
     pub fn start() -> Self {
-        let bin = find_binary().unwrap_or_else(|| panic!("moto_server not found: run scripts/test (it installs moto into target/moto-venv) or set MOTO_SERVER"));
+        let bin =
+            find_binary().unwrap_or_else(|| panic!("moto_server not found: run scripts/test (it installs moto into target/moto-venv) or set MOTO_SERVER"));
         let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let child = Command::new(bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])

@@ -25,7 +25,7 @@ use serde_json::{Value as Json, json};
 pub use config::{AccessType, AkeylessApiConfig};
 
 use crate::akeyless::json_text;
-use crate::retry::{retry, Failure, GaveUp, RetryPolicy};
+use crate::retry::{Failure, GaveUp, RetryPolicy, retry};
 
 /// Why a snapshot failed.
 #[derive(Debug, thiserror::Error)]
@@ -115,10 +115,7 @@ impl Client {
 /// The error text of an Akeyless error body (`{"error": "..."}` or `{"message": "..."}`).
 fn error_message(body: &str) -> String {
     let json: Option<Json> = serde_json::from_str(body).ok();
-    json.as_ref()
-        .and_then(|j| j.get("error").or_else(|| j.get("message")))
-        .map(json_text)
-        .unwrap_or_else(|| body.chars().take(200).collect())
+    json.as_ref().and_then(|j| j.get("error").or_else(|| j.get("message"))).map(json_text).unwrap_or_else(|| body.chars().take(200).collect())
 }
 
 fn secret(name: &str, what: &str, env: Option<&str>, file: Option<&std::path::Path>) -> Result<String, ApiError> {
@@ -134,10 +131,7 @@ fn auth_body(config: &AkeylessApiConfig) -> Result<Json, ApiError> {
             body["access-key"] = json!(secret("access_key", "access key", config.access_key_env.as_deref(), config.access_key_file.as_deref())?)
         }
         AccessType::K8s => {
-            let file = config
-                .k8s_service_account_token_file
-                .clone()
-                .unwrap_or_else(|| PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"));
+            let file = config.k8s_service_account_token_file.clone().unwrap_or_else(|| PathBuf::from("/var/run/secrets/kubernetes.io/serviceaccount/token"));
             let token = secret("k8s_service_account_token", "service-account token", None, Some(&file))?;
             use base64::Engine;
             body["k8s-service-account-token"] = json!(base64::engine::general_purpose::STANDARD.encode(token));
@@ -164,10 +158,10 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
         ApiError::Auth { message, .. } => ApiError::Auth { access_id: config.access_id.clone(), message },
         other => other,
     })?;
-    let token = auth.get("token").and_then(Json::as_str).ok_or_else(|| ApiError::Auth {
-        access_id: config.access_id.clone(),
-        message: "the /auth reply has no token".into(),
-    })?;
+    let token = auth
+        .get("token")
+        .and_then(Json::as_str)
+        .ok_or_else(|| ApiError::Auth { access_id: config.access_id.clone(), message: "the /auth reply has no token".into() })?;
     let snapshot_time = chrono::Utc::now().timestamp_micros();
     let mut report = SnapshotReport::default();
     for kind in &KINDS {
@@ -176,7 +170,11 @@ pub async fn snapshot(ledger: &Ledger, config: &AkeylessApiConfig, http: reqwest
         let schema = StreamSchema::new(kind.stream, kind.columns())?;
         let records: Records = objects
             .iter()
-            .map(|o| Record { event_time: snapshot_time, raw: model::without_credentials(o).to_string().into_bytes(), values: kind.values(o, snapshot_time, run_id) })
+            .map(|o| Record {
+                event_time: snapshot_time,
+                raw: model::without_credentials(o).to_string().into_bytes(),
+                values: kind.values(o, snapshot_time, run_id),
+            })
             .collect();
         let mut batch = Batch::new(records);
         batch.cursor = Some(json!({"akeyless_api": {"snapshot_time": snapshot_time, "run_id": run_id, "count": n}}));

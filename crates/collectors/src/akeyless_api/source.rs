@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use keytrail_ledger::LedgerError;
 
-use super::{record_failure, snapshot, AkeylessApiConfig, ApiError};
-use crate::source::{missing, resolve, Collected, Part, Run, Source};
+use super::{AkeylessApiConfig, ApiError, record_failure, snapshot};
+use crate::source::{Collected, Part, Run, Source, missing, resolve};
 
 #[async_trait::async_trait]
 impl Source for AkeylessApiConfig {
@@ -68,12 +68,7 @@ impl Source for AkeylessApiConfig {
             Err(e) => {
                 tracing::error!("Akeyless API snapshot failed: {e}");
                 record_failure(run.ledger, self, &e, run.run_id).await?;
-                Part {
-                    name: "snapshot".into(),
-                    line: format!("akeyless api: NOT COLLECTED: {e}"),
-                    not_collected: Some(e.to_string()),
-                    ..Part::default()
-                }
+                Part { name: "snapshot".into(), line: format!("akeyless api: NOT COLLECTED: {e}"), not_collected: Some(e.to_string()), ..Part::default() }
             }
         };
         Ok(Collected { header: None, parts: vec![part] })

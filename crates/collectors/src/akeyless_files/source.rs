@@ -3,11 +3,11 @@
 
 use std::path::Path;
 
-use keytrail_ledger::{redact, Ledger, LedgerError};
+use keytrail_ledger::{Ledger, LedgerError, redact};
 use serde::Deserialize;
 
-use super::{ingest, is_forwarded_log, FilesError, FilesOptions, FilesReport, SOURCE};
-use crate::source::{missing, Collected, Part, Run, Source};
+use super::{FilesError, FilesOptions, FilesReport, SOURCE, ingest, is_forwarded_log};
+use crate::source::{Collected, Part, Run, Source, missing};
 
 /// `[akeyless_logs]` in `keytrail.toml`.
 #[derive(Clone, Debug, Deserialize)]

@@ -242,7 +242,14 @@ impl Listing {
     }
 }
 
-pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &str, page_size: u32, commit_rows: usize, report: &mut ClusterReport) -> Result<(), KubernetesError> {
+pub(super) async fn collect(
+    ledger: &Ledger,
+    client: &kube::Client,
+    cluster: &str,
+    page_size: u32,
+    commit_rows: usize,
+    report: &mut ClusterReport,
+) -> Result<(), KubernetesError> {
     let schema = schema()?;
     // What earlier runs collected; `next` is what this run's commits record. Each commit
     // requires the stream's cursor to be `resumed_from`, this one or the last committed,
@@ -287,7 +294,10 @@ pub(super) async fn collect(ledger: &Ledger, client: &kube::Client, cluster: &st
             let list_revision = page.metadata.resource_version.as_deref().and_then(Revision::parse).ok_or_else(|| KubernetesError::Api {
                 cluster: cluster.into(),
                 what: what.clone(),
-                message: format!("the list's resourceVersion {:?} is not an integer, so keytrail cannot tell which events it collected", page.metadata.resource_version),
+                message: format!(
+                    "the list's resourceVersion {:?} is not an integer, so keytrail cannot tell which events it collected",
+                    page.metadata.resource_version
+                ),
             })?;
             let first_revision = listing.revision.get_or_insert(list_revision).clone();
             for event in page.items {

@@ -227,11 +227,9 @@ fn api_error(cluster: &str, what: &str, error: kube::Error) -> KubernetesError {
         kube::Error::Api(status) if status.code == 401 || (status.code == 403 && what.contains("/version")) => {
             KubernetesError::Unauthorized { cluster: cluster.into(), code: status.code, reason: status.reason.clone() }
         }
-        kube::Error::Api(status) => KubernetesError::Api {
-            cluster: cluster.into(),
-            what: what.into(),
-            message: format!("{} {}: {}", status.code, status.reason, status.message),
-        },
+        kube::Error::Api(status) => {
+            KubernetesError::Api { cluster: cluster.into(), what: what.into(), message: format!("{} {}: {}", status.code, status.reason, status.message) }
+        }
         other => KubernetesError::Api { cluster: cluster.into(), what: what.into(), message: other.to_string() },
     }
 }

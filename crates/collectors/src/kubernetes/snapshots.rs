@@ -416,7 +416,13 @@ impl Grant {
 
 /// Roles and ClusterRoles granting anything on Secrets or ESO resources, and the bindings
 /// to them (each binding row repeats what its role grants).
-async fn rbac_snapshot(client: &kube::Client, cluster: &str, page_size: u32, report: &mut ClusterReport, snapshot: &mut Snapshot) -> Result<(), KubernetesError> {
+async fn rbac_snapshot(
+    client: &kube::Client,
+    cluster: &str,
+    page_size: u32,
+    report: &mut ClusterReport,
+    snapshot: &mut Snapshot,
+) -> Result<(), KubernetesError> {
     let cluster_roles = list_all(&Api::<ClusterRole>::all(client.clone()), cluster, "listing ClusterRoles", page_size, report).await?;
     let roles = list_all(&Api::<Role>::all(client.clone()), cluster, "listing Roles", page_size, report).await?;
     let mut grants: BTreeMap<(String, String, String), Grant> = BTreeMap::new();
@@ -502,7 +508,9 @@ mod tests {
 
     #[test]
     fn go_durations() {
-        for (text, secs) in [("1h0m0s", 3600.0), ("24h", 86400.0), ("90m", 5400.0), ("1.5h", 5400.0), ("500ms", 0.5), ("0", 0.0), ("1h30m15s", 5415.0), ("-2m", -120.0)] {
+        for (text, secs) in
+            [("1h0m0s", 3600.0), ("24h", 86400.0), ("90m", 5400.0), ("1.5h", 5400.0), ("500ms", 0.5), ("0", 0.0), ("1h30m15s", 5415.0), ("-2m", -120.0)]
+        {
             assert_eq!(parse_go_duration(text), Some(secs), "{text}");
         }
         for bad in ["", "1d", "h", "1h x", "abc", "-"] {

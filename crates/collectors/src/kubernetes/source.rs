@@ -4,8 +4,8 @@ use std::path::Path;
 
 use keytrail_ledger::LedgerError;
 
-use super::{collect, KubernetesConfig};
-use crate::source::{missing, resolve, Collected, Part, Run, Source};
+use super::{KubernetesConfig, collect};
+use crate::source::{Collected, Part, Run, Source, missing, resolve};
 
 #[async_trait::async_trait]
 impl Source for KubernetesConfig {

@@ -8,12 +8,12 @@ use azure_core::cloud::{CloudConfiguration, CustomConfiguration};
 use azure_core::credentials::{Secret, TokenCredential};
 use azure_core::http::{ClientOptions, RetryOptions, Transport};
 use azure_identity::{
-    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential,
-    ManagedIdentityCredentialOptions, UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
+    ClientAssertionCredentialOptions, ClientSecretCredential, ClientSecretCredentialOptions, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId, WorkloadIdentityCredential, WorkloadIdentityCredentialOptions,
 };
 
-use super::config::{AuthMode, LogAnalyticsConfig};
 use super::CollectError;
+use super::config::{AuthMode, LogAnalyticsConfig};
 
 /// The scope of the Log Analytics query API.
 pub const SCOPE: &str = "https://api.loganalytics.io/.default";
@@ -34,14 +34,19 @@ pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config_error = |message: String| CollectError::Config(message);
     let tenant = || {
-        config.tenant_id.clone().or_else(|| env("AZURE_TENANT_ID")).ok_or_else(|| {
-            config_error("log_analytics.tenant_id is not set and AZURE_TENANT_ID is empty: set one of them".into())
-        })
+        config
+            .tenant_id
+            .clone()
+            .or_else(|| env("AZURE_TENANT_ID"))
+            .ok_or_else(|| config_error("log_analytics.tenant_id is not set and AZURE_TENANT_ID is empty: set one of them".into()))
     };
     let client_id = || {
-        config.client_id.as_ref().map(ToString::to_string).or_else(|| env("AZURE_CLIENT_ID")).ok_or_else(|| {
-            config_error("log_analytics.client_id is not set and AZURE_CLIENT_ID is empty: set one of them".into())
-        })
+        config
+            .client_id
+            .as_ref()
+            .map(ToString::to_string)
+            .or_else(|| env("AZURE_CLIENT_ID"))
+            .ok_or_else(|| config_error("log_analytics.client_id is not set and AZURE_CLIENT_ID is empty: set one of them".into()))
     };
     let azure = |e: azure_core::Error| CollectError::Auth(e.to_string());
     Ok(match config.auth {

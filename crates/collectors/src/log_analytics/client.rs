@@ -8,9 +8,9 @@ use azure_core::credentials::TokenCredential;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use super::auth::SCOPE;
 use super::CollectError;
-use crate::retry::{describe, error_text, retry, retry_after, Failure, GaveUp, RetryPolicy};
+use super::auth::SCOPE;
+use crate::retry::{Failure, GaveUp, RetryPolicy, describe, error_text, retry, retry_after};
 
 /// A query client for one workspace.
 pub struct QueryClient {
@@ -34,26 +34,14 @@ pub struct Fetched<T> {
 
 impl QueryClient {
     /// A client for `{endpoint}/v1/workspaces/{workspace}/query`.
-    pub fn new(
-        http: reqwest::Client,
-        endpoint: &str,
-        workspace: &str,
-        authority: &str,
-        credential: Arc<dyn TokenCredential>,
-        retry: RetryPolicy,
-    ) -> Self {
+    pub fn new(http: reqwest::Client, endpoint: &str, workspace: &str, authority: &str, credential: Arc<dyn TokenCredential>, retry: RetryPolicy) -> Self {
         let url = format!("{}/v1/workspaces/{workspace}/query", endpoint.trim_end_matches('/'));
         Self { http, url, authority: authority.to_string(), credential, retry, unreachable: Default::default() }
     }
 
     /// Runs `query` over `timespan` and hands the body to `read`; a body `read` cannot
     /// make sense of is retried like a failed request.
-    pub async fn fetch<T>(
-        &self,
-        query: &str,
-        timespan: &str,
-        read: impl Fn(&[u8]) -> Result<T, String>,
-    ) -> Result<Fetched<T>, CollectError> {
+    pub async fn fetch<T>(&self, query: &str, timespan: &str, read: impl Fn(&[u8]) -> Result<T, String>) -> Result<Fetched<T>, CollectError> {
         if let Some((endpoint, attempts, last)) = self.unreachable.get() {
             return Err(CollectError::Unreachable { endpoint: endpoint.clone(), attempts: *attempts, last: last.clone() });
         }
@@ -140,11 +128,7 @@ fn token_failure(error: &azure_core::Error, authority: &str) -> Failure<CollectE
 fn api_message(body: &str) -> String {
     let parsed: Option<serde_json::Value> = serde_json::from_str(body).ok();
     match parsed.as_ref().and_then(|v| v.get("error")) {
-        Some(e) => format!(
-            "{}: {}",
-            e.get("code").and_then(|c| c.as_str()).unwrap_or("error"),
-            e.get("message").and_then(|c| c.as_str()).unwrap_or_default()
-        ),
+        Some(e) => format!("{}: {}", e.get("code").and_then(|c| c.as_str()).unwrap_or("error"), e.get("message").and_then(|c| c.as_str()).unwrap_or_default()),
         None => body.chars().take(300).collect(),
     }
 }

@@ -9,17 +9,16 @@ use keytrail_ledger::{Batch, Ledger, LedgerError, StreamSchema};
 use serde_json::{Map, Value as Json, json};
 
 use super::client::QueryClient;
-use crate::retry::RetryPolicy;
 use super::config::LogAnalyticsConfig;
 use super::tables::{ConvertContext, Converted, Outcome, TableSpec};
 use super::{CollectError, auth};
+use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
 use crate::committer::Committer;
 use crate::gaps::{GapSource, append_collected, append_gap};
-use crate::akeyless::DEFAULT_ITEM_PATH_FIELDS;
+use crate::retry::RetryPolicy;
 
 /// This source's key in stream cursors.
 const SOURCE: &str = "log_analytics";
-
 
 /// The shortest window a truncated one is split down to.
 const MIN_WINDOW_MICROS: i64 = 1_000_000;
@@ -97,10 +96,7 @@ pub async fn collect(
     };
     let client = Arc::new(QueryClient::new(http, &config.endpoint, &config.workspace_id, &config.authority_host, credential, retry));
     let ctx = Arc::new(ConvertContext {
-        item_path_fields: config
-            .akeyless_item_path_fields
-            .clone()
-            .unwrap_or_else(|| DEFAULT_ITEM_PATH_FIELDS.iter().map(|s| s.to_string()).collect()),
+        item_path_fields: config.akeyless_item_path_fields.clone().unwrap_or_else(|| DEFAULT_ITEM_PATH_FIELDS.iter().map(|s| s.to_string()).collect()),
     });
 
     let mut reports = Vec::new();
@@ -137,8 +133,7 @@ fn run_bounds(config: &LogAnalyticsConfig, options: &CollectOptions) -> (DateTim
 
 /// Where this run starts a table: its cursor, or `--since` when later, or the default.
 fn table_start(cursor: &Map<String, Json>, spec: &TableSpec, options: &CollectOptions, start_default: DateTime<Utc>) -> DateTime<Utc> {
-    let collected_through =
-        cursor.get(SOURCE).and_then(|c| c.pointer(&format!("/tables/{}", spec.table))).and_then(Json::as_str).and_then(parse_time);
+    let collected_through = cursor.get(SOURCE).and_then(|c| c.pointer(&format!("/tables/{}", spec.table))).and_then(Json::as_str).and_then(parse_time);
     match (collected_through, options.since) {
         (Some(done), Some(since)) => done.max(since),
         (Some(done), None) => done,
@@ -148,7 +143,12 @@ fn table_start(cursor: &Map<String, Json>, spec: &TableSpec, options: &CollectOp
 
 /// Puts a run that could not collect at all (its credential refused, its configuration
 /// unusable) on record: for each table, the range this run would have collected is a gap.
-pub async fn record_failure(ledger: &Ledger, config: &LogAnalyticsConfig, options: &CollectOptions, error: &CollectError) -> Result<Vec<TableReport>, LedgerError> {
+pub async fn record_failure(
+    ledger: &Ledger,
+    config: &LogAnalyticsConfig,
+    options: &CollectOptions,
+    error: &CollectError,
+) -> Result<Vec<TableReport>, LedgerError> {
     let specs = table_specs(config).unwrap_or_default();
     let (start_default, until) = run_bounds(config, options);
     let mut reports = Vec::new();
@@ -346,14 +346,7 @@ async fn fetch_windows(
     }
 }
 
-async fn record_gap(
-    ledger: &Ledger,
-    config: &LogAnalyticsConfig,
-    spec: &TableSpec,
-    gap: &Gap,
-    run_id: &str,
-    origin: &str,
-) -> Result<(), LedgerError> {
+async fn record_gap(ledger: &Ledger, config: &LogAnalyticsConfig, spec: &TableSpec, gap: &Gap, run_id: &str, origin: &str) -> Result<(), LedgerError> {
     tracing::warn!(table = spec.table, from = %gap.from, to = %gap.to, "window not collected: {}", gap.reason);
     let where_ = GapSource { source: SOURCE, workspace: &config.workspace_id, table: spec.table, stream: spec.stream };
     append_gap(ledger, &where_, (gap.from.timestamp_micros(), gap.to.timestamp_micros()), &gap.reason, run_id, origin).await

@@ -92,7 +92,12 @@ impl LogAnalyticsConfig {
     /// What the section's values cannot say alone: limits of at least one, known tables,
     /// names safe to put in a query. `collect` and `keytrail config check` both call it.
     pub fn validate(&self) -> Result<(), String> {
-        for (key, value) in [("window_minutes", self.window_minutes as u64), ("row_cap", self.row_cap as u64), ("max_attempts", self.max_attempts.into()), ("timeout_secs", self.timeout_secs)] {
+        for (key, value) in [
+            ("window_minutes", self.window_minutes as u64),
+            ("row_cap", self.row_cap as u64),
+            ("max_attempts", self.max_attempts.into()),
+            ("timeout_secs", self.timeout_secs),
+        ] {
             if value == 0 {
                 return Err(format!("log_analytics.{key} must be at least 1"));
             }
@@ -115,8 +120,7 @@ fn default_auth() -> AuthMode {
     AuthMode::WorkloadIdentity
 }
 /// The tables collected unless configured otherwise.
-pub const DEFAULT_TABLES: &[&str] =
-    &["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin", "AkeylessAudit_CL"];
+pub const DEFAULT_TABLES: &[&str] = &["KubeEvents", "KubePodInventory", "ContainerLogV2", "AKSAudit", "AKSAuditAdmin", "AkeylessAudit_CL"];
 fn default_tables() -> Vec<String> {
     DEFAULT_TABLES.iter().map(|s| s.to_string()).collect()
 }

@@ -18,11 +18,11 @@ pub mod config;
 mod source;
 pub mod tables;
 
-pub use auth::{credential, SCOPE};
-pub use client::{Fetched, QueryClient};
+pub use crate::gaps::{GAPS_STREAM, RANGES_STREAM, gap_columns, range_columns};
 pub use crate::retry::RetryPolicy;
-pub use crate::gaps::{gap_columns, range_columns, GAPS_STREAM, RANGES_STREAM};
-pub use collect::{collect, record_failure, CollectOptions, TableReport};
+pub use auth::{SCOPE, credential};
+pub use client::{Fetched, QueryClient};
+pub use collect::{CollectOptions, TableReport, collect, record_failure};
 pub use config::{AuthMode, LogAnalyticsConfig};
 
 /// Why collection failed.
@@ -43,7 +43,9 @@ pub enum CollectError {
         message: String,
     },
     /// An endpoint could not be reached (no connection, or no reply in time) on any attempt.
-    #[error("{endpoint} could not be reached ({attempts} attempts): {last}. Check the endpoint in the configuration, DNS, proxies and firewalls; the next run retries")]
+    #[error(
+        "{endpoint} could not be reached ({attempts} attempts): {last}. Check the endpoint in the configuration, DNS, proxies and firewalls; the next run retries"
+    )]
     Unreachable {
         /// The URL that could not be reached.
         endpoint: String,

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use keytrail_ledger::{Ledger, LedgerError};
 
-use super::collect::{collect, record_failure, CollectOptions, TableReport};
+use super::collect::{CollectOptions, TableReport, collect, record_failure};
 use super::{CollectError, LogAnalyticsConfig};
-use crate::source::{missing, resolve, Collected, Part, Run, Source};
+use crate::source::{Collected, Part, Run, Source, missing, resolve};
 
 /// Raw bytes gathered before a commit: bounds memory (with the window size) whatever the
 /// row width.
@@ -55,12 +55,10 @@ impl Source for LogAnalyticsConfig {
             commit_bytes: COMMIT_BYTES,
         };
         let outcome = match crate::http::client(run.ca_file, Duration::from_secs(self.timeout_secs)) {
-            Ok(http) => {
-                collect(run.ledger, self, http, &options, |r| {
-                    tracing::info!(table = %r.table, stream = %r.stream, windows = r.windows, rows = r.rows, retries = r.retries, splits = r.splits, "table done");
-                })
-                .await
-            }
+            Ok(http) => collect(run.ledger, self, http, &options, |r| {
+                tracing::info!(table = %r.table, stream = %r.stream, windows = r.windows, rows = r.rows, retries = r.retries, splits = r.splits, "table done");
+            })
+            .await,
             Err(e) => Err(CollectError::Config(e.to_string())),
         };
         let reports = match outcome {

@@ -260,11 +260,7 @@ impl TableSpec {
         let reply: Reply<'_> = serde_json::from_slice(body).map_err(|e| format!("the reply is not a query result: {e}"))?;
         if let Some(error) = reply.error {
             let code = error.get("code").and_then(Json::as_str).unwrap_or("unknown");
-            let detail = error
-                .pointer("/details/0/innererror/message")
-                .or_else(|| error.get("message"))
-                .and_then(Json::as_str)
-                .unwrap_or_default();
+            let detail = error.pointer("/details/0/innererror/message").or_else(|| error.get("message")).and_then(Json::as_str).unwrap_or_default();
             return Ok(Outcome::Truncated(format!("{code}: {detail}")));
         }
         let Some(table) = reply.tables.into_iter().next() else {
@@ -449,9 +445,10 @@ impl AuditEvent {
     fn values(self, time_generated: i64, table: &str) -> Vec<Value> {
         let s = |v: Option<String>| v.map_or(Value::Null, Value::Str);
         let object = |key: &str| self.object.as_ref().and_then(|o| str_field(o, key));
-        let api_group = self.object.as_ref().and_then(|o| {
-            str_field(o, "apiGroup").or_else(|| str_field(o, "apiVersion").and_then(|v| v.split_once('/').map(|(g, _)| g.to_string())))
-        });
+        let api_group = self
+            .object
+            .as_ref()
+            .and_then(|o| str_field(o, "apiGroup").or_else(|| str_field(o, "apiVersion").and_then(|v| v.split_once('/').map(|(g, _)| g.to_string()))));
         vec![
             Value::Time(time_generated),
             s(self.cluster),
