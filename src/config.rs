@@ -181,15 +181,15 @@ impl Config {
     /// parameters and frameworks. Files and environment variables are not looked at.
     pub fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
-        if let Some(ledger) = &self.ledger {
-            if let Err(e) = keytrail_ledger::Ledger::check_location(ledger) {
-                problems.push(format!("ledger: {e}"));
-            }
+        if let Some(ledger) = &self.ledger
+            && let Err(e) = keytrail_ledger::Ledger::check_location(ledger)
+        {
+            problems.push(format!("ledger: {e}"));
         }
-        if let Some(scheduler) = &self.scheduler {
-            if let Err(e) = keytrail_cluster::SchedulerAddress::parse(scheduler) {
-                problems.push(format!("scheduler: {e}"));
-            }
+        if let Some(scheduler) = &self.scheduler
+            && let Err(e) = keytrail_cluster::SchedulerAddress::parse(scheduler)
+        {
+            problems.push(format!("scheduler: {e}"));
         }
         problems.extend(self.sources().iter().filter_map(|s| s.validate().err()));
         if let Err(e) = self.catalog(None) {

@@ -4,13 +4,10 @@
 //! glibc gives a process up to eight arenas per core, and each keeps the memory its
 //! threads freed. keytrail's threads (tokio's workers, DataFusion's partitions, the
 //! ledger's encoders) free large buffers all the time, so with the default a process
-//! held several times what it used: the 10M-row report with a 512 MiB query pool peaked
-//! at 0.95 GB (heaptrack: 0.50 GB in use at the peak); with one arena per core, 0.66 GB
-//! and no slower. mimalloc, used before, held more (1.0–1.55 GB there; the UNION of every
-//! control at 10M rows 0.7–2.5 GB against glibc's 0.3 GB) and its returning freed memory
-//! to the system after 10 ms cost 3× the system time (page faults) in queries and
-//! reports; ingest and verify ran as fast with glibc (BENCHMARKS.md). `MALLOC_ARENA_MAX`
-//! in the environment still wins.
+//! holds several times what it uses; one arena per core holds much less and is no slower.
+//! mimalloc held more still, and its returning freed memory to the system soon after
+//! every free cost system time (page faults) in queries and reports (BENCHMARKS.md says
+//! how much). `MALLOC_ARENA_MAX` in the environment still wins.
 
 /// Limits malloc to one arena per core (at least two). Call it before any thread starts;
 /// returns whether glibc took the setting.
@@ -31,12 +28,11 @@ const MMAP_THRESHOLD_BYTES: libc::c_int = 4 << 20;
 ///
 /// glibc raises its mmap threshold (up to 32 MiB) each time a mapped buffer is freed, so a
 /// collector's batches, whose buffers grow to tens of MiB and are freed at every commit,
-/// soon come from the heap, which keeps them: `collect` of 1M ESO events held 290–305 MiB
-/// against 190–230 MiB for 100k, and 176 MiB against 138 MiB with a fixed 4 MiB threshold,
-/// as fast. Log Analytics collect held 292–312 MiB instead of ~400 MiB but took ~8% more
-/// CPU (page faults), which a collector waiting on remote APIs can spend; `ingest` of local
-/// files, CPU-bound, and the queries, which gained nothing from it, keep glibc's default
-/// (BENCHMARKS.md). `MALLOC_MMAP_THRESHOLD_` in the environment still wins.
+/// soon come from the heap, which keeps them, and the resident set grows with the events
+/// collected. A fixed threshold keeps it flat at some CPU (page faults), which a collector
+/// waiting on remote APIs can spend; `ingest` of local files, CPU-bound, and the queries,
+/// which gain nothing from it, keep glibc's default (BENCHMARKS.md).
+/// `MALLOC_MMAP_THRESHOLD_` in the environment still wins.
 pub fn map_large_buffers() -> bool {
     if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_some() {
         return true;
@@ -54,8 +50,8 @@ const TRIM_INTERVAL_MS: u64 = 200;
 ///
 /// glibc returns freed memory only from the top of a heap; what is freed below a buffer
 /// still in use stays resident, and a longer run leaves more of it: with this alone, the
-/// resident set of forwarded ingest, verify and the report still rose from 1M to 10M
-/// records while the memory in use stayed flat (heaptrack). `malloc_trim` also releases
+/// resident set of forwarded ingest, verify and the report still rose with the records
+/// while the memory in use stayed flat. `malloc_trim` also releases
 /// the free pages in the middle of every arena. It costs system time, as the pages are
 /// faulted in again when reused (BENCHMARKS.md measures both); an allocator setting, the
 /// fixed mmap threshold above or one arena, either held more or cost more.

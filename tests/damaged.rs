@@ -263,7 +263,7 @@ fn small_things_say_what_is_true() {
     // Progress is `-v`'s (info), as the help says; the default shows warnings and errors.
     let run = common::ingest(&ws, "app_audit", "a.jsonl", &common::audit_records(0, 5), 5).expect(0);
     assert_eq!(run.stderr, "", "no INFO without -v");
-    let file = ws.write_lines("b.jsonl", &common::audit_records(5, 5));
+    let file = ws.write_lines("b.jsonl", common::audit_records(5, 5));
     let run = keytrail(&ledger, &["-v", "ingest", "--stream", "app_audit", file.to_str().unwrap()]).expect(0);
     assert!(run.stderr.contains("committed"), "{}", run.stderr);
 

@@ -73,7 +73,7 @@ fn an_organisation_s_controls_are_listed_evaluated_and_packed_with_their_origin(
     let out = ws.path().join("packs");
     keytrail(&ws.ledger(), &["report", "--period", "2026-11", "--config", config.to_str().unwrap(), "--out", out.to_str().unwrap()]).expect(0);
     let pack = out.join("keytrail-evidence-2026-11");
-    assert_eq!(std::fs::read_to_string(pack.join("queries/prod-item-reads.sql")).unwrap().contains("LIKE '/prod/%'"), true);
+    assert!(std::fs::read_to_string(pack.join("queries/prod-item-reads.sql")).unwrap().contains("LIKE '/prod/%'"));
     let evidence = std::fs::read_to_string(pack.join("evidence/prod-item-reads.csv")).unwrap();
     assert!(evidence.lines().skip(1).any(|l| l.contains("/prod/") && l.contains("alarm")), "{evidence}");
     let catalog: Value = serde_json::from_slice(&std::fs::read(pack.join("controls.json")).unwrap()).unwrap();

@@ -32,10 +32,10 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
         Some(key) => problems.push(format!("signing_key: {} does not exist", key.display())),
     }
     // (A catalog that does not load is already a problem above.)
-    if let (Some(path), Ok(catalog)) = (config.exceptions.as_deref().filter(|p| p.exists()), config.catalog(None)) {
-        if let Err(e) = super::controls::read_exceptions(Some(path), &catalog) {
-            problems.push(format!("exceptions: {e:#}"));
-        }
+    if let (Some(path), Ok(catalog)) = (config.exceptions.as_deref().filter(|p| p.exists()), config.catalog(None))
+        && let Err(e) = super::controls::read_exceptions(Some(path), &catalog)
+    {
+        problems.push(format!("exceptions: {e:#}"));
     }
 
     let sources: Vec<String> = config.sources().iter().map(|s| format!("{} ({})", s.name(), s.describe())).collect();

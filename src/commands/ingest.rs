@@ -120,10 +120,10 @@ fn read_batches(file: PathBuf, opts: JsonLinesOptions, run_id: String) -> tokio:
                 })
             });
             let stop = !matches!(next, Some(Ok(_)));
-            if let Some(item) = next {
-                if tx.blocking_send(item).is_err() {
-                    return;
-                }
+            if let Some(item) = next
+                && tx.blocking_send(item).is_err()
+            {
+                return;
             }
             if stop {
                 return;

@@ -244,6 +244,7 @@ impl<'a> Node<'a> {
 /// A string as serde_json writes it. A borrowed string had no escapes in its JSON text, and
 /// a string without escapes can hold no character serde_json escapes (quote, backslash,
 /// control characters), so it is written as it is.
+#[allow(clippy::ptr_arg)] // Borrowed or owned is what says whether the text may hold escapes.
 fn write_string(s: &Cow<'_, str>, out: &mut Vec<u8>) {
     match s {
         Cow::Borrowed(s) => {

@@ -83,10 +83,13 @@ pub trait Source: Send + Sync {
     async fn collect(&self, run: &Run<'_>) -> Result<Collected, LedgerError>;
 }
 
+/// Lists the schemas of the streams one source writes.
+pub type StreamsOf = fn() -> Result<Vec<StreamSchema>, LedgerError>;
+
 /// Every stream a source of keytrail's writes, by the source that writes it: the tables
 /// `keytrail sql` knows even before the first collection, and the names `ingest` keeps
 /// for them.
-pub const STREAMS: &[(&str, fn() -> Result<Vec<StreamSchema>, LedgerError>)] = &[
+pub const STREAMS: &[(&str, StreamsOf)] = &[
     ("log_analytics", crate::log_analytics::stream_schemas),
     ("akeyless_logs", || Ok(vec![StreamSchema::new(crate::akeyless::STREAM, crate::akeyless::columns())?])),
     ("akeyless_api", crate::akeyless_api::stream_schemas),

@@ -150,10 +150,10 @@ impl Query {
     /// Checks the query's columns against a table's schema.
     pub fn check(&self, columns: &[(&str, ColumnType)]) -> Result<(), String> {
         for f in &self.filters {
-            if let Filter::In { operand, .. } | Filter::Eq { operand, .. } = f {
-                if !columns.iter().any(|(c, _)| *c == operand.column) {
-                    return Err(format!("'{}' is not a column of table '{}'", operand.column, self.table));
-                }
+            if let Filter::In { operand, .. } | Filter::Eq { operand, .. } = f
+                && !columns.iter().any(|(c, _)| *c == operand.column)
+            {
+                return Err(format!("'{}' is not a column of table '{}'", operand.column, self.table));
             }
         }
         Ok(())

@@ -198,6 +198,7 @@ impl Writer {
     }
 
     /// One Akeyless audit record, as the Gateway forwards it to `AkeylessAudit_CL.msg_s`.
+    #[allow(clippy::too_many_arguments)] // One argument per field of the record, as `audit` below.
     fn akeyless(
         &mut self,
         t: DateTime<Utc>,

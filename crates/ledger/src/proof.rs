@@ -61,6 +61,16 @@ pub struct ProvenRecord {
     pub raw: String,
 }
 
+/// The proven record, as found on the way through the stream.
+struct Leaf {
+    canonical: Vec<u8>,
+    prev_hash: [u8; 32],
+    row_hash: [u8; 32],
+    event_time: i64,
+    ingest_time: i64,
+    raw: Vec<u8>,
+}
+
 impl Ledger {
     /// Proves the record `seq` of `stream` against the newest checkpoint stored in the
     /// ledger that covers it, or against `checkpoint` (a signed note) when given.
@@ -94,7 +104,7 @@ impl Ledger {
         let mut path = vec![None; ranges.len()];
         let (mut next, mut sub) = (0usize, Frontier::new());
         let mut tree = Frontier::new();
-        let mut leaf: Option<(Vec<u8>, [u8; 32], [u8; 32], i64, i64, Vec<u8>)> = None;
+        let mut leaf: Option<Leaf> = None;
 
         'manifests: for m in self.manifests(stream).await? {
             let schema = StreamSchema::from_parts(stream, m.raw_kind, m.columns.clone())?;
@@ -131,7 +141,14 @@ impl Ledger {
                             };
                             let mut canonical = Vec::new();
                             encode_canonical(&view, &mut canonical);
-                            leaf = Some((canonical, rows.prev_hash(i), h, view.event_time, view.ingest_time, view.raw.to_vec()));
+                            leaf = Some(Leaf {
+                                canonical,
+                                prev_hash: rows.prev_hash(i),
+                                row_hash: h,
+                                event_time: view.event_time,
+                                ingest_time: view.ingest_time,
+                                raw: view.raw.to_vec(),
+                            });
                             continue;
                         }
                         let Some(&r) = order.get(next) else { continue };
@@ -152,7 +169,7 @@ impl Ledger {
         if tree.size() != cp.size || root != cp.root {
             return Err(LedgerError::Proof(format!("the ledger's tree at size {} does not match the checkpoint; run `keytrail verify`", cp.size)));
         }
-        let (canonical, prev, row, event_time, ingest_time, raw) = leaf.expect("seq < size was visited");
+        let Leaf { canonical, prev_hash: prev, row_hash: row, event_time, ingest_time, raw } = leaf.expect("seq < size was visited");
         let to_time = |t| DateTime::from_timestamp_micros(t).unwrap_or_default();
         Ok(InclusionProof {
             format: PROOF_FORMAT.into(),

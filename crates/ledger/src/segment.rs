@@ -319,7 +319,7 @@ enum TypedArray<'a> {
 impl<'a> BatchRows<'a> {
     /// Wraps a batch whose schema [`decode`] already checked.
     pub fn new(batch: &'a RecordBatch, schema: &'a StreamSchema) -> Self {
-        fn col<'a, T: 'static>(batch: &'a RecordBatch, i: usize) -> &'a T {
+        fn col<T: 'static>(batch: &RecordBatch, i: usize) -> &T {
             batch.column(i).as_any().downcast_ref::<T>().expect("schema checked by decode")
         }
         let raw = match schema.raw_kind() {
@@ -332,15 +332,15 @@ impl<'a> BatchRows<'a> {
             .enumerate()
             .map(|(ci, c)| {
                 let i = 4 + ci;
-                let arr = match c.kind {
+
+                match c.kind {
                     FieldType::Bool => TypedArray::Bool(col(batch, i)),
                     FieldType::Int => TypedArray::Int(col(batch, i)),
                     FieldType::Float => TypedArray::Float(col(batch, i)),
                     FieldType::Str => TypedArray::Str(col(batch, i)),
                     FieldType::Time => TypedArray::Time(col(batch, i)),
                     FieldType::StrList => TypedArray::StrList(col(batch, i)),
-                };
-                arr
+                }
             })
             .collect();
         let n = batch.num_columns();

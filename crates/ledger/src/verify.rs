@@ -312,12 +312,11 @@ impl Ledger {
         unreferenced.sort_by(|a, b| a.location.cmp(&b.location));
         for o in unreferenced {
             let path = o.location.to_string();
-            if !missing_by_sha.is_empty() {
-                if let Ok(bytes) = self.get(&path).await {
-                    if let Some(&i) = missing_by_sha.get(&hex::encode(Sha256::digest(&bytes))) {
-                        findings[i].problems = vec![format!("missing: moved to {path}")];
-                    }
-                }
+            if !missing_by_sha.is_empty()
+                && let Ok(bytes) = self.get(&path).await
+                && let Some(&i) = missing_by_sha.get(&hex::encode(Sha256::digest(&bytes)))
+            {
+                findings[i].problems = vec![format!("missing: moved to {path}")];
             }
             findings.push(Finding { kind: ObjectKind::Unreferenced, path, problems: vec![] });
         }
@@ -417,10 +416,10 @@ impl<'a> ChainFold<'a> {
     /// order, then its own claims against what they add up to.
     async fn manifest(&mut self, n: u64, mut mf: Finding, m: Manifest, sha: String, checks: &mut SegmentChecks, totals: &mut VerifyReport) {
         let (start_frontier, start_hash) = self.link(n, &m, &mut mf);
-        if let Some(h) = &start_hash {
-            if &m.prev_row_hash != h {
-                mf.problems.push("prev_row_hash does not continue the previous manifest's chain".into());
-            }
+        if let Some(h) = &start_hash
+            && &m.prev_row_hash != h
+        {
+            mf.problems.push("prev_row_hash does not continue the previous manifest's chain".into());
         }
         let mut commit = CommitFold {
             frontier: start_frontier,
@@ -500,10 +499,10 @@ impl<'a> ChainFold<'a> {
                 if seg.first_seq != commit.expected_seq {
                     sf.problems.push(format!("starts at seq {} but the previous segment ends at {}", seg.first_seq, commit.expected_seq.wrapping_sub(1)));
                 }
-                if let (Some(link), Some(first)) = (commit.chain, c.first_prev) {
-                    if link != first {
-                        sf.problems.push(format!("first row's prev_hash does not link to the row before it (seq {})", seg.first_seq.wrapping_sub(1)));
-                    }
+                if let (Some(link), Some(first)) = (commit.chain, c.first_prev)
+                    && link != first
+                {
+                    sf.problems.push(format!("first row's prev_hash does not link to the row before it (seq {})", seg.first_seq.wrapping_sub(1)));
                 }
                 let part = &c.commit_part;
                 if part.end() - part.start() == seg.rows && commit.commit_tree.size() == part.start() {
@@ -552,20 +551,20 @@ fn judge_manifest(m: &Manifest, commit: &CommitFold, mf: &mut Finding) {
     if commit.complete && hex::encode(commit.commit_tree.root()) != m.merkle_root {
         mf.problems.push("merkle_root does not match its rows".into());
     }
-    if let (true, Some(f)) = (commit.complete, &commit.frontier) {
-        if f.size() != m.tree_size || hex::encode(f.root()) != m.tree_root {
-            mf.problems.push("tree_root or tree_size does not match the rows it adds to the previous tree".into());
-        }
+    if let (true, Some(f)) = (commit.complete, &commit.frontier)
+        && (f.size() != m.tree_size || hex::encode(f.root()) != m.tree_root)
+    {
+        mf.problems.push("tree_root or tree_size does not match the rows it adds to the previous tree".into());
     }
     match m.frontier() {
         Ok(claimed) if hex::encode(claimed.root()) == m.tree_root => {}
         Ok(_) => mf.problems.push("tree_frontier does not hash to tree_root".into()),
         Err(e) => mf.problems.push(corrupt_reason(e)),
     }
-    if let (true, Some(h)) = (commit.complete, commit.chain) {
-        if hex::encode(h) != m.last_row_hash {
-            mf.problems.push("last_row_hash is not the hash of its last row".into());
-        }
+    if let (true, Some(h)) = (commit.complete, commit.chain)
+        && hex::encode(h) != m.last_row_hash
+    {
+        mf.problems.push("last_row_hash is not the hash of its last row".into());
     }
 }
 
@@ -636,10 +635,10 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, co
             if seq != expected_seq {
                 problems.push(format!("row {n} has seq {seq}, expected {expected_seq} (rows removed, inserted or reordered)"));
             }
-            if let Some(last) = last_stored {
-                if prev_hash != last {
-                    problems.push(format!("seq {seq}: prev_hash does not link to the row before it (rows removed, inserted or reordered)"));
-                }
+            if let Some(last) = last_stored
+                && prev_hash != last
+            {
+                problems.push(format!("seq {seq}: prev_hash does not link to the row before it (rows removed, inserted or reordered)"));
             }
             let raw = rows.raw(i);
             if rows.has_typed() {
@@ -655,10 +654,10 @@ fn check_segment_bytes(bytes: Bytes, seg: &SegmentRef, schema: &StreamSchema, co
             if event_time < lo || event_time > hi {
                 problems.push(format!("seq {seq}: event_time outside the manifest's range for this file"));
             }
-            if let (Some(m), Some(t)) = (month, DateTime::from_timestamp_micros(event_time)) {
-                if (t.year(), t.month()) != m {
-                    problems.push(format!("seq {seq}: event_time is not in the file's month partition"));
-                }
+            if let (Some(m), Some(t)) = (month, DateTime::from_timestamp_micros(event_time))
+                && (t.year(), t.month()) != m
+            {
+                problems.push(format!("seq {seq}: event_time is not in the file's month partition"));
             }
             check.raw_bytes += raw.len() as u64;
             let leaf = leaf_hash(&computed);

@@ -4,9 +4,9 @@
 //!
 //! `akeyless_unforwarded` is one: `akeyless_events` reads it in every query, and it looks
 //! other sinks' Akeyless records up among the forwarded ones. DataFusion's hash joins
-//! cannot spill, and with both sinks delivering a whole month the look-up's table held
-//! every record of it: at 10M beyond the 512 MiB pool, and every control over Akeyless
-//! records failed (BENCHMARKS.md). Copies share their timestamp, so the look-up is done
+//! cannot spill, and with both sinks delivering a whole month the look-up's table would
+//! hold every record of it, beyond the session's pool for a large month, and every control
+//! over Akeyless records would fail. Copies share their timestamp, so the look-up is done
 //! slice by slice over the time range of the rows the view returns from, each slice's hash
 //! table built on whichever side takes less: the rows it returns (when another sink
 //! delivered few) or the keys it looks up (when both delivered the month: a fifth of the
@@ -130,8 +130,8 @@ fn parquet_table(files: Vec<ListingTableUrl>, schema: SchemaRef) -> Result<Arc<d
 /// DataFusion builds on the left input, the rows a `NOT EXISTS` returns, unless statistics
 /// say the right one is smaller: with both sinks' records it often is not, and the left
 /// holds whole rows, the right the keys alone. One table for all parts, rather than one
-/// per part by hash of the keys, spares copying every whole row into its part (the
-/// month through both sinks at 10M: 9.4 s in parts, 7.4 s so). Placed after DataFusion's
+/// per part by hash of the keys, spares copying every whole row into its part, which is
+/// the larger cost. Placed after DataFusion's
 /// own choice of sides (`join_selection`), before it lays out the partitions.
 fn building_on_looked_up(state: &dyn Session) -> Result<SessionState> {
     let state = state.as_any().downcast_ref::<SessionState>().ok_or_else(|| DataFusionError::Internal("a session that is not a SessionState".into()))?;

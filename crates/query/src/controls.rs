@@ -677,11 +677,11 @@ impl LedgerSession {
                     finding.status = FindingStatus::Error;
                     finding.reason = "the control returned no reason".into();
                 }
-                if finding.status == FindingStatus::Alarm {
-                    if let Some(e) = mine.iter().find(|e| e.expires >= period_last_day && matches(&e.resource, &finding.resource)) {
-                        finding.status = FindingStatus::Excepted;
-                        finding.exception = Some(format!("{} (until {}): {}", e.owner, e.expires, e.justification));
-                    }
+                if finding.status == FindingStatus::Alarm
+                    && let Some(e) = mine.iter().find(|e| e.expires >= period_last_day && matches(&e.resource, &finding.resource))
+                {
+                    finding.status = FindingStatus::Excepted;
+                    finding.exception = Some(format!("{} (until {}): {}", e.owner, e.expires, e.justification));
                 }
                 judged_status.push(finding.status);
                 judged_exception.push(finding.exception.clone());

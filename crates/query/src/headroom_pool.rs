@@ -3,10 +3,9 @@
 //!
 //! DataFusion's `FairSpillPool` lets the spilling consumers (sorts, aggregations) fill the
 //! whole pool between them; a consumer that cannot spill then finds nothing left, and its
-//! query fails. The final merge of a sort's partitions is one: the 10M-row report at a
-//! 512 MiB pool failed that way in one run of two (BENCHMARKS.md). With a quarter kept for
-//! them it ran in three runs of three at 0.50–0.52 GB, as fast. DataFusion has no pool
-//! with such a limit, hence this one.
+//! query fails. The final merge of a sort's partitions is one: a large report failed that
+//! way now and then; with a quarter kept for them it runs every time, as fast. DataFusion
+//! has no pool with such a limit, hence this one.
 
 use std::sync::Mutex;
 

@@ -76,8 +76,8 @@ struct CachedViewSpec {
 }
 
 /// Memory a session's queries may hold, by default, before sorts and aggregations spill
-/// to the temporary folder. The 10M-row report took as long with it as with 2 GiB, at a
-/// third of the peak (BENCHMARKS.md).
+/// to the temporary folder. A large report takes as long with it as with four times as
+/// much (BENCHMARKS.md gives the figures).
 pub const DEFAULT_QUERY_MEMORY_BYTES: usize = 512 << 20;
 
 /// Memory each sort holds back for merging its sorted runs.
@@ -232,8 +232,8 @@ impl LedgerSession {
     /// Like [`open`](Self::open), with the period, memory limit and engine of `options`.
     pub async fn open_with(ledger: &Ledger, known: &[StreamSchema], options: &SessionOptions) -> Result<Self, QueryError> {
         let mut config = SessionConfig::new().with_information_schema(true).with_default_catalog_and_schema("keytrail", "ledger");
-        // With DataFusion's 10 MB, the 10M-row report at a 512 MiB pool failed in a sort's
-        // merge of its spills (2 MB asked, the pool full); with 64 MB it ran.
+        // With DataFusion's 10 MB, a large report failed in a sort's merge of its spills
+        // (a little more asked, the pool full).
         config.options_mut().execution.sort_spill_reservation_bytes = SORT_MERGE_RESERVATION_BYTES;
         // Sorts and aggregations spill to the temporary folder beyond this, so controls over
         // any number of rows run in bounded memory.
@@ -242,7 +242,7 @@ impl LedgerSession {
             Engine::Local => {
                 // In-process, text is read as plain strings, not string views: a view array
                 // keeps every decoded page it points into alive and is accounted at the size
-                // of all of them (a sort's merge asked for 58 MB for one batch at 10M rows).
+                // of all of them (a sort's merge then asks for tens of MB for one batch).
                 // On Ballista the client held no less with plain strings (BENCHMARKS.md).
                 config.options_mut().execution.parquet.schema_force_view_types = false;
                 let ctx = SessionContext::new_with_config_rt(config, runtime.build_arc()?);
@@ -334,10 +334,10 @@ impl LedgerSession {
                     into.insert(name.to_string());
                 } else if let Some(spec) = CACHED_VIEWS.iter().find(|spec| spec.view == name) {
                     into.insert(spec.stream.to_string());
-                } else if let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source) {
-                    if let Some(view) = provider.downcast_ref::<ViewTable>() {
-                        self.streams_read(view.logical_plan(), into);
-                    }
+                } else if let Ok(provider) = datafusion::datasource::source_as_provider(&scan.source)
+                    && let Some(view) = provider.downcast_ref::<ViewTable>()
+                {
+                    self.streams_read(view.logical_plan(), into);
                 }
             }
             Ok(TreeNodeRecursion::Continue)

@@ -59,6 +59,9 @@ pub(crate) fn write_csv(batches: &[RecordBatch], sink: impl Write) -> Result<(),
 }
 
 /// A file being written whose size and SHA-256 are known when it is finished.
+/// A written file's size in bytes and hex SHA-256.
+pub(crate) type Written = (u64, String);
+
 pub(crate) struct HashingFile {
     file: std::io::BufWriter<std::fs::File>,
     hasher: Sha256,
@@ -75,7 +78,7 @@ impl HashingFile {
     }
 
     /// Flushes and returns (size, SHA-256 hex).
-    pub fn finish(mut self) -> std::io::Result<(u64, String)> {
+    pub fn finish(mut self) -> std::io::Result<Written> {
         self.file.flush()?;
         Ok((self.bytes, hex::encode(self.hasher.finalize())))
     }
@@ -129,7 +132,7 @@ impl EvidenceFiles {
 
     /// Closes both files; a control that sent no rows gets files with the findings
     /// columns. Returns ((csv size, sha256), (parquet size, sha256), sample).
-    pub fn finish(mut self) -> Result<((u64, String), (u64, String), Sample), ReportError> {
+    pub fn finish(mut self) -> Result<(Written, Written, Sample), ReportError> {
         if self.parquet.is_none() {
             self.write(&keytrail_query::controls::findings_batch(&[])).map_err(ReportError::io(&self.parquet_path))?;
         }

@@ -21,15 +21,17 @@ pub const SCOPE: &str = "https://api.loganalytics.io/.default";
 /// Builds the credential the configuration asks for. The secret is read here, from the
 /// environment or a file, and lives only inside the credential.
 pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result<Arc<dyn TokenCredential>, CollectError> {
-    let mut client_options = ClientOptions::default();
-    client_options.transport = Some(Transport::new(Arc::new(http.clone())));
-    // The query client retries token requests itself, saying why as it goes; the SDK's own
-    // retries are silent (a minute and a half against an unreachable endpoint). Managed
-    // identity keeps the IMDS retry schedule azure_identity applies on its own.
-    client_options.retry = RetryOptions::none();
     let mut cloud = CustomConfiguration::default();
     cloud.authority_host = config.authority_host.to_string();
-    client_options.cloud = Some(Arc::new(CloudConfiguration::Custom(cloud)));
+    let client_options = ClientOptions {
+        transport: Some(Transport::new(Arc::new(http.clone()))),
+        // The query client retries token requests itself, saying why as it goes; the SDK's
+        // own retries are silent (a minute and a half against an unreachable endpoint).
+        // Managed identity keeps the IMDS retry schedule azure_identity applies on its own.
+        retry: RetryOptions::none(),
+        cloud: Some(Arc::new(CloudConfiguration::Custom(cloud))),
+        ..Default::default()
+    };
 
     let env = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     let config_error = |message: String| CollectError::Config(message);
@@ -64,17 +66,16 @@ pub fn credential(config: &LogAnalyticsConfig, http: &reqwest::Client) -> Result
         }
         AuthMode::WorkloadIdentity => {
             let options = WorkloadIdentityCredentialOptions {
-                credential_options: ClientAssertionCredentialOptions { client_options, ..Default::default() },
+                credential_options: ClientAssertionCredentialOptions { client_options },
                 client_id: Some(client_id()?),
                 tenant_id: Some(tenant()?),
                 token_file_path: config.federated_token_file.clone(),
-                ..Default::default()
             };
             WorkloadIdentityCredential::new(Some(options)).map_err(azure)?
         }
         AuthMode::ManagedIdentity => {
             let user_assigned_id = config.client_id.as_ref().map(|id| UserAssignedId::ClientId(id.to_string()));
-            let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options, ..Default::default() };
+            let options = ManagedIdentityCredentialOptions { user_assigned_id, client_options };
             ManagedIdentityCredential::new(Some(options)).map_err(azure)?
         }
     })
