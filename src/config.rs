@@ -5,64 +5,75 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use keytrail_collectors::akeyless_api::AkeylessApiConfig;
-use keytrail_collectors::akeyless_files::AkeylessLogsConfig;
-use keytrail_collectors::kubernetes::KubernetesConfig;
-use keytrail_collectors::log_analytics::LogAnalyticsConfig;
 use keytrail_collectors::source::Source;
 use serde::Deserialize;
 
-/// The whole configuration file.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    /// Ledger URL (overridden by `--ledger` / `KEYTRAIL_LEDGER`).
-    pub ledger: Option<String>,
-    /// Extra CA certificates (PEM) trusted for all outbound HTTPS.
-    pub ca_file: Option<PathBuf>,
-    /// The Log Analytics source.
-    pub log_analytics: Option<LogAnalyticsConfig>,
-    /// Akeyless Gateway forwarded audit files.
-    pub akeyless_logs: Option<AkeylessLogsConfig>,
-    /// Akeyless API configuration snapshots.
-    pub akeyless_api: Option<AkeylessApiConfig>,
-    /// Kubernetes clusters: ESO events, ESO resources, RBAC.
-    pub kubernetes: Option<KubernetesConfig>,
-    /// Named on the evidence pack's cover.
-    pub organisation: Option<String>,
-    /// Cluster names shown on the cover.
-    #[serde(default)]
-    pub clusters: Vec<String>,
-    /// Private key from `keytrail keygen`: signs checkpoints and pack manifests.
-    pub signing_key: Option<PathBuf>,
-    /// Origin prefix of the signed checkpoints; default `keytrail`.
-    pub checkpoint_origin: Option<String>,
-    /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
-    pub exceptions: Option<PathBuf>,
-    /// The organisation's own controls: `<id>.toml` + `<id>.sql` files, added to the
-    /// catalog or replacing a built-in control of the same id.
-    pub controls_dir: Option<PathBuf>,
-    /// MiB the queries of `run` and `report` may hold before sorts and aggregations spill
-    /// to the temporary folder; default 512.
-    pub query_memory_mb: Option<usize>,
-    /// Where the queries of `run` and `report` run: `local` (default) or `ballista`
-    /// (overridden by `--engine` / `KEYTRAIL_ENGINE`).
-    pub engine: Option<crate::cli::EngineKind>,
-    /// The Ballista scheduler for `engine = "ballista"`: `df://HOST:PORT` (overridden by
-    /// `--scheduler` / `KEYTRAIL_SCHEDULER`).
-    pub scheduler: Option<String>,
-    /// Evidence packs.
-    #[serde(default)]
-    pub report: ReportConfig,
-    /// Control parameters that differ from the catalog's defaults: `[controls.<id>]`
-    /// tables of `parameter = value`.
-    #[serde(default)]
-    pub controls: std::collections::BTreeMap<String, toml::Table>,
-    /// Which clusters, Akeyless auth methods and item paths belong to which environment:
-    /// `[environments.<name>]` tables.
-    #[serde(default)]
-    pub environments: std::collections::BTreeMap<String, keytrail_query::environments::Environment>,
+// `Config` has a section for every source of `keytrail_collectors::with_sources!`, the one
+// list a source is registered in.
+macro_rules! config_with_sources {
+    ($($section:ident: $config:ty,)*) => {
+        /// The whole configuration file.
+        #[derive(Debug, Default, Deserialize)]
+        #[serde(deny_unknown_fields)]
+        pub struct Config {
+            /// Ledger URL (overridden by `--ledger` / `KEYTRAIL_LEDGER`).
+            pub ledger: Option<String>,
+            /// Extra CA certificates (PEM) trusted for all outbound HTTPS.
+            pub ca_file: Option<PathBuf>,
+            /// Named on the evidence pack's cover.
+            pub organisation: Option<String>,
+            /// Cluster names shown on the cover.
+            #[serde(default)]
+            pub clusters: Vec<String>,
+            /// Private key from `keytrail keygen`: signs checkpoints and pack manifests.
+            pub signing_key: Option<PathBuf>,
+            /// Origin prefix of the signed checkpoints; default `keytrail`.
+            pub checkpoint_origin: Option<String>,
+            /// Accepted risks: a TOML file of `[[exception]]` tables, kept in Git.
+            pub exceptions: Option<PathBuf>,
+            /// The organisation's own controls: `<id>.toml` + `<id>.sql` files, added to the
+            /// catalog or replacing a built-in control of the same id.
+            pub controls_dir: Option<PathBuf>,
+            /// MiB the queries of `run` and `report` may hold before sorts and aggregations spill
+            /// to the temporary folder; default 512.
+            pub query_memory_mb: Option<usize>,
+            /// Where the queries of `run` and `report` run: `local` (default) or `ballista`
+            /// (overridden by `--engine` / `KEYTRAIL_ENGINE`).
+            pub engine: Option<crate::cli::EngineKind>,
+            /// The Ballista scheduler for `engine = "ballista"`: `df://HOST:PORT` (overridden by
+            /// `--scheduler` / `KEYTRAIL_SCHEDULER`).
+            pub scheduler: Option<String>,
+            /// Evidence packs.
+            #[serde(default)]
+            pub report: ReportConfig,
+            /// Control parameters that differ from the catalog's defaults: `[controls.<id>]`
+            /// tables of `parameter = value`.
+            #[serde(default)]
+            pub controls: std::collections::BTreeMap<String, toml::Table>,
+            /// Which clusters, Akeyless auth methods and item paths belong to which environment:
+            /// `[environments.<name>]` tables.
+            #[serde(default)]
+            pub environments: std::collections::BTreeMap<String, keytrail_query::environments::Environment>,
+            $(
+                #[doc = concat!("`[", stringify!($section), "]`: a source (`keytrail_collectors::with_sources!`).")]
+                pub $section: Option<$config>,
+            )*
+        }
+
+        impl Config {
+            /// The configured sources, in the order they are collected. Every job that goes
+            /// through sources (`collect`, `run`, `config check`) takes them from here.
+            pub fn sources(&self) -> Vec<&dyn Source> {
+                [$(self.$section.as_ref().map(|s| s as &dyn Source)),*].into_iter().flatten().collect()
+            }
+
+            fn sources_mut(&mut self) -> Vec<&mut dyn Source> {
+                [$(self.$section.as_mut().map(|s| s as &mut dyn Source)),*].into_iter().flatten().collect()
+            }
+        }
+    };
 }
+keytrail_collectors::with_sources!(config_with_sources);
 
 /// `[report]`: where and how `run` writes evidence packs.
 #[derive(Debug, Default, Deserialize)]
@@ -78,29 +89,6 @@ pub struct ReportConfig {
 }
 
 impl Config {
-    /// The configured sources, in the order they are collected (the Akeyless snapshot
-    /// first: it is quick and the others' evidence is read against it). Every job that
-    /// goes through sources (`collect`, `run`, `config check`) takes them from here.
-    pub fn sources(&self) -> Vec<&dyn Source> {
-        let sources: [Option<&dyn Source>; 4] = [
-            self.akeyless_api.as_ref().map(|s| s as &dyn Source),
-            self.kubernetes.as_ref().map(|s| s as &dyn Source),
-            self.akeyless_logs.as_ref().map(|s| s as &dyn Source),
-            self.log_analytics.as_ref().map(|s| s as &dyn Source),
-        ];
-        sources.into_iter().flatten().collect()
-    }
-
-    fn sources_mut(&mut self) -> Vec<&mut dyn Source> {
-        let sources: [Option<&mut dyn Source>; 4] = [
-            self.akeyless_api.as_mut().map(|s| s as &mut dyn Source),
-            self.kubernetes.as_mut().map(|s| s as &mut dyn Source),
-            self.akeyless_logs.as_mut().map(|s| s as &mut dyn Source),
-            self.log_analytics.as_mut().map(|s| s as &mut dyn Source),
-        ];
-        sources.into_iter().flatten().collect()
-    }
-
     /// The ledger to use: `--ledger` / `KEYTRAIL_LEDGER`, else `ledger`, else ./evidence.
     pub fn ledger_url<'a>(&'a self, flag: Option<&'a str>) -> &'a str {
         flag.or(self.ledger.as_deref()).unwrap_or(crate::commands::DEFAULT_LEDGER)

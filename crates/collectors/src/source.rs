@@ -7,9 +7,10 @@
 //! collected, put on record in `collection_gaps`, and the other parts and sources are
 //! still collected. Only a failing ledger stops the collection.
 //!
-//! Adding a source: its module, an implementation of [`Source`] for its configuration, a
-//! line in [`STREAMS`] if it writes streams of its own, and its section in the binary's
-//! `Config`.
+//! Adding a source: its module, with an implementation of [`Source`] for its
+//! configuration, and one line in [`with_sources!`](crate::with_sources), which gives it
+//! its section in the binary's `Config`, its place in a run and its streams in
+//! [`STREAMS`].
 
 use std::path::Path;
 
@@ -64,6 +65,11 @@ pub trait Source: Send + Sync {
     /// Its configuration section and `--source` name (`log_analytics`).
     fn name(&self) -> &'static str;
 
+    /// The streams it writes, whether or not it is configured.
+    fn streams() -> Result<Vec<StreamSchema>, LedgerError>
+    where
+        Self: Sized;
+
     /// One line saying what it collects from, for `config check` (`workspace …`).
     fn describe(&self) -> String;
 
@@ -86,16 +92,33 @@ pub trait Source: Send + Sync {
 /// Lists the schemas of the streams one source writes.
 pub type StreamsOf = fn() -> Result<Vec<StreamSchema>, LedgerError>;
 
-/// Every stream a source of keytrail's writes, by the source that writes it: the tables
-/// `keytrail sql` knows even before the first collection, and the names `ingest` keeps
-/// for them.
-pub const STREAMS: &[(&str, StreamsOf)] = &[
-    ("log_analytics", crate::log_analytics::stream_schemas),
-    ("akeyless_logs", || Ok(vec![StreamSchema::new(crate::akeyless::STREAM, crate::akeyless::columns())?])),
-    ("akeyless_api", crate::akeyless_api::stream_schemas),
-    ("kubernetes", crate::kubernetes::stream_schemas),
-    ("collection_gaps", crate::gaps::stream_schemas),
-];
+/// Every source keytrail has: its configuration section (also its `--source` name) and
+/// its configuration type, in the order a run collects them (the Akeyless snapshot first:
+/// it is quick and the others' evidence is read against it). The one registration of a
+/// source: it hands the list to `$then`, a macro of the caller's, so the binary's
+/// `Config` and [`STREAMS`] are both made from it.
+#[macro_export]
+macro_rules! with_sources {
+    ($then:ident) => {
+        $then! {
+            akeyless_api: $crate::akeyless_api::AkeylessApiConfig,
+            kubernetes: $crate::kubernetes::KubernetesConfig,
+            akeyless_logs: $crate::akeyless_files::AkeylessLogsConfig,
+            log_analytics: $crate::log_analytics::LogAnalyticsConfig,
+        }
+    };
+}
+
+macro_rules! streams_by_source {
+    ($($section:ident: $config:ty,)*) => {
+        /// Every stream a source of keytrail's writes, by the source that writes it (and
+        /// `collection_gaps`, which every source writes): the tables `keytrail sql` knows
+        /// even before the first collection, and the names `ingest` keeps for them.
+        pub const STREAMS: &[(&str, StreamsOf)] =
+            &[$((stringify!($section), <$config as Source>::streams),)* ("collection_gaps", crate::gaps::stream_schemas)];
+    };
+}
+with_sources!(streams_by_source);
 
 /// The streams of [`STREAMS`], once each.
 pub fn known_streams() -> Result<Vec<StreamSchema>, LedgerError> {

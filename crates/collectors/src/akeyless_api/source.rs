@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use keytrail_ledger::LedgerError;
+use keytrail_ledger::{LedgerError, StreamSchema};
 
 use super::{AkeylessApiConfig, ApiError, record_failure, snapshot};
 use crate::source::{Collected, Part, Run, Source, missing, resolve};
@@ -12,6 +12,10 @@ use crate::source::{Collected, Part, Run, Source, missing, resolve};
 impl Source for AkeylessApiConfig {
     fn name(&self) -> &'static str {
         "akeyless_api"
+    }
+
+    fn streams() -> Result<Vec<StreamSchema>, LedgerError> {
+        super::stream_schemas()
     }
 
     fn describe(&self) -> String {

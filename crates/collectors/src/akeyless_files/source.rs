@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use keytrail_ledger::{Ledger, LedgerError, redact};
+use keytrail_ledger::{Ledger, LedgerError, StreamSchema, redact};
 use serde::Deserialize;
 
 use super::{FilesError, FilesOptions, FilesReport, SOURCE, ingest, is_forwarded_log};
@@ -53,6 +53,10 @@ fn locate(input: &str) -> Result<(String, Option<String>), FilesError> {
 impl Source for AkeylessLogsConfig {
     fn name(&self) -> &'static str {
         SOURCE
+    }
+
+    fn streams() -> Result<Vec<StreamSchema>, LedgerError> {
+        Ok(vec![StreamSchema::new(crate::akeyless::STREAM, crate::akeyless::columns())?])
     }
 
     fn describe(&self) -> String {

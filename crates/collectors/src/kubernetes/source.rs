@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use keytrail_ledger::LedgerError;
+use keytrail_ledger::{LedgerError, StreamSchema};
 
 use super::{KubernetesConfig, collect};
 use crate::source::{Collected, Part, Run, Source, missing, resolve};
@@ -11,6 +11,10 @@ use crate::source::{Collected, Part, Run, Source, missing, resolve};
 impl Source for KubernetesConfig {
     fn name(&self) -> &'static str {
         "kubernetes"
+    }
+
+    fn streams() -> Result<Vec<StreamSchema>, LedgerError> {
+        super::stream_schemas()
     }
 
     fn describe(&self) -> String {

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use keytrail_ledger::{Ledger, LedgerError};
+use keytrail_ledger::{Ledger, LedgerError, StreamSchema};
 
 use super::collect::{CollectOptions, TableReport, collect, record_failure};
 use super::{CollectError, LogAnalyticsConfig};
@@ -17,6 +17,10 @@ const COMMIT_BYTES: usize = 16 << 20;
 impl Source for LogAnalyticsConfig {
     fn name(&self) -> &'static str {
         "log_analytics"
+    }
+
+    fn streams() -> Result<Vec<StreamSchema>, LedgerError> {
+        super::stream_schemas()
     }
 
     fn describe(&self) -> String {
