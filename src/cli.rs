@@ -301,6 +301,11 @@ pub struct EmulatorArgs {
     /// sample clusters (as `keytrail-bench gen-kubernetes` writes them).
     #[arg(long)]
     pub kubernetes: Option<PathBuf>,
+    /// Minutes an Event is listed after its last change, as kube-apiserver's `--event-ttl`
+    /// (AKS: 60). 0 keeps every Event forever, which no API server does: for benchmarks of
+    /// the collector's paging over many events.
+    #[arg(long, default_value_t = 60)]
+    pub event_ttl_minutes: u32,
     /// Rows per query before the reply is cut with PartialError.
     #[arg(long, default_value_t = 500_000)]
     pub row_cap: usize,

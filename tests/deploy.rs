@@ -103,7 +103,11 @@ fn every_overlay_renders_and_grants_nothing_on_secrets() {
             assert!(kinds.contains(&kind), "{overlay}: no {kind} in {kinds:?}");
         }
         let cronjobs: Vec<&Value> = objects.iter().map(|(_, o)| o).filter(|o| o["kind"] == "CronJob" && !o["spec"]["schedule"].is_null()).collect();
-        assert_eq!(cronjobs.len(), 2, "{overlay}: a monthly run and a daily collect");
+        assert_eq!(cronjobs.len(), 3, "{overlay}: a monthly run, a daily collect and the clusters every 15 minutes");
+        let kubernetes = cronjobs.iter().find(|j| j["metadata"]["name"] == "keytrail-kubernetes-collect").expect("the clusters' own CronJob");
+        assert_eq!((kubernetes["spec"]["schedule"].as_str(), kubernetes["spec"]["concurrencyPolicy"].as_str()), (Some("*/15 * * * *"), Some("Forbid")));
+        let args = &kubernetes["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"];
+        assert!(args.as_sequence().unwrap().windows(2).any(|w| w[0] == "--source" && w[1] == "kubernetes"), "{args:?}");
         for job in cronjobs {
             let pod = &job["spec"]["jobTemplate"]["spec"]["template"]["spec"];
             assert_eq!(pod["securityContext"]["runAsNonRoot"], Value::Bool(true), "{overlay}: {job:?}");

@@ -22,7 +22,10 @@ struct Harness {
 fn harness(kubernetes: KubernetesApi, page_size: u32) -> Harness {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut config = EmulatorConfig::new(keytrail_emulator::dataset::Dataset::new());
-    config.kubernetes = kubernetes;
+    // These tests are of the collector's lists (paging, resumed lists, observations, re-runs)
+    // over every event of the month, so the API servers keep every Event, which no real
+    // one does (tests/eso_evidence.rs runs with the real TTL).
+    config.kubernetes = KubernetesApi { event_ttl: None, ..kubernetes };
     let emulator = runtime.block_on(Emulator::start(config)).unwrap();
     let ws = Workspace::new();
     let config = write_config(&emulator, &ws, page_size);
@@ -292,7 +295,7 @@ fn an_event_seen_again_with_a_higher_count_is_a_new_observation() {
     newest["metadata"]["resourceVersion"] = "900001".into();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut config = EmulatorConfig::new(keytrail_emulator::dataset::Dataset::new());
-    config.kubernetes = changed;
+    config.kubernetes = KubernetesApi { event_ttl: None, ..changed };
     let emulator = runtime.block_on(Emulator::start(config)).unwrap();
     let config = write_config(&emulator, &h.ws, 500);
     let run = keytrail(&h.ws.ledger(), &["collect", "--config", config.to_str().unwrap(), "--source", "kubernetes"]).expect(0);

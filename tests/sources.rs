@@ -21,7 +21,9 @@ struct Setup {
 fn setup(kubernetes: KubernetesApi, sections: &[&str], extra: &str) -> Setup {
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let mut config = EmulatorConfig::new(keytrail_emulator::dataset::Dataset::sample_month());
-    config.kubernetes = kubernetes;
+    // The API servers' clock in the month, while a sync failure's Event is still listed.
+    let during_the_month = chrono::DateTime::parse_from_rfc3339("2026-11-16T05:00:00Z").unwrap().to_utc();
+    config.kubernetes = KubernetesApi { clock: kubernetes.clock.or(Some(during_the_month)), ..kubernetes };
     let emulator = runtime.block_on(Emulator::start(config)).unwrap();
     let ws = Workspace::new();
     let written = std::fs::read_to_string(emulator.write_client_files(&ws.path().join("client"), &[], "").unwrap()).unwrap();

@@ -98,7 +98,7 @@ fn csv_defuses_formulas_and_errors_say_where() {
 fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let ws = Workspace::new();
     sample_ledger(&ws);
-    common::collect_sample(&ws, &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL"], &["--source", "log-analytics"]);
+    common::collect_sample(&ws, &["AKSAudit", "AzureDiagnostics", "AkeylessAudit_CL", "KubeEvents"], &["--source", "log-analytics"]);
     common::collect_sample(&ws, &[], &["--source", "kubernetes"]);
 
     // What the emulator's data implies.
@@ -174,7 +174,7 @@ fn views_join_the_sources_and_count_each_akeyless_record_once() {
     let aks = per_stream.as_array().unwrap().iter().find(|r| r["stream"] == "aks_audit").unwrap();
     assert_eq!(aks["n"].as_u64().unwrap(), common::manifests(&ws.ledger(), "aks_audit").iter().map(|m| m["rows"].as_u64().unwrap()).sum::<u64>());
     assert!(aks["days"].as_u64().unwrap() >= 30);
-    assert!(per_stream.as_array().unwrap().iter().all(|r| r["stream"] != "kube_events"), "no rows, no coverage");
+    assert!(per_stream.as_array().unwrap().iter().all(|r| r["stream"] != "kube_pod_inventory"), "no rows, no coverage");
 }
 
 #[test]

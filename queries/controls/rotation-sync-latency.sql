@@ -12,7 +12,7 @@ WITH limits AS (
                 ELSE 'refreshInterval ' || CAST(refresh_interval_secs AS VARCHAR) || ' s' END AS interval_text,
            c.seen_until
     FROM rotation_syncs s
-    LEFT JOIN (SELECT cluster_name, max(last_timestamp) AS seen_until FROM eso_events GROUP BY cluster_name) AS c
+    LEFT JOIN (SELECT cluster_name, max(last_timestamp) AS seen_until FROM eso_observations GROUP BY cluster_name) AS c
       ON c.cluster_name = s.cluster_name
     WHERE s.rotated_at >= $period_start AND s.rotated_at < $period_end
 )

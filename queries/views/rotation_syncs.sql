@@ -29,8 +29,14 @@ WITH rotated AS (
            NULLIF(rotated_at, rotated_at) AS updated_at
     FROM rotated
     UNION ALL
+    -- Every occurrence either source recorded: an Event object's first, and the last of
+    -- each of its states (an Event merges repeats, so those are all the times known).
     SELECT cluster_name, namespace, involved_name, first_timestamp, NULL, NULL, first_timestamp AS updated_at
-    FROM eso_events
+    FROM eso_observations
+    WHERE involved_kind = 'ExternalSecret' AND reason = 'Updated'
+    UNION ALL
+    SELECT cluster_name, namespace, involved_name, last_timestamp, NULL, NULL, last_timestamp AS updated_at
+    FROM eso_observations
     WHERE involved_kind = 'ExternalSecret' AND reason = 'Updated'
 ), walked AS (
     SELECT entry_time, akeyless_item, cluster_name, namespace, external_secret, refresh_interval_secs,

@@ -10,6 +10,21 @@ use crate::cli::ConfigCheckArgs;
 use crate::config::Config;
 use crate::exit::ExitCode;
 
+/// What a job would do as configured, but likely not as meant.
+fn warnings(config: &Config) -> Vec<String> {
+    let mut warnings = Vec::new();
+    let kube_events = config.log_analytics.as_ref().is_some_and(|la| la.tables.iter().any(|t| t == "KubeEvents"));
+    if config.kubernetes.is_some() && !kube_events {
+        warnings.push(
+            "kubernetes collects ESO events, but log_analytics does not collect KubeEvents: the Kubernetes API keeps an Event only an hour \
+             after its last change, so sync failures between two collections are lost; add \"KubeEvents\" to log_analytics.tables (Container \
+             Insights keeps them for the workspace's retention) or collect Kubernetes every 15 minutes (docs/DEPLOY.md)"
+                .into(),
+        );
+    }
+    warnings
+}
+
 pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<ExitCode> {
     // Unknown keys and values that do not parse fail here, naming the key, line and column.
     let config = Config::read(&args.config)?;
@@ -39,6 +54,9 @@ pub fn check(args: ConfigCheckArgs, out: &mut impl Write) -> anyhow::Result<Exit
     }
 
     let sources: Vec<String> = config.sources().iter().map(|s| format!("{} ({})", s.name(), s.describe())).collect();
+    for w in warnings(&config) {
+        writeln!(out, "warning: {w}")?;
+    }
     for p in &problems {
         writeln!(out, "problem: {p}")?;
     }

@@ -31,6 +31,7 @@ pub async fn run(args: EmulatorArgs, out: &mut impl Write) -> anyhow::Result<Exi
     if let Some(dir) = &args.kubernetes {
         config.kubernetes = keytrail_emulator::KubernetesApi::load(dir)?;
     }
+    config.kubernetes.event_ttl = (args.event_ttl_minutes > 0).then(|| chrono::Duration::minutes(i64::from(args.event_ttl_minutes)));
     config.port = args.port;
     config.row_cap = args.row_cap;
     let emulator = Emulator::start(config).await?;

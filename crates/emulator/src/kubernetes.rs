@@ -91,12 +91,21 @@ pub(crate) async fn serve(
         Ok(selector) => selector,
         Err(message) => return status(StatusCode::BAD_REQUEST, "BadRequest", &message, None),
     };
-    let items: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
-    let selected = |i: usize| selector.as_ref().is_none_or(|s| s.matches(&items[i]));
+    let stored: &[Value] = objects.get(*plural).map(Vec::as_slice).unwrap_or_default();
+    // Events as the API server holds them now: each as far as it got, none past its TTL.
+    // Positions stay those of the stored list, so a continue token means the same place.
+    let ttl = state.config.kubernetes.event_ttl.filter(|_| *plural == "events");
+    let now = state.kubernetes_now();
+    let timed: Option<Vec<Option<Value>>> = ttl.map(|ttl| stored.iter().map(|e| crate::kube_events::state_at(e, now, ttl, FIRST_REVISION)).collect());
+    let item = |i: usize| timed.as_ref().map_or(Some(&stored[i]), |t| t[i].as_ref());
+    let items = stored;
+    // With events that come and go, the revision moves on with the clock, as etcd's does.
+    let revision_now = |base: u64| if ttl.is_some() { crate::kube_events::revision_at(base, now) } else { base };
+    let selected = |i: usize| item(i).is_some_and(|o| selector.as_ref().is_none_or(|s| s.matches(o)));
     match state.faults.next().filter(|f| *f != Fault::Pass) {
         Some(Fault::ExpiredContinue) if continue_token.is_some() => {
             Stats::add(&state.stats.faults_served, 1);
-            let revision = state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.fetch_add(1, Ordering::Relaxed) + 1);
+            let revision = revision_now(state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.fetch_add(1, Ordering::Relaxed) + 1));
             let position = continue_token.and_then(|t| decode_continue(t, plural));
             // The revision moved on because an object changed: the next one the list would
             // have served repeats (count + 1) at the new revision.
@@ -127,7 +136,7 @@ pub(crate) async fn serve(
     // token is the position after the last object served, so paging is linear.
     // A list's pages all come from the snapshot of its first: the token carries its revision.
     let (start, revision) = match continue_token.map(|t| decode_continue(t, plural)) {
-        None => (0, state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.load(Ordering::Relaxed)).to_string()),
+        None => (0, revision_now(state.revisions.get(&cluster).map_or(FIRST_REVISION, |r| r.load(Ordering::Relaxed))).to_string()),
         Some(Some(position)) => position,
         Some(None) => return status(StatusCode::BAD_REQUEST, "BadRequest", "continue key is not valid", None),
     };
@@ -139,9 +148,10 @@ pub(crate) async fn serve(
     while next < items.len() && page.len() < limit {
         if selected(next) {
             let change = if changed.is_empty() { None } else { changed.get(&(cluster.clone(), plural.to_string(), next)) };
+            let object = item(next).expect("selected");
             page.push(match change {
-                Some(&at) if at <= page_revision => std::borrow::Cow::Owned(repeated(&items[next], at)),
-                _ => std::borrow::Cow::Borrowed(&items[next]),
+                Some(&at) if at <= page_revision => std::borrow::Cow::Owned(repeated(object, at)),
+                _ => std::borrow::Cow::Borrowed(object),
             });
         }
         next += 1;

@@ -23,6 +23,7 @@ pub mod dataset;
 mod entra;
 pub mod faults;
 mod kql;
+pub mod kube_events;
 mod kubernetes;
 mod log_analytics;
 pub mod sample_kubernetes;
@@ -120,8 +121,16 @@ pub struct EmulatorConfig {
 pub struct KubernetesApi {
     /// The bearer token every cluster accepts.
     pub token: String,
-    /// Objects per cluster name and resource.
+    /// Objects per cluster name and resource. Events are their final state; what the API
+    /// lists at a time follows from it ([`kube_events::state_at`]).
     pub clusters: std::collections::BTreeMap<String, sample_kubernetes::ClusterObjects>,
+    /// How long an Event is listed after its last change: AKS's one hour by default. `None`
+    /// keeps every Event forever, in its final state, which no API server does: only for
+    /// tests of the collector's paging that say so.
+    pub event_ttl: Option<chrono::Duration>,
+    /// The API servers' clock; `None` is the machine's. [`Emulator::set_kubernetes_clock`]
+    /// moves it while the emulator runs.
+    pub clock: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl KubernetesApi {
@@ -155,7 +164,7 @@ impl KubernetesApi {
     }
 
     fn default_token() -> Self {
-        Self { token: "emulator-kubernetes-token".into(), clusters: Default::default() }
+        Self { token: "emulator-kubernetes-token".into(), clusters: Default::default(), event_ttl: Some(kube_events::EVENT_TTL), clock: None }
     }
 }
 
@@ -272,6 +281,13 @@ impl Stats {
     }
 }
 
+impl State {
+    /// What time it is for the Kubernetes API servers.
+    pub(crate) fn kubernetes_now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.kubernetes_clock.lock().expect("clock").unwrap_or_else(chrono::Utc::now)
+    }
+}
+
 pub(crate) struct State {
     config: EmulatorConfig,
     /// Each Kubernetes cluster's revision (moves on when a continue token expires).
@@ -279,6 +295,8 @@ pub(crate) struct State {
     /// Kubernetes objects changed since the emulator started: (cluster, resource, index in
     /// its list) → the revision of the change.
     changed: std::sync::Mutex<std::collections::HashMap<(String, String, usize), u64>>,
+    /// The Kubernetes API servers' clock, when a test set it.
+    kubernetes_clock: std::sync::Mutex<Option<chrono::DateTime<chrono::Utc>>>,
     faults: Faults,
     stats: Stats,
     tokens: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
@@ -320,10 +338,12 @@ impl Emulator {
         let listener = tokio::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).await.map_err(|source| EmulatorError::Bind { port, source })?;
         let addr = listener.local_addr().map_err(|source| EmulatorError::Bind { port, source })?;
         let identity = tls::generate()?;
+        let kubernetes_clock = std::sync::Mutex::new(config.kubernetes.clock);
         let state = Arc::new(State {
             config,
             revisions,
             changed: Default::default(),
+            kubernetes_clock,
             faults: Faults::default(),
             stats: Stats::default(),
             tokens: Default::default(),
@@ -365,6 +385,12 @@ impl Emulator {
     /// PEM of the CA that signed the emulator's certificate (keytrail's `ca_file`).
     pub fn ca_pem(&self) -> &str {
         &self.ca_pem
+    }
+
+    /// Sets the Kubernetes API servers' clock (`None`: the machine's), as a test moves
+    /// through a month: events are listed as they stood then.
+    pub fn set_kubernetes_clock(&self, now: Option<chrono::DateTime<chrono::Utc>>) {
+        *self.state.kubernetes_clock.lock().expect("clock") = now;
     }
 
     /// The faults to inject.

@@ -205,10 +205,29 @@ fn rbac(cluster: &str, env: &str, planted: bool, objects: &mut ClusterObjects) {
     objects.insert("rolebindings".into(), bindings);
 }
 
-/// The cluster's events for the ESO kinds, from the month's `KubeEvents` rows.
+/// The last `KubeEvents` row of each Event object of `cluster` (one object per kind,
+/// namespace, name, reason and `FirstSeen`), in the order the objects were created.
+pub(crate) fn final_states<'m>(month: &'m Month, cluster: &str) -> Vec<&'m serde_json::Map<String, Value>> {
+    let mut objects: Vec<&serde_json::Map<String, Value>> = Vec::new();
+    let same = |a: &serde_json::Map<String, Value>, b: &serde_json::Map<String, Value>| {
+        ["ObjectKind", "Namespace", "Name", "Reason", "FirstSeen"].iter().all(|k| a.get(*k) == b.get(*k))
+    };
+    for row in month.get("KubeEvents").into_iter().flatten().filter(|r| r["ClusterName"] == cluster) {
+        match objects.iter_mut().find(|o| same(o, row)) {
+            Some(object) if row["Count"].as_u64() > object["Count"].as_u64() => *object = row,
+            Some(_) => {}
+            None => objects.push(row),
+        }
+    }
+    objects
+}
+
+/// The cluster's events for the ESO kinds: each Event object's final state, from the
+/// month's `KubeEvents` rows.
 fn events(month: &Month, cluster: &str) -> Vec<Value> {
-    let rows = month.get("KubeEvents").into_iter().flatten().filter(|r| r["ClusterName"] == cluster);
-    rows.enumerate()
+    final_states(month, cluster)
+        .into_iter()
+        .enumerate()
         .map(|(n, r)| {
             let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();
             let (kind, ns, name) = (text("ObjectKind"), text("Namespace"), text("Name"));

@@ -486,14 +486,16 @@ impl Generator {
         reason: &str,
         message: &str,
     ) {
-        let t_ingest = last + Duration::seconds(self.rng.i64(30..90));
-        self.push(
-            "KubeEvents",
-            json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
-            "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
-            "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count,
-            "FirstSeen": ts(first), "LastSeen": ts(last)}),
-        );
+        for tick in crate::kube_events::ticks(first, last, count) {
+            let t_ingest = tick.last_seen + Duration::seconds(self.rng.i64(30..90));
+            self.push(
+                "KubeEvents",
+                json!({"TimeGenerated": ts(t_ingest), "ClusterId": resource_id(c.name), "ClusterName": c.name,
+                "Computer": format!("aks-system-{}-vmss000000", c.env), "KubeEventType": event_type, "Message": message, "Name": name,
+                "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": tick.count,
+                "FirstSeen": ts(tick.first_seen), "LastSeen": ts(tick.last_seen)}),
+            );
+        }
     }
 
     /// The clean month's administration: a role change by the SAML admins (MFA required),

@@ -290,13 +290,16 @@ impl Writer {
         reason: &str,
         message: &str,
     ) {
-        let generated = last + Duration::seconds(self.rng.i64(30..120));
-        self.push(
-            "KubeEvents",
-            json!({"TimeGenerated": ts(generated), "ClusterId": resource_id(cluster), "ClusterName": cluster,
-            "Computer": format!("aks-system-{}-vmss000001", &cluster[8..12]), "KubeEventType": event_type, "Message": message, "Name": name, "Namespace": ns,
-            "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": count, "FirstSeen": ts(first), "LastSeen": ts(last)}),
-        );
+        for tick in crate::kube_events::ticks(first, last, count) {
+            let generated = tick.last_seen + Duration::seconds(self.rng.i64(30..120));
+            self.push(
+                "KubeEvents",
+                json!({"TimeGenerated": ts(generated), "ClusterId": resource_id(cluster), "ClusterName": cluster,
+                "Computer": format!("aks-system-{}-vmss000001", &cluster[8..12]), "KubeEventType": event_type, "Message": message, "Name": name,
+                "Namespace": ns, "ObjectKind": kind, "Reason": reason, "SourceComponent": "external-secrets", "Count": tick.count,
+                "FirstSeen": ts(tick.first_seen), "LastSeen": ts(tick.last_seen)}),
+            );
+        }
     }
 
     fn inventory(&mut self, cluster: &str, t: DateTime<Utc>) {
@@ -471,11 +474,8 @@ fn cluster(month: &Month, name: &str) -> ClusterObjects {
     let production = name == CLUSTERS[0];
     let (store, access_id) = if production { ("akeyless-production", PROD_K8S) } else { ("akeyless-development", DEV_K8S) };
     let mut objects = ClusterObjects::new();
-    let events: Vec<Value> = month
-        .get("KubeEvents")
+    let events: Vec<Value> = crate::sample_kubernetes::final_states(month, name)
         .into_iter()
-        .flatten()
-        .filter(|r| r["ClusterName"] == name)
         .enumerate()
         .map(|(n, r)| {
             let text = |k: &str| r[k].as_str().unwrap_or_default().to_string();

@@ -36,6 +36,7 @@ pub const VIEWS: &[(&str, &str)] = &[
     ("akeyless_copies", include_str!("../../../queries/views/akeyless_copies.sql")),
     ("akeyless_unforwarded", include_str!("../../../queries/views/akeyless_unforwarded.sql")),
     ("akeyless_events", include_str!("../../../queries/views/akeyless_events.sql")),
+    ("eso_observations", include_str!("../../../queries/views/eso_observations.sql")),
     ("eso_syncs", include_str!("../../../queries/views/eso_syncs.sql")),
     ("secret_access", include_str!("../../../queries/views/secret_access.sql")),
     ("secret_lineage", include_str!("../../../queries/views/secret_lineage.sql")),
