@@ -114,7 +114,7 @@ fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
     assert_ne!(listed.lines().nth(1), Some("0"), "collected every 15 minutes, the API's failures are in eso_events: {listed}");
     let every_15 = frequent.evaluate();
 
-    for control in ["eso-sync-health", "rotation-sync-latency"] {
+    for control in ["eso-sync-health", "rotation-sync-latency", "eso-evidence-coverage"] {
         assert_eq!(findings(&once_a_day, control), findings(&every_15, control), "{control}");
         assert_eq!(status(&once_a_day, control), status(&every_15, control), "{control}");
     }
@@ -129,6 +129,8 @@ fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
         let f = health.iter().find(|(r, ..)| r == es).unwrap_or_else(|| panic!("{es}: {health:?}"));
         assert!(f.1 == "alarm" && f.2.starts_with("1 failed syncs"), "{f:?}");
     }
+    // KubeEvents, collected for the month, covers every cluster throughout.
+    assert_eq!(status(&every_15, "eso-evidence-coverage"), "ok", "{:?}", findings(&every_15, "eso-evidence-coverage"));
     let both = frequent.sql("SELECT seen_by, count(*) AS n FROM eso_syncs WHERE reason = 'UpdateFailed' GROUP BY seen_by ORDER BY seen_by");
     assert!(both.contains("container_insights+kubernetes,"), "the same Events from both sources are matched: {both}");
 }
@@ -143,6 +145,14 @@ fn without_kube_events_the_api_events_collected_are_the_evidence() {
     assert!(payments.1 == "alarm" && payments.2.starts_with("5 failed syncs"), "{payments:?}");
     let seen = m.sql("SELECT DISTINCT seen_by FROM eso_syncs");
     assert_eq!(seen.lines().skip(1).collect::<Vec<_>>(), ["kubernetes"], "{seen}");
+    // Between the daily lists nothing is on record: each stretch is shown, not passed. On
+    // the days collected every 15 minutes, the lists (each the hour before it) leave none.
+    assert_eq!(status(&evaluation, "eso-evidence-coverage"), "alarm");
+    let stretches: Vec<String> = findings(&evaluation, "eso-evidence-coverage").into_iter().filter(|f| f.1 == "alarm").map(|f| f.0).collect();
+    assert!(stretches.iter().any(|r| r.starts_with("aks-prod from 2026-11-01T00:00")), "from the period's start to the first list: {stretches:?}");
+    assert!(stretches.iter().any(|r| r.starts_with("aks-prod from 2026-11-02T01:30")), "{stretches:?}");
+    assert!(stretches.iter().all(|r| !r.contains("2026-11-16T0") && !r.contains("2026-11-16T1")), "{stretches:?}");
+    assert!(stretches.len() >= 2 * 26, "a stretch a day a cluster: {stretches:?}");
 }
 
 #[test]

@@ -1,10 +1,10 @@
 -- Time ranges a collection run could not collect, per source table. `collected_by` is set
 -- once later runs have collected the whole range (`collected_ranges`: Log Analytics keeps
 -- its logs and the Gateway's forwarded files stay where they were written, so retries fill
--- a gap, maybe over several runs): the latest of the runs whose ranges cover it; null while
--- part of it is still uncollected. Kubernetes events and
--- Akeyless snapshots missed while a source was down cannot be fetched later: their gaps
--- stay open.
+-- a gap, maybe over several runs; a cluster's Events stay listed for the event TTL, so its
+-- next lists cover the hour before them): the latest of the runs whose ranges cover it;
+-- null while part of it is still uncollected. Akeyless snapshots missed while the API was
+-- down cannot be fetched later: their gaps stay open.
 WITH ranges AS (
     -- How far the ranges before each one (by start) reached: a range starting beyond that
     -- begins a new stretch of contiguous collection.

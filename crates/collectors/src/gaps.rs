@@ -3,12 +3,13 @@
 //! `coverage` view, the `collection-coverage` control and the evidence pack read it, so a
 //! hole in the evidence is itself on record.
 //!
-//! `collected_ranges`: every time range a run collected whole, for the sources that keep
-//! their data: a Log Analytics table's windows, and a forwarded-files location read whole
-//! (all of time up to the read). A later run can collect what an earlier one could not; the
-//! `coverage_gaps` view names the run that did, and only ranges no run collected count as
-//! holes. Kubernetes events and Akeyless snapshots missed while a source was down cannot be
-//! fetched later, so those sources record no ranges and their gaps stay open.
+//! `collected_ranges`: every time range a run collected whole: a Log Analytics table's
+//! windows, a forwarded-files location read whole (all of time up to the read), and a
+//! Kubernetes cluster's Event lists (the event TTL before them, by the API server's clock:
+//! every Event changed then was still listed). A later run can collect what an earlier one
+//! could not; the `coverage_gaps` view names the run that did, and only ranges no run
+//! collected count as holes. A cluster's gap is filled only by lists within the TTL of its
+//! start; Akeyless snapshots missed while the API was down cannot be fetched later.
 
 use chrono::SecondsFormat;
 use keytrail_ledger::{Batch, Column, FieldType, Ledger, LedgerError, Record, StreamSchema, Value};

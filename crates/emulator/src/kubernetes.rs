@@ -61,7 +61,11 @@ pub(crate) async fn serve(
     }
     let path = path.trim_end_matches('/');
     match path {
-        "version" => return Json(version()).into_response(),
+        // The API server's clock is in every reply's `Date`; the collector reads it here.
+        "version" => {
+            let date = state.kubernetes_now().format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+            return ([(axum::http::header::DATE, date)], Json(version())).into_response();
+        }
         "api" => {
             return Json(json!({"kind": "APIVersions", "versions": ["v1"],
             "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": "10.0.0.1:443"}]}))

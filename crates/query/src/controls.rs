@@ -156,6 +156,7 @@ const SOURCES: &[(&str, &str)] = &[
     control!("rotation-overdue"),
     control!("rotation-sync-latency"),
     control!("eso-sync-health"),
+    control!("eso-evidence-coverage"),
     control!("eso-store-provider"),
     control!("eso-refresh-interval"),
     control!("k8s-secrets-wildcard-grant"),

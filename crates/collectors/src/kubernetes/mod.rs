@@ -42,6 +42,11 @@ pub struct KubernetesConfig {
     /// Event observations gathered before each commit: bounds a run's memory.
     #[serde(default = "default_commit_rows")]
     pub commit_rows: usize,
+    /// Minutes the API servers keep an Event after its last change (kube-apiserver
+    /// `--event-ttl`; AKS: 60). A run's lists hold every Event changed in that span before
+    /// it, which `collected_ranges` records.
+    #[serde(default = "default_event_ttl_minutes")]
+    pub event_ttl_minutes: u32,
     /// The clusters to collect from (at least one).
     #[serde(deserialize_with = "at_least_one")]
     pub clusters: Vec<ClusterConfig>,
@@ -51,8 +56,8 @@ impl KubernetesConfig {
     /// What the section's values cannot say alone: limits of at least one, and cluster
     /// names that tell the clusters apart (every row carries one).
     pub fn validate(&self) -> Result<(), String> {
-        if self.page_size == 0 || self.commit_rows == 0 {
-            return Err("kubernetes.page_size and commit_rows must be at least 1".into());
+        if self.page_size == 0 || self.commit_rows == 0 || self.event_ttl_minutes == 0 {
+            return Err("kubernetes.page_size, commit_rows and event_ttl_minutes must be at least 1".into());
         }
         let mut seen = std::collections::BTreeSet::new();
         for cluster in &self.clusters {
@@ -73,6 +78,10 @@ fn default_page_size() -> u32 {
 
 fn default_commit_rows() -> usize {
     50_000
+}
+
+fn default_event_ttl_minutes() -> u32 {
+    60
 }
 
 fn at_least_one<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ClusterConfig>, D::Error> {
@@ -186,8 +195,7 @@ pub async fn collect(ledger: &Ledger, config: &KubernetesConfig, run_id: &str) -
 /// snapshot (what keytrail last saw of it) to now, since events of that time may be lost.
 async fn record_gap(ledger: &Ledger, cluster: &str, error: &KubernetesError, run_id: &str) -> Result<(), LedgerError> {
     let last = cluster_cursor(ledger, "eso_externalsecrets", cluster).await?["snapshot_time"].as_i64();
-    // `table_name` is what the coverage control names the gap by: say which cluster.
-    let table = format!("kubernetes {cluster}");
+    let table = gap_table(cluster);
     let at = crate::gaps::GapSource { source: SOURCE, workspace: cluster, table: &table, stream: events::EVENTS_STREAM };
     crate::gaps::append_gap_since(ledger, &at, last, &error.to_string(), run_id, "kubernetes collect").await
 }
@@ -195,10 +203,39 @@ async fn record_gap(ledger: &Ledger, cluster: &str, error: &KubernetesError, run
 async fn collect_cluster(ledger: &Ledger, config: &KubernetesConfig, cluster: &ClusterConfig, run_id: &str) -> Result<ClusterReport, KubernetesError> {
     let client = client(config, cluster).await?;
     let mut report = ClusterReport { cluster: cluster.name.clone(), ..Default::default() };
-    report.server_version = client.apiserver_version().await.map_err(|e| api_error(&cluster.name, "GET /version", e))?.git_version;
+    let (version, listed_at) = server_version(&client, &cluster.name).await?;
+    report.server_version = version;
     events::collect(ledger, &client, &cluster.name, config.page_size, config.commit_rows, &mut report).await?;
-    snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, &mut report).await?;
+    snapshots::collect(ledger, &client, &cluster.name, config.page_size, run_id, listed_at, &mut report).await?;
+    // The lists held every Event changed within the TTL before them: on record, so a gap
+    // between runs (or none) is evidence too.
+    let table = gap_table(&cluster.name);
+    let at = crate::gaps::GapSource { source: SOURCE, workspace: &cluster.name, table: &table, stream: events::EVENTS_STREAM };
+    let from = listed_at - chrono::Duration::minutes(i64::from(config.event_ttl_minutes));
+    crate::gaps::append_collected(ledger, &[(at, (from.timestamp_micros(), listed_at.timestamp_micros()))], run_id, "kubernetes collect").await?;
     Ok(report)
+}
+
+/// `table_name` of a cluster's gaps and listed spans: what the coverage control names it by.
+fn gap_table(cluster: &str) -> String {
+    format!("kubernetes {cluster}")
+}
+
+/// The API server's version and its clock (the `Date` of its reply; this machine's if it
+/// sends none): what the Event lists that follow are as of.
+async fn server_version(client: &kube::Client, cluster: &str) -> Result<(String, chrono::DateTime<chrono::Utc>), KubernetesError> {
+    let failed = |message: String| KubernetesError::Api { cluster: cluster.into(), what: "GET /version".into(), message };
+    let request = http::Request::get("/version").body(Vec::new()).map_err(|e| failed(e.to_string()))?;
+    let response = client.send(request.map(kube::client::Body::from)).await.map_err(|e| api_error(cluster, "GET /version", e))?;
+    let date = response.headers().get(http::header::DATE).and_then(|d| d.to_str().ok()).and_then(|d| chrono::DateTime::parse_from_rfc2822(d).ok());
+    let status = response.status();
+    let body = http_body_util::BodyExt::collect(response.into_body()).await.map_err(|e| failed(e.to_string()))?.to_bytes();
+    if !status.is_success() {
+        let status = kube::core::Status::failure(&String::from_utf8_lossy(&body), status.canonical_reason().unwrap_or_default()).with_code(status.as_u16());
+        return Err(api_error(cluster, "GET /version", kube::Error::Api(Box::new(status))));
+    }
+    let info: k8s_openapi::apimachinery::pkg::version::Info = serde_json::from_slice(&body).map_err(|e| failed(format!("not a version reply: {e}")))?;
+    Ok((info.git_version, date.map_or_else(chrono::Utc::now, |d| d.to_utc())))
 }
 
 /// A client for the cluster: in-cluster, or the kubeconfig's context.

@@ -152,6 +152,7 @@ pub(super) async fn collect(
     cluster: &str,
     page_size: u32,
     run_id: &str,
+    listed_at: chrono::DateTime<chrono::Utc>,
     report: &mut ClusterReport,
 ) -> Result<(), KubernetesError> {
     let mut snapshots: BTreeMap<&str, Snapshot> = SNAPSHOT_STREAMS.iter().map(|(stream, _)| (*stream, Snapshot::default())).collect();
@@ -171,7 +172,8 @@ pub(super) async fn collect(
     let rbac = snapshots.get_mut(RBAC_STREAM).expect("RBAC is a snapshot stream");
     rbac_snapshot(client, cluster, page_size, report, rbac).await?;
 
-    let snapshot_time = chrono::Utc::now().timestamp_micros();
+    // The API server's time of the lists: what the snapshot is as of.
+    let snapshot_time = listed_at.timestamp_micros();
     let mut written = false;
     for (stream, specific) in SNAPSHOT_STREAMS {
         let snapshot = snapshots.remove(stream).expect("made above");
