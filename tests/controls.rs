@@ -362,3 +362,19 @@ fn exceptions_apply_to_every_control_until_they_expire() {
         }
     }
 }
+
+#[test]
+fn a_cluster_no_environment_names_is_unknown_never_judged_by_its_name() {
+    let ws = sample_ledger();
+    // Only the production cluster declared: aks-dev's ExternalSecrets are not guessed to be
+    // anything from their cluster's name.
+    let config = ws.path().join("only-prod.toml");
+    std::fs::write(&config, "[environments.prod]\nproduction = true\nclusters = [\"aks-prod\"]\n").unwrap();
+    let run = keytrail(&ws.ledger(), &["evaluate", "--period", "2026-11", "--format", "json", "--config", config.to_str().unwrap()]).expect(0);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    let refresh = verdict(report["controls"].as_array().unwrap(), "eso-refresh-interval").clone();
+    assert_eq!(alarms(&refresh), ["aks-prod/identity/signing-key"]);
+    assert_eq!(with_status(&refresh, "unknown"), ["aks-dev"], "{refresh}");
+    assert!(reason(&refresh, "aks-dev").contains("in no [environments] entry"), "{refresh}");
+}
+

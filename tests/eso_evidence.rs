@@ -99,7 +99,7 @@ fn status(evaluation: &Value, control: &str) -> String {
 
 #[test]
 fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
-    let daily_month = month(&["KubeEvents"]);
+    let daily_month = month(&["KubeEvents", "AkeylessAudit_CL"]);
     daily_month.collect("log_analytics", &["--until", "2026-12-01T00:00:00Z"]);
     daily_month.collect_kubernetes_at(daily());
     // The daily list at 01:30 met none of the planted failures: the API had dropped them.
@@ -107,7 +107,7 @@ fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
     assert_eq!(listed.lines().nth(1), Some("0"), "{listed}");
     let once_a_day = daily_month.evaluate();
 
-    let frequent = month(&["KubeEvents"]);
+    let frequent = month(&["KubeEvents", "AkeylessAudit_CL"]);
     frequent.collect("log_analytics", &["--until", "2026-12-01T00:00:00Z"]);
     frequent.collect_kubernetes_at(every_15_minutes_around_the_failures());
     let listed = frequent.sql("SELECT count(DISTINCT event_key) AS n FROM eso_observations WHERE reason = 'UpdateFailed' AND source = 'kubernetes'");
@@ -124,6 +124,13 @@ fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
     let payments = health.iter().find(|(r, ..)| r == "aks-prod/payments/db-credentials").unwrap();
     assert_eq!(payments.1, "alarm", "{payments:?}");
     assert!(payments.2.starts_with("5 failed syncs in the period"), "{payments:?}");
+    // The Secret updated 560 minutes after its item's rotation on 16 November: late, found
+    // in both ways from the Updated Events.
+    let latency = findings(&every_15, "rotation-sync-latency");
+    assert!(
+        latency.iter().any(|(r, s, why)| r.starts_with("/prod/payments/db-password -> aks-prod/payments/db-credentials at 2026-11-16") && s == "alarm" && why.contains("560 min later")),
+        "{latency:?}"
+    );
     // aks-dev's three failures on 18 November, found in both ways.
     for es in ["aks-dev/payments/db-credentials", "aks-dev/orders/db-credentials", "aks-dev/identity/oidc-client"] {
         let f = health.iter().find(|(r, ..)| r == es).unwrap_or_else(|| panic!("{es}: {health:?}"));

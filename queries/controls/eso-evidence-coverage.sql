@@ -13,7 +13,7 @@ WITH clusters AS (
      AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
      AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until)
 ), container_insights AS (
-    SELECT DISTINCT cluster_name FROM kube_events
+    SELECT DISTINCT COALESCE(cluster_name, regexp_replace(cluster_id, '^.*/', '')) AS cluster_name FROM kube_events
     WHERE event_time >= $period_start - INTERVAL '31 days' AND event_time < $period_end
 ), spans AS (
     SELECT c.cluster_name, greatest(r.window_start, $period_start) AS span_start, least(r.window_end, $period_end) AS span_end, 'span' AS kind
