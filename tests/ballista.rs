@@ -163,7 +163,8 @@ fn every_control_view_and_pack_is_the_same_on_ballista() {
         assert!(l.len() >= at_least, "{folder}: {} files", l.len());
         assert_eq!(l.iter().map(|f| &f.0).collect::<Vec<_>>(), r.iter().map(|f| &f.0).collect::<Vec<_>>());
         for ((name, a), (_, b)) in l.iter().zip(&r) {
-            assert!(a == b, "{folder}/{name} differs between the engines");
+            let head = |bytes: &[u8]| String::from_utf8_lossy(bytes).chars().take(4000).collect::<String>();
+            assert!(a == b, "{folder}/{name} differs between the engines:\n{}\n--- on Ballista:\n{}", head(a), head(b));
         }
     }
 }

@@ -128,7 +128,9 @@ fn sync_failures_gone_from_the_api_are_found_in_kube_events_and_counted_once() {
     // in both ways from the Updated Events.
     let latency = findings(&every_15, "rotation-sync-latency");
     assert!(
-        latency.iter().any(|(r, s, why)| r.starts_with("/prod/payments/db-password -> aks-prod/payments/db-credentials at 2026-11-16") && s == "alarm" && why.contains("560 min later")),
+        latency.iter().any(|(r, s, why)| r.starts_with("/prod/payments/db-password -> aks-prod/payments/db-credentials at 2026-11-16")
+            && s == "alarm"
+            && why.contains("560 min later")),
         "{latency:?}"
     );
     // aks-dev's three failures on 18 November, found in both ways.
@@ -160,6 +162,15 @@ fn without_kube_events_the_api_events_collected_are_the_evidence() {
     assert!(stretches.iter().any(|r| r.starts_with("aks-prod from 2026-11-02T01:30")), "{stretches:?}");
     assert!(stretches.iter().all(|r| !r.contains("2026-11-16T0") && !r.contains("2026-11-16T1")), "{stretches:?}");
     assert!(stretches.len() >= 2 * 26, "a stretch a day a cluster: {stretches:?}");
+
+    // The pack's coverage section shows them beside the sources' silences.
+    let out = m.ws.path().join("packs");
+    let (key, _) = common::keygen(&m.ws);
+    let args = ["report", "--period", "2026-11", "--config", m.config.to_str().unwrap(), "--out", out.to_str().unwrap(), "--key", key.to_str().unwrap()];
+    keytrail(&m.ws.ledger(), &args).expect(0);
+    let html = std::fs::read_to_string(out.join("keytrail-evidence-2026-11/index.html")).unwrap();
+    let coverage = &html[html.find("<h3>Silent stretches</h3>").unwrap()..];
+    assert!(coverage.contains("aks-prod from 2026-11-02T01:30") && coverage.contains("no ESO events on record for"), "{coverage}");
 }
 
 #[test]

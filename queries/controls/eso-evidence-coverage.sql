@@ -1,17 +1,15 @@
--- Judged: every cluster with ExternalSecrets in its snapshot nearest the period's end, over
--- the whole period. Spans covered: each Kubernetes run's listed window, and each collected
--- KubeEvents window for a cluster that sent KubeEvents rows in the period or the 31 days
--- before it (its Container Insights is on). A stretch is where a span starts beyond
+-- Judged: every cluster with ExternalSecrets in a snapshot from 31 days before the period
+-- on (as silent-sources judges the scopes seen then), over the whole period. Spans
+-- covered: each Kubernetes run's listed window, and each collected KubeEvents window for a
+-- cluster that sent KubeEvents rows in the period or the 31 days before it (its Container
+-- Insights is on). A stretch is where a span starts beyond
 -- everything covered before it; a zero-length span at each end of the period finds the
 -- stretches at the edges. One pass over the spans (a single window ordering), so the query
 -- holds one sort.
 WITH clusters AS (
-    SELECT DISTINCT e.cluster_name
-    FROM eso_externalsecrets e
-    JOIN snapshots l
-      ON l.table_name = 'eso_externalsecrets' AND l.cluster_name = e.cluster_name AND l.snapshot_time = e.snapshot_time
-     AND (l.nearest_from IS NULL OR date_part('epoch', $period_end) >= l.nearest_from)
-     AND (l.nearest_until IS NULL OR date_part('epoch', $period_end) < l.nearest_until)
+    -- No window here: the control already holds one sort, and the evidence another.
+    SELECT DISTINCT cluster_name FROM eso_externalsecrets
+    WHERE snapshot_time >= $period_start - INTERVAL '31 days'
 ), container_insights AS (
     SELECT DISTINCT COALESCE(cluster_name, regexp_replace(cluster_id, '^.*/', '')) AS cluster_name FROM kube_events
     WHERE event_time >= $period_start - INTERVAL '31 days' AND event_time < $period_end
@@ -32,7 +30,8 @@ WITH clusters AS (
     SELECT cluster_name, $period_end, $period_end, 'end' FROM clusters
 ), reached AS (
     SELECT cluster_name, span_start, kind,
-           max(span_end) OVER (PARTITION BY cluster_name ORDER BY span_start, span_end
+           -- Ties broken by kind, so every engine walks the same order.
+           max(span_end) OVER (PARTITION BY cluster_name ORDER BY span_start, span_end, kind
                                ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING) AS covered_until
     FROM spans
 ), stretches AS (

@@ -19,7 +19,9 @@ use crate::{ReportError, ReportOptions};
 /// Longest cell shown in an evidence sample; the files hold the whole value.
 pub(crate) const MAX_CELL_CHARS: usize = 160;
 /// The control whose findings are the silent stretches the coverage section lists.
-const SILENCE_CONTROL: &str = "silent-sources";
+/// The controls whose alarms are silent stretches: sources that delivered nothing, and
+/// clusters whose ESO events no source holds.
+const SILENCE_CONTROLS: [&str; 2] = ["silent-sources", "eso-evidence-coverage"];
 
 /// Most uncollected windows listed on the page; `data/collection-gaps.csv` has all.
 const MAX_GAPS_LISTED: usize = 500;
@@ -213,10 +215,11 @@ pub(crate) fn render(options: &ReportOptions, facts: &Facts, outcomes: &[Framewo
     let streams: Vec<String> = per_stream.keys().cloned().collect();
     let coverage_chart = charts::coverage_grid(&days, &streams, &grid).render()?;
     let (_, gaps_all) = cells(&facts.gaps, usize::MAX, MAX_CELL_CHARS);
-    let silences = facts.evaluations.iter().find(|e| e.control.id == SILENCE_CONTROL).map(|e| {
-        e.verdict
-            .findings
+    let judged: Vec<_> = facts.evaluations.iter().filter(|e| SILENCE_CONTROLS.contains(&e.control.id.as_str())).collect();
+    let silences = (!judged.is_empty()).then(|| {
+        judged
             .iter()
+            .flat_map(|e| e.verdict.findings.iter())
             .filter(|f| matches!(f.status, FindingStatus::Alarm | FindingStatus::Excepted))
             .map(|f| (f.resource.clone(), f.status.as_str(), f.reason.clone()))
             .collect()
@@ -478,7 +481,7 @@ mod tests {
             assert!(html.contains(&format!("class=\"badge {badge}\"")), "no {badge} badge");
         }
         assert!(html.contains("insufficient_evidence detail") && html.contains("error detail"));
-        assert!(html.contains("The silent-sources control was not evaluated"), "a pack without it says so");
+        assert!(html.contains("Neither the silent-sources nor the eso-evidence-coverage control was evaluated"), "a pack without them says so");
         assert!(html.contains("damaged evidence") && html.contains("streams/aks_audit/&#60;x&#62;.parquet: 0 bytes"), "damage is on the cover, escaped");
         assert!(!html.contains("<script>") && !html.contains("<b>s</b>") && !html.contains("<i>disk"));
         assert!(html.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "the alarm's resource is shown, escaped");
