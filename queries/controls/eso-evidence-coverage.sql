@@ -2,10 +2,9 @@
 -- on (as silent-sources judges the scopes seen then), over the whole period. Spans
 -- covered: each Kubernetes run's listed window, and each collected KubeEvents window for a
 -- cluster that sent KubeEvents rows in the period or the 31 days before it (its Container
--- Insights is on). A stretch is where a span starts beyond
--- everything covered before it; a zero-length span at each end of the period finds the
--- stretches at the edges. One pass over the spans (a single window ordering), so the query
--- holds one sort.
+-- Insights is on). A stretch is where a span starts beyond everything covered before it; a
+-- zero-length span at each end of the period finds the stretches at the edges. One pass
+-- over the spans (a single window ordering), so the query holds one sort.
 WITH clusters AS (
     -- No window here: the control already holds one sort, and the evidence another.
     SELECT DISTINCT cluster_name FROM eso_externalsecrets

@@ -18,9 +18,8 @@ use crate::{ReportError, ReportOptions};
 
 /// Longest cell shown in an evidence sample; the files hold the whole value.
 pub(crate) const MAX_CELL_CHARS: usize = 160;
-/// The control whose findings are the silent stretches the coverage section lists.
-/// The controls whose alarms are silent stretches: sources that delivered nothing, and
-/// clusters whose ESO events no source holds.
+/// The controls whose alarms are the silent stretches the coverage section lists: sources
+/// that delivered nothing, and clusters whose ESO events no source holds.
 const SILENCE_CONTROLS: [&str; 2] = ["silent-sources", "eso-evidence-coverage"];
 
 /// Most uncollected windows listed on the page; `data/collection-gaps.csv` has all.
