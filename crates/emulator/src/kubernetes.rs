@@ -102,7 +102,6 @@ pub(crate) async fn serve(
     let now = state.kubernetes_now();
     let timed: Option<Vec<Option<Value>>> = ttl.map(|ttl| stored.iter().map(|e| crate::kube_events::state_at(e, now, ttl, FIRST_REVISION)).collect());
     let item = |i: usize| timed.as_ref().map_or(Some(&stored[i]), |t| t[i].as_ref());
-    let items = stored;
     // With events that come and go, the revision moves on with the clock, as etcd's does.
     let revision_now = |base: u64| if ttl.is_some() { crate::kube_events::revision_at(base, now) } else { base };
     let selected = |i: usize| item(i).is_some_and(|o| selector.as_ref().is_none_or(|s| s.matches(o)));
@@ -113,7 +112,7 @@ pub(crate) async fn serve(
             let position = continue_token.and_then(|t| decode_continue(t, plural));
             // The revision moved on because an object changed: the next one the list would
             // have served repeats (count + 1) at the new revision.
-            if let Some(changed) = position.as_ref().and_then(|(start, _)| (*start..items.len()).find(|i| selected(*i))) {
+            if let Some(changed) = position.as_ref().and_then(|(start, _)| (*start..stored.len()).find(|i| selected(*i))) {
                 state.changed.lock().expect("changed objects").insert((cluster.clone(), plural.to_string(), changed), revision);
             }
             // The token the API server gives with the 410: the same next key, the newest revision.
@@ -149,7 +148,7 @@ pub(crate) async fn serve(
     let page_revision = revision.parse::<u64>().unwrap_or(FIRST_REVISION);
     let mut page: Vec<std::borrow::Cow<'_, Value>> = Vec::new();
     let mut next = start;
-    while next < items.len() && page.len() < limit {
+    while next < stored.len() && page.len() < limit {
         if selected(next) {
             let change = if changed.is_empty() { None } else { changed.get(&(cluster.clone(), plural.to_string(), next)) };
             let object = item(next).expect("selected");
@@ -161,11 +160,11 @@ pub(crate) async fn serve(
         next += 1;
     }
     let mut metadata = json!({"resourceVersion": revision});
-    if next < items.len() {
+    if next < stored.len() {
         metadata["continue"] = json!(encode_continue(plural, next, &revision));
         if selector.is_none() {
             // As the API server does: a count only for lists without a selector.
-            metadata["remainingItemCount"] = json!(items.len() - next);
+            metadata["remainingItemCount"] = json!(stored.len() - next);
         }
     }
     Stats::add(&state.stats.rows_served, page.len() as u64);
