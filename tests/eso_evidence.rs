@@ -11,7 +11,8 @@ use keytrail_emulator::{Emulator, EmulatorConfig};
 use serde_json::Value;
 
 struct Month {
-    runtime: tokio::runtime::Runtime,
+    /// Runs the emulator; kept alive as long as the month is.
+    _runtime: tokio::runtime::Runtime,
     emulator: Emulator,
     ws: Workspace,
     config: std::path::PathBuf,
@@ -26,7 +27,7 @@ fn month(tables: &[&str]) -> Month {
     let emulator = runtime.block_on(Emulator::start(config)).unwrap();
     let ws = Workspace::new();
     let config = emulator.write_client_files(&ws.path().join("client"), tables, "").unwrap();
-    Month { runtime, emulator, ws, config }
+    Month { _runtime: runtime, emulator, ws, config }
 }
 
 impl Month {
@@ -45,7 +46,6 @@ impl Month {
     }
 
     fn evaluate(&self) -> Value {
-        let _runtime = &self.runtime;
         let out = keytrail(&self.ws.ledger(), &["evaluate", "--period", "2026-11", "--config", self.config.to_str().unwrap(), "--format", "json"]).expect(0);
         serde_json::from_str(&out.stdout).unwrap()
     }
